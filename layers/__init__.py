@@ -1,0 +1,1 @@
+"""Geographic layers: load, validate, normalise and score enforcement targets and their context."""

@@ -1,0 +1,60 @@
+"""Where the shipped data lives and how to read it.
+
+Every function returns a fresh GeoDataFrame in EPSG:4326; callers that need speed cache the
+result themselves (the dashboard does, with ``st.cache_data``). The data directory can be
+moved with the ``XUNHU_DATA_DIR`` environment variable (tests use this to work on a copy).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONTEXT_FILES = {
+    "roads": "geo/roads.geojson",
+    "province": "geo/admin_province.geojson",
+    "province_open": "geo/admin_province_ne10m.geojson",
+    "prefectures": "geo/admin_prefectures.geojson",
+    "counties": "geo/admin_counties.geojson",
+    "rivers": "geo/rivers.geojson",
+    "rivers_named": "geo/rivers_named.geojson",
+    "lakes": "geo/lakes.geojson",
+    "places": "geo/places.geojson",
+    "cities": "geo/cities_ne10m.geojson",
+    "protected_area_shapes": "geo/protected_areas_approx.geojson",
+}
+#: Registry files (the simulated enforcement targets), one per layer.
+REGISTRY_FILES = {
+    "pollution_source": "registry/pollution_sources.geojson",
+    "water_source": "registry/water_sources.geojson",
+    "protected_area": "registry/protected_areas.geojson",
+}
+ROSTER_FILE = "registry/roster.csv"
+
+
+def data_dir() -> Path:
+    """The data directory: ``$XUNHU_DATA_DIR`` if set, else ``data/`` in the repository."""
+    return Path(os.environ.get("XUNHU_DATA_DIR") or REPO_ROOT / "data")
+
+
+def data_path(relative: str) -> Path:
+    """Absolute path of a file inside the data directory."""
+    return data_dir() / relative
+
+
+def load_context(name: str) -> gpd.GeoDataFrame:
+    """Read one context layer by name (a key of :data:`CONTEXT_FILES`)."""
+    if name not in CONTEXT_FILES:
+        raise KeyError(f"unknown context layer {name!r}; known: {', '.join(CONTEXT_FILES)}")
+    return gpd.read_file(data_path(CONTEXT_FILES[name]))
+
+
+def attribution() -> str:
+    """The attribution text every map and export must show (from ``data/SOURCES.md``)."""
+    text = data_path("SOURCES.md").read_text(encoding="utf-8")
+    start = text.index("<!-- attribution -->") + len("<!-- attribution -->")
+    end = text.index("<!-- /attribution -->")
+    return " ".join(line.lstrip("> ").strip() for line in text[start:end].strip().splitlines())

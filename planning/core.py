@@ -1,0 +1,281 @@
+"""The routing core: an immutable problem description, a solution object and an OR-Tools solver.
+
+Everything that routes — the weekly patrol planner and the plain VRPTW benchmark — translates its
+own input into a :class:`RoutingProblem` and calls :func:`solve`. The problem knows nothing of
+teams, towns or Solomon files: only nodes with time windows, vehicles, and two integer matrices.
+
+Time is in whole minutes from the start of the horizon (or the instance's own time unit);
+``cost`` is whatever the caller minimises per arc (metres, tenths of a km, ...).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+
+@dataclass(frozen=True)
+class Node:
+    """A place a vehicle may visit.
+
+    ``windows`` are the allowed service *start* times, as closed intervals, sorted and disjoint
+    (several windows model several days). ``penalty`` is the cost of leaving the node out:
+    ``None`` means mandatory. ``max_wait`` caps the waiting time after this node's service
+    (``None`` = the horizon). ``earliest_departure`` forbids leaving before that time
+    (e.g. a night's lodging is left in the morning). ``vehicles`` restricts which vehicles may
+    serve the node (``None`` = all).
+    """
+
+    name: str
+    service: int = 0
+    windows: tuple[tuple[int, int], ...] = ()
+    demand: int = 0
+    penalty: int | None = None
+    max_wait: int | None = None
+    earliest_departure: int | None = None
+    vehicles: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """A vehicle (a patrol team) starting and ending at node indices, inside ``shift``."""
+
+    start: int
+    end: int
+    capacity: int = 0
+    shift: tuple[int, int] | None = None
+    fixed_cost: int = 0
+
+
+@dataclass(frozen=True)
+class ChooseOne:
+    """Exactly one of ``nodes`` is visited (e.g. one lodging town per team per night).
+
+    With a ``penalty`` the group may also be skipped entirely at that cost.
+    """
+
+    nodes: tuple[int, ...]
+    penalty: int | None = None
+
+
+@dataclass(frozen=True)
+class RoutingProblem:
+    """An immutable routing instance. ``travel[i, j]`` is the time from node i to j (without
+    service), ``cost[i, j]`` the arc cost minimised; both square integer matrices."""
+
+    nodes: tuple[Node, ...]
+    vehicles: tuple[Vehicle, ...]
+    travel: np.ndarray
+    cost: np.ndarray
+    horizon: int
+    groups: tuple[ChooseOne, ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.nodes)
+        for label, matrix in (("travel", self.travel), ("cost", self.cost)):
+            if matrix.shape != (n, n):
+                raise ValueError(f"{label} matrix is {matrix.shape}, expected ({n}, {n})")
+        for v, vehicle in enumerate(self.vehicles):
+            for end in (vehicle.start, vehicle.end):
+                if not 0 <= end < n:
+                    raise ValueError(f"vehicle {v} refers to node {end}, outside 0..{n - 1}")
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One stop of a route: the node, its service start and the time the vehicle leaves."""
+
+    node: int
+    start: int
+    departure: int
+
+
+@dataclass(frozen=True)
+class RoutingSolution:
+    """The result of :func:`solve`. ``routes[v]`` includes the start and end nodes."""
+
+    routes: tuple[tuple[Visit, ...], ...]
+    dropped: tuple[int, ...]
+    objective: int
+    status: str
+    solve_seconds: float
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def feasible(self) -> bool:
+        return self.status in ("optimal", "feasible")
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """Search settings. ``first_solution`` and ``metaheuristic`` are OR-Tools enum names."""
+
+    seconds: float = 10.0
+    first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
+    metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    log_search: bool = False
+
+
+Progress = Callable[[float, int], None]
+"""Called with (elapsed seconds, objective) each time the search finds a better solution."""
+
+
+def solve(
+    problem: RoutingProblem,
+    params: SolveParams = SolveParams(),
+    progress: Progress | None = None,
+) -> RoutingSolution:
+    """Solve ``problem`` with OR-Tools and return the best solution found within the budget."""
+    started = time.perf_counter()
+    model = _Model(problem)
+    search = pywrapcp.DefaultRoutingSearchParameters()
+    search.first_solution_strategy = getattr(
+        routing_enums_pb2.FirstSolutionStrategy, params.first_solution
+    )
+    search.local_search_metaheuristic = getattr(
+        routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic
+    )
+    search.time_limit.FromMilliseconds(int(params.seconds * 1000))
+    search.log_search = params.log_search
+    if progress is not None:
+        routing = model.routing
+        model.routing.AddAtSolutionCallback(
+            lambda: progress(time.perf_counter() - started, routing.CostVar().Value())
+        )
+    assignment = model.routing.SolveWithParameters(search)
+    elapsed = time.perf_counter() - started
+    return model.extract(assignment, elapsed)
+
+
+class _Model:
+    """The OR-Tools model built from a :class:`RoutingProblem`."""
+
+    def __init__(self, problem: RoutingProblem) -> None:
+        self.problem = problem
+        n = len(problem.nodes)
+        vehicles = problem.vehicles
+        self.manager = pywrapcp.RoutingIndexManager(
+            n, len(vehicles), [v.start for v in vehicles], [v.end for v in vehicles]
+        )
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        manager, routing = self.manager, self.routing
+
+        cost = np.asarray(problem.cost, dtype=np.int64).tolist()
+        # Transit = service at the origin + travel: the cumul is then the service start time.
+        service = [node.service for node in problem.nodes]
+        travel = np.asarray(problem.travel, dtype=np.int64)
+        transit = (travel + np.asarray(service, dtype=np.int64)[:, None]).tolist()
+
+        cost_cb = routing.RegisterTransitMatrix(cost)
+        routing.SetArcCostEvaluatorOfAllVehicles(cost_cb)
+        time_cb = routing.RegisterTransitMatrix(transit)
+        routing.AddDimension(time_cb, problem.horizon, problem.horizon, False, "time")
+        self.time = routing.GetDimensionOrDie("time")
+
+        if any(node.demand for node in problem.nodes):
+            demand_cb = routing.RegisterUnaryTransitVector([node.demand for node in problem.nodes])
+            routing.AddDimensionWithVehicleCapacity(
+                demand_cb, 0, [v.capacity for v in vehicles], True, "load"
+            )
+
+        depots = {v.start for v in vehicles} | {v.end for v in vehicles}
+        grouped = {i for group in problem.groups for i in group.nodes}
+        for i, node in enumerate(problem.nodes):
+            if i in depots:
+                continue
+            index = manager.NodeToIndex(i)
+            self._restrict_windows(self.time.CumulVar(index), node.windows)
+            if node.max_wait is not None:
+                self.time.SlackVar(index).SetMax(node.max_wait)
+            if node.earliest_departure is not None:
+                routing.solver().Add(
+                    self.time.CumulVar(index) + node.service + self.time.SlackVar(index)
+                    >= node.earliest_departure
+                )
+            if node.vehicles is not None:
+                routing.VehicleVar(index).SetValues([-1, *node.vehicles])
+            if i not in grouped:
+                if node.penalty is not None:
+                    routing.AddDisjunction([index], node.penalty)
+        for group in problem.groups:
+            indices = [manager.NodeToIndex(i) for i in group.nodes]
+            if group.penalty is None:
+                routing.AddDisjunction(indices)
+            else:
+                routing.AddDisjunction(indices, group.penalty)
+
+        for v, vehicle in enumerate(vehicles):
+            if vehicle.fixed_cost:
+                routing.SetFixedCostOfVehicle(vehicle.fixed_cost, v)
+            start, end = routing.Start(v), routing.End(v)
+            start_node = problem.nodes[vehicle.start]
+            end_node = problem.nodes[vehicle.end]
+            lo, hi = vehicle.shift or (0, problem.horizon)
+            self.time.CumulVar(start).SetRange(lo, hi)
+            self.time.CumulVar(end).SetRange(lo, hi)
+            self._restrict_windows(self.time.CumulVar(start), start_node.windows)
+            self._restrict_windows(self.time.CumulVar(end), end_node.windows)
+            routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(end))
+            routing.AddVariableMaximizedByFinalizer(self.time.CumulVar(start))
+
+    @staticmethod
+    def _restrict_windows(cumul, windows: Sequence[tuple[int, int]]) -> None:
+        """Limit ``cumul`` to the union of ``windows`` (no-op when there are none)."""
+        if not windows:
+            return
+        cumul.SetRange(windows[0][0], windows[-1][1])
+        for (_, end), (next_start, _) in zip(windows, windows[1:], strict=False):
+            if next_start > end + 1:
+                cumul.RemoveInterval(end + 1, next_start - 1)
+
+    def extract(self, assignment, elapsed: float) -> RoutingSolution:
+        """Turn an OR-Tools assignment into a :class:`RoutingSolution`."""
+        status_names = {
+            0: "not_solved",
+            1: "feasible",
+            2: "no_solution",
+            3: "timeout",
+            4: "invalid",
+            5: "infeasible",
+            7: "optimal",
+        }
+        raw_status = self.routing.status()
+        if assignment is None:
+            name = status_names.get(raw_status, f"status_{raw_status}")
+            if name in ("feasible", "optimal"):
+                name = "no_solution"
+            return RoutingSolution((), (), 0, name, elapsed)
+        manager, routing, dim = self.manager, self.routing, self.time
+        routes = []
+        visited: set[int] = set()
+        for v in range(len(self.problem.vehicles)):
+            visits = []
+            index = routing.Start(v)
+            while True:
+                node = manager.IndexToNode(index)
+                start = assignment.Value(dim.CumulVar(index))
+                if routing.IsEnd(index):
+                    visits.append(Visit(node, start, start))
+                    break
+                next_index = assignment.Value(routing.NextVar(index))
+                next_node = manager.IndexToNode(next_index)
+                # The vehicle waits where it is and leaves just in time for the next start.
+                departure = assignment.Value(dim.CumulVar(next_index)) - int(
+                    self.problem.travel[node, next_node]
+                )
+                visits.append(Visit(node, start, departure))
+                visited.add(node)
+                index = next_index
+            routes.append(tuple(visits))
+        depots = {v.start for v in self.problem.vehicles} | {v.end for v in self.problem.vehicles}
+        dropped = tuple(
+            i for i in range(len(self.problem.nodes)) if i not in visited and i not in depots
+        )
+        status = "optimal" if raw_status == 7 else "feasible"
+        return RoutingSolution(
+            tuple(routes), dropped, assignment.ObjectiveValue(), status, elapsed
+        )
