@@ -58,3 +58,27 @@ def attribution() -> str:
     start = text.index("<!-- attribution -->") + len("<!-- attribution -->")
     end = text.index("<!-- /attribution -->")
     return " ".join(line.lstrip("> ").strip() for line in text[start:end].strip().splitlines())
+
+
+def load_targets(layers: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
+    """All enforcement targets of the shipped registry in the target schema.
+
+    ``layers`` limits the result to some of ``pollution_source``, ``water_source``,
+    ``protected_area``. Rows keep the registry's order; ``site_id`` is unique.
+    """
+    import pandas as pd
+
+    from layers.schema import TARGET_DTYPES, WGS84
+
+    frames = [
+        gpd.read_file(data_path(path))
+        for layer, path in REGISTRY_FILES.items()
+        if layers is None or layer in layers
+    ]
+    targets = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=WGS84)
+    for column, dtype in TARGET_DTYPES.items():
+        if column == "last_inspected":
+            targets[column] = pd.to_datetime(targets[column]).astype(dtype)
+        else:
+            targets[column] = targets[column].astype(dtype)
+    return targets[[*TARGET_DTYPES, "geometry"]]

@@ -1,0 +1,15 @@
+"""Command line: ``python -m planning matrix | plan | check | export``."""
+
+import sys
+
+from layers.cli import dispatch
+
+COMMANDS = {
+    "matrix": ("planning.matrix_cli", "travel-time and distance matrix between points"),
+    "plan": ("planning.plan_cli", "solve a weekly patrol scenario into a plan"),
+    "check": ("planning.check", "check a plan against its scenario; exit 1 listing violations"),
+    "export": ("planning.export", "export a plan per team as GPX, KML and CSV"),
+}
+
+if __name__ == "__main__":
+    sys.exit(dispatch("planning", COMMANDS))
