@@ -11,6 +11,9 @@ import os
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
+
+from layers.schema import TARGET_DTYPES, WGS84
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTEXT_FILES = {
@@ -66,10 +69,6 @@ def load_targets(layers: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
     ``layers`` limits the result to some of ``pollution_source``, ``water_source``,
     ``protected_area``. Rows keep the registry's order; ``site_id`` is unique.
     """
-    import pandas as pd
-
-    from layers.schema import TARGET_DTYPES, WGS84
-
     frames = [
         gpd.read_file(data_path(path))
         for layer, path in REGISTRY_FILES.items()

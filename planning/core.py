@@ -198,9 +198,8 @@ class _Model:
                 )
             if node.vehicles is not None:
                 routing.VehicleVar(index).SetValues([-1, *node.vehicles])
-            if i not in grouped:
-                if node.penalty is not None:
-                    routing.AddDisjunction([index], node.penalty)
+            if i not in grouped and node.penalty is not None:
+                routing.AddDisjunction([index], node.penalty)
         for group in problem.groups:
             indices = [manager.NodeToIndex(i) for i in group.nodes]
             if group.penalty is None:
