@@ -1,0 +1,107 @@
+"""``python -m layers check FILE...``: validate target files and list every problem.
+
+Exit status: 0 when every file is valid (repairs and warnings allowed), 1 when any file has an
+error or cannot be read, 2 for a usage error. Bad input never produces a traceback.
+Site ids are also checked across the files given together, as if they were one import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from layers.problems import LayerFileError, Problem
+from layers.schema import LAYERS
+from layers.validate import ValidationReport, check_file
+
+ROW_CONVENTIONS = {
+    "line": "CSV line numbers; the header is line 1",
+    "feature": "feature numbers; the first feature is 1",
+    "fid": "GeoPackage fid",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m layers check",
+        description="Validate target files (GeoJSON, GeoPackage, zipped Shapefile, CSV with lon/lat).",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE")
+    parser.add_argument("--crs", help="CRS of the coordinates when the file does not say (e.g. EPSG:32645)")
+    parser.add_argument(
+        "--gcj02", action="store_true", help="coordinates were copied from a Chinese web map (GCJ-02)"
+    )
+    parser.add_argument("--layer", choices=LAYERS, help="target layer of rows without a layer column")
+    parser.add_argument("--source-layer", help="layer inside a GeoPackage (or .shp inside a zip) to read")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Check every file in ``argv``; print the problems; return the exit status."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # argparse has printed the usage message
+        return int(stop.code or 0)
+    results: list[tuple[str, ValidationReport | None, list[Problem]]] = []
+    seen_ids: dict[str, str] = {}
+    for path in args.files:
+        try:
+            report = check_file(
+                path,
+                source_layer=args.source_layer,
+                crs=args.crs,
+                layer=args.layer,
+                gcj02=args.gcj02,
+                existing_ids=seen_ids,
+            )
+        except LayerFileError as err:
+            results.append((path, None, [Problem(path, None, "file", "", str(err))]))
+            continue
+        results.append((path, report, report.problems + report.repairs))
+        seen_ids.update(dict.fromkeys(report.targets["site_id"], path))
+    failed = sum(report is None or not report.ok for _, report, _ in results)
+    if args.format == "json":
+        print(
+            json.dumps(
+                [_as_json(path, report, problems) for path, report, problems in results],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        for path, report, problems in results:
+            print(_as_text(path, report, problems))
+        print(f"{len(results)} file(s) checked: {len(results) - failed} valid, {failed} with errors")
+    return 1 if failed else 0
+
+
+def _counts(problems: list[Problem]) -> dict[str, int]:
+    return {
+        severity: sum(p.severity == severity for p in problems) for severity in ("error", "repair", "warning")
+    }
+
+
+def _as_text(path: str, report: ValidationReport | None, problems: list[Problem]) -> str:
+    if report is None:
+        return f"{problems[0].reason}\n"
+    counts = _counts(problems)
+    status = "OK" if report.ok else "ERRORS"
+    head = (
+        f"{path}: {status} — {len(report.targets)} valid target(s); {counts['error']} error(s), "
+        f"{counts['repair']} repair(s), {counts['warning']} warning(s)"
+    )
+    labels = {p.row_label for p in problems if p.row is not None}
+    notes = [f"  (rows are {ROW_CONVENTIONS.get(label, label)})" for label in sorted(labels)]
+    return "\n".join([head, *notes, *(f"  {problem}" for problem in problems)]) + "\n"
+
+
+def _as_json(path: str, report: ValidationReport | None, problems: list[Problem]) -> dict[str, object]:
+    return {
+        "file": path,
+        "readable": report is not None,
+        "ok": report is not None and report.ok,
+        "valid_targets": 0 if report is None else len(report.targets),
+        "counts": _counts(problems),
+        "problems": [problem.as_dict() for problem in problems],
+    }
