@@ -16,11 +16,20 @@ Results are cached on disk (see :mod:`planning.travel_cache`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import Geod
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from shapely.ops import substring
+
+from planning import travel_cache
+from planning.roads import TO_LONLAT, RoadNetwork, Snap, adjacency, load_road_network
 
 #: Road distance / great-circle distance assumed without road data. Measured on the shipped road
 #: graph between the 14 major Xinjiang cities the ratio is 1.1-1.6 (mountain detours); 1.3 is the
@@ -29,8 +38,28 @@ CIRCUITY_FACTOR = 1.3
 #: Average speed of the great-circle model (km/h), the same order as the road model's rural default.
 GREAT_CIRCLE_SPEED_KMH = 60.0
 
+#: Points farther than this from the main road network are unreachable by road (``reachable``
+#: False, inf in the matrix): at the access speed of 20 km/h that is 5 h each way, more than a
+#: patrol day allows; such sites need a drone or remote sensing.
+MAX_ACCESS_KM = 100.0
+#: Access legs longer than this are flagged by :meth:`TravelMatrix.report` (foot or drone).
+LONG_ACCESS_KM = 20.0
+
 GEOD = Geod(ellps="WGS84")
 MODELS = ("road_network", "great_circle")
+#: Bump when the cached content or its meaning changes.
+CACHE_VERSION = "travel-v1"
+_CACHE_NAMES = (
+    "ids",
+    "km",
+    "minutes",
+    "access_km",
+    "reachable",
+    "nearest_component",
+    "edge",
+    "fraction",
+    "road_lonlat",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +109,7 @@ class TravelMatrix:
             return [(float(start[0]), float(start[1])), (float(end[0]), float(end[1]))]
         return self._legs.leg_lonlat(i, j)
 
-    def report(self, long_access_km: float = 20.0) -> pd.DataFrame:
+    def report(self, long_access_km: float = LONG_ACCESS_KM) -> pd.DataFrame:
         """One row per point that needs attention: unreachable, nearest road on a fragment, or an
         access leg longer than ``long_access_km`` (a patrol on foot or by drone is needed)."""
         frame = pd.DataFrame(
@@ -157,13 +186,247 @@ def great_circle_matrix(points: pd.DataFrame) -> TravelMatrix:
 
 
 def travel_matrix(
-    points: pd.DataFrame, network: object | None | str = "default", *, use_cache: bool = True
+    points: pd.DataFrame,
+    network: RoadNetwork | None | str | Path = "default",
+    *,
+    use_cache: bool = True,
+    max_access_km: float = MAX_ACCESS_KM,
 ) -> TravelMatrix:
-    """Travel matrix between ``points`` (columns ``id``, ``lon``, ``lat``).
+    """Travel matrix between ``points`` (columns ``id``, ``lon``, ``lat``; ids unique).
 
-    ``network="default"`` routes on the shipped road layer, a :class:`planning.roads.RoadNetwork`
-    routes on that network, and ``None`` selects the great-circle fallback (no road data).
+    ``network="default"`` routes on the shipped road layer, another string or a path routes on
+    that road file, a :class:`planning.roads.RoadNetwork` on that network, and ``None`` selects
+    the great-circle fallback (no road data). Road results are cached on disk (see
+    :mod:`planning.travel_cache`) unless ``use_cache`` is False.
     """
     if network is None:
         return great_circle_matrix(points)
-    raise ValueError("the road_network model is not available yet; pass network=None")
+    if not isinstance(network, RoadNetwork):
+        network = load_road_network(None if network == "default" else network)
+    clean = validate_points(points)
+    ids = np.array(clean["id"].tolist(), dtype=str)
+    lonlat = clean[["lon", "lat"]].to_numpy(float)
+    key = travel_cache.content_key(
+        CACHE_VERSION, network.content_hash, ids, lonlat, np.array([max_access_km], float)
+    )
+    stored = travel_cache.load_arrays("travel", key, _CACHE_NAMES) if use_cache else None
+    if stored is not None and _cache_fits(stored, ids):
+        return _road_matrix_from_arrays(network, lonlat, stored)
+    snap = network.snap(lonlat[:, 0], lonlat[:, 1], max_access_km)
+    router = RoadLegs.build(network, snap, lonlat)
+    km, minutes = router.matrices()
+    arrays = {
+        "ids": ids,
+        "km": km,
+        "minutes": minutes,
+        "access_km": snap.access_km,
+        "reachable": snap.reachable,
+        "nearest_component": snap.nearest_component,
+        "edge": snap.edge,
+        "fraction": snap.fraction,
+        "road_lonlat": snap.road_lonlat,
+    }
+    if use_cache:
+        travel_cache.save_arrays("travel", key, arrays)
+    return _road_matrix_from_arrays(network, lonlat, arrays, router)
+
+
+def _cache_fits(stored: dict[str, np.ndarray], ids: np.ndarray) -> bool:
+    """A cached entry is used only if it is for these ids and its arrays have the right shapes."""
+    n = len(ids)
+    return (
+        stored["ids"].shape == (n,)
+        and bool(np.all(stored["ids"] == ids))
+        and stored["km"].shape == (n, n)
+        and stored["minutes"].shape == (n, n)
+        and all(stored[name].shape == (n,) for name in _CACHE_NAMES[3:8])
+        and stored["road_lonlat"].shape == (n, 2)
+    )
+
+
+def _road_matrix_from_arrays(
+    network: RoadNetwork, lonlat: np.ndarray, arrays: dict[str, np.ndarray], router: RoadLegs | None = None
+) -> TravelMatrix:
+    if router is None:
+        snap = Snap(
+            edge=arrays["edge"].astype(np.int64),
+            fraction=arrays["fraction"].astype(float),
+            road_lonlat=arrays["road_lonlat"].astype(float),
+            access_km=arrays["access_km"].astype(float),
+            nearest_component=arrays["nearest_component"].astype(np.int64),
+            reachable=arrays["reachable"].astype(bool),
+        )
+        router = RoadLegs.build(network, snap, lonlat)
+    return TravelMatrix(
+        ids=tuple(str(i) for i in arrays["ids"]),
+        km=np.asarray(arrays["km"], float),
+        minutes=np.asarray(arrays["minutes"], float),
+        model="road_network",
+        access_km=np.asarray(arrays["access_km"], float),
+        reachable=np.asarray(arrays["reachable"], bool),
+        nearest_component=np.asarray(arrays["nearest_component"], np.int64),
+        _legs=router,
+        _lonlat=lonlat,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class RoadLegs:
+    """The road graph with every snapped point added as a node on its edge.
+
+    An edge ``a-b`` carrying snapped points at fractions ``t1 < t2 < ...`` gets the chain
+    ``a - p1 - p2 - ... - b`` next to it (the original edge stays: it is never slower), each
+    piece with its share of the edge's km, never less than the geodesic between its ends. So
+    a point is reached along its own edge from either end, and two points on one edge reach
+    each other directly. Pairwise results do not depend on which other points are in the set.
+    """
+
+    network: RoadNetwork
+    snap: Snap
+    point_lonlat: np.ndarray
+    point_node: np.ndarray  # augmented node of each point, -1 if unreachable
+    csr_minutes: csr_matrix
+    csr_km: csr_matrix
+    entry_piece: np.ndarray  # per CSR entry: piece index (+ n_pieces when traversed backwards)
+    piece_edge: np.ndarray
+    piece_t: np.ndarray  # (n_pieces, 2): fractions along piece_edge at the piece's two ends
+    _sources: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, network: RoadNetwork, snap: Snap, point_lonlat: np.ndarray) -> RoadLegs:
+        """Add the reachable snapped points to ``network`` as nodes (see the class docstring)."""
+        n_nodes = network.n_nodes
+        reach = np.flatnonzero(snap.reachable)
+        spots, inverse = np.unique(
+            np.column_stack([snap.edge[reach].astype(float), snap.fraction[reach]]),
+            axis=0,
+            return_inverse=True,
+        )
+        point_node = np.full(len(snap.edge), -1, dtype=np.int64)
+        point_node[reach] = n_nodes + inverse.ravel()
+        spot_edge, spot_t = spots[:, 0].astype(np.int64), spots[:, 1]
+        spot_lonlat = np.zeros((len(spots), 2))
+        spot_lonlat[inverse.ravel()] = snap.road_lonlat[reach]
+        all_lonlat = np.vstack([network.node_lonlat, spot_lonlat])
+
+        # Chain pieces along each edge: previous spot (or the edge's first node) -> spot, and
+        # the last spot of each edge -> the edge's second node.
+        spot_node = n_nodes + np.arange(len(spots))
+        new_edge = np.ones(len(spots), dtype=bool)
+        new_edge[1:] = spot_edge[1:] != spot_edge[:-1]
+        last = np.ones(len(spots), dtype=bool)
+        last[:-1] = new_edge[1:]
+        prev_node = np.where(new_edge, network.edge_nodes[spot_edge, 0], np.roll(spot_node, 1))
+        prev_t = np.where(new_edge, 0.0, np.roll(spot_t, 1))
+        chain_nodes = np.vstack(
+            [
+                np.column_stack([prev_node, spot_node]),
+                np.column_stack([spot_node[last], network.edge_nodes[spot_edge[last], 1]]),
+            ]
+        )
+        chain_edge = np.concatenate([spot_edge, spot_edge[last]])
+        chain_t = np.vstack(
+            [np.column_stack([prev_t, spot_t]), np.column_stack([spot_t[last], np.ones(last.sum())])]
+        )
+        ends = all_lonlat[chain_nodes]
+        _, _, chord_m = GEOD.inv(ends[:, 0, 0], ends[:, 0, 1], ends[:, 1, 0], ends[:, 1, 1])
+        chain_km = np.maximum(
+            (chain_t[:, 1] - chain_t[:, 0]) * network.edge_km[chain_edge], np.asarray(chord_m) / 1000
+        )
+
+        n_edges = len(network.edge_km)
+        piece_edge = np.concatenate([np.arange(n_edges), chain_edge])
+        piece_t = np.vstack([np.column_stack([np.zeros(n_edges), np.ones(n_edges)]), chain_t])
+        piece_km = np.concatenate([network.edge_km, chain_km])
+        piece_minutes = piece_km / network.edge_kmh[piece_edge] * 60.0
+        csr_min, csr_km, entry = adjacency(
+            n_nodes + len(spots), np.vstack([network.edge_nodes, chain_nodes]), piece_minutes, piece_km
+        )
+        return cls(network, snap, point_lonlat, point_node, csr_min, csr_km, entry, piece_edge, piece_t)
+
+    def matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        """(km, minutes) between all points; inf where unreachable; symmetric by construction:
+        the i < j direction is computed and mirrored, so legs drawn either way are the same."""
+        n = len(self.point_node)
+        reach = np.flatnonzero(self.point_node >= 0)
+        km = np.full((n, n), np.inf)
+        minutes = np.full((n, n), np.inf)
+        if len(reach):
+            sources, row = np.unique(self.point_node[reach], return_inverse=True)
+            dist, pred = dijkstra(self.csr_minutes, directed=True, indices=sources, return_predecessors=True)
+            path_km = self._path_km(pred)
+            cols = self.point_node[reach]
+            road_min = dist[row.ravel()][:, cols]
+            road_km = path_km[row.ravel()][:, cols]
+            upper = np.triu(np.ones_like(road_min, dtype=bool))
+            road_min = np.where(upper, road_min, road_min.T)
+            road_km = np.where(upper, road_km, road_km.T)
+            access_km = self.snap.access_km[reach]
+            access_min = access_km / self.network.speeds.access_kmh * 60.0
+            minutes[np.ix_(reach, reach)] = access_min[:, None] + road_min + access_min[None, :]
+            km[np.ix_(reach, reach)] = access_km[:, None] + road_km + access_km[None, :]
+        np.fill_diagonal(km, 0.0)
+        np.fill_diagonal(minutes, 0.0)
+        return km, minutes
+
+    @functools.cached_property
+    def _entry_keys(self) -> np.ndarray:
+        """``row * n + col`` of every stored CSR entry, ascending (rows and indices are sorted)."""
+        csr = self.csr_km
+        rows = np.repeat(np.arange(csr.shape[0], dtype=np.int64), np.diff(csr.indptr))
+        return rows * csr.shape[0] + csr.indices
+
+    def _entry(self, tail: np.ndarray, head: np.ndarray) -> np.ndarray:
+        """CSR entry index of each arc ``tail -> head`` (which must exist)."""
+        return np.searchsorted(self._entry_keys, tail.astype(np.int64) * self.csr_km.shape[0] + head)
+
+    def _path_km(self, pred: np.ndarray) -> np.ndarray:
+        """km along the shortest-path trees given by ``pred`` (one row per source), by pointer
+        jumping: each node accumulates the km to its ancestor, doubling the jump each round."""
+        m = pred.shape[1]
+        cols = np.broadcast_to(np.arange(m), pred.shape)
+        has_pred = pred >= 0
+        ptr = np.where(has_pred, pred, cols)
+        acc = np.zeros(pred.shape)
+        acc[has_pred] = self.csr_km.data[self._entry(pred[has_pred], cols[has_pred])]
+        while True:
+            jump = np.take_along_axis(ptr, ptr, axis=1)
+            if np.array_equal(jump, ptr):
+                return acc
+            acc += np.take_along_axis(acc, ptr, axis=1)
+            ptr = jump
+
+    def _predecessors(self, source: int) -> np.ndarray:
+        if source not in self._sources:
+            _, pred = dijkstra(self.csr_minutes, directed=True, indices=source, return_predecessors=True)
+            self._sources[source] = pred
+        return self._sources[source]
+
+    def leg_lonlat(self, i: int, j: int) -> list[tuple[float, float]]:
+        """(lon, lat) polyline from point ``i`` to point ``j`` along the fastest road path."""
+        if i > j:
+            return self.leg_lonlat(j, i)[::-1]
+        start, end = self.point_lonlat[i], self.point_lonlat[j]
+        coords = [start]
+        if i != j:
+            pred = self._predecessors(int(self.point_node[i]))
+            nodes = [int(self.point_node[j])]
+            while pred[nodes[-1]] >= 0:
+                nodes.append(int(pred[nodes[-1]]))
+            nodes.reverse()
+            entries = self.entry_piece[self._entry(np.array(nodes[:-1]), np.array(nodes[1:]))]
+            n_pieces = len(self.piece_edge)
+            for entry in entries:
+                piece = entry % n_pieces
+                t0, t1 = self.piece_t[piece] if entry < n_pieces else self.piece_t[piece][::-1]
+                line = self.network.edge_lines[self.piece_edge[piece]]
+                part = substring(line, t0, t1, normalized=True)
+                x, y = shapely.get_coordinates(part).T
+                coords.extend(np.column_stack(TO_LONLAT.transform(x, y)))
+            coords.append(end)
+        polyline: list[tuple[float, float]] = []
+        for lon, lat in coords:
+            point = (float(lon), float(lat))
+            if not polyline or np.hypot(point[0] - polyline[-1][0], point[1] - polyline[-1][1]) > 1e-9:
+                polyline.append(point)
+        return polyline
