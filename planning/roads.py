@@ -301,6 +301,8 @@ def build_road_network(
 ) -> RoadNetwork:
     """Build a :class:`RoadNetwork` from a GeoDataFrame of (Multi)LineStrings."""
     speeds = speeds or SpeedModel()
+    if not isinstance(roads, gpd.GeoDataFrame) or roads.geometry.name not in roads.columns:
+        raise ValueError(f"{source or 'roads'}: no line geometry (expected a GeoJSON/GeoPackage of roads)")
     if roads.crs is not None:
         roads = roads.to_crs(WGS84)
     roads = roads.reset_index(drop=True)
