@@ -1,0 +1,137 @@
+"""Small target files built in a temporary directory for the layers loader and validation tests."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+from shapely.geometry import Point, box
+
+from layers.schema import WGS84
+
+URUMQI = (87.6168, 43.8256)
+KORLA = (86.1500, 41.7600)
+KASHGAR = (75.9900, 39.4700)
+HAMI = (93.5100, 42.8300)
+
+#: Attributes shared by every valid sample row (all optional columns given, in their file form).
+COMMON = {
+    "category": "key",
+    "status": "operating",
+    "risk_level": 4,
+    "last_inspected": "2025-03-01",
+    "inspect_every_days": 30,
+    "violations_3y": 1,
+    "complaints_1y": 2,
+    "online_monitoring": True,
+    "service_minutes": 45,
+    "night_check": False,
+    "skills_required": "sampling",
+    "approximate": False,
+    "simulated": True,
+}
+
+POINT_ROWS = [
+    {
+        "site_id": "PS-T001",
+        "name": "乌鲁木齐测试化工厂",
+        "layer": "pollution_source",
+        "kind": "key_discharge_unit",
+    },
+    {"site_id": "PS-T002", "name": "库尔勒测试污水厂", "layer": "pollution_source", "kind": "sewage_plant"},
+    {"site_id": "WS-T001", "name": "哈密测试水源地", "layer": "water_source", "kind": "river_intake"},
+]
+POINT_POSITIONS = [URUMQI, KORLA, HAMI]
+
+
+def valid_points() -> gpd.GeoDataFrame:
+    """Three valid point targets (two pollution sources and a water intake) in EPSG:4326."""
+    rows = [{**row, **COMMON} for row in POINT_ROWS]
+    return gpd.GeoDataFrame(rows, geometry=[Point(p) for p in POINT_POSITIONS], crs=WGS84)
+
+
+def valid_mixed() -> gpd.GeoDataFrame:
+    """The valid points plus a water-source polygon near Kashgar and a protected area near Hami."""
+    points = valid_points()
+    areas = gpd.GeoDataFrame(
+        [
+            {
+                **COMMON,
+                "site_id": "WS-T002",
+                "name": "喀什测试水源保护区",
+                "layer": "water_source",
+                "kind": "drinking_water_zone",
+            },
+            {
+                **COMMON,
+                "site_id": "PA-T001",
+                "name": "哈密测试保护区",
+                "layer": "protected_area",
+                "kind": "nature_reserve",
+            },
+        ],  # fmt: skip
+        geometry=[
+            box(KASHGAR[0] - 0.02, KASHGAR[1] - 0.02, KASHGAR[0] + 0.02, KASHGAR[1] + 0.02),
+            box(HAMI[0] + 0.1, HAMI[1] + 0.1, HAMI[0] + 0.2, HAMI[1] + 0.2),
+        ],  # fmt: skip
+        crs=WGS84,
+    )
+    return gpd.GeoDataFrame(
+        [*points.to_dict("records"), *areas.to_dict("records")], geometry="geometry", crs=WGS84
+    )
+
+
+def write_csv(path: Path, rows: list[dict[str, object]], encoding: str = "utf-8") -> Path:
+    """Write ``rows`` (dicts, all keys of the first row as the header) as CSV."""
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="", encoding=encoding) as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def points_as_csv_rows(frame: gpd.GeoDataFrame) -> list[dict[str, object]]:
+    """CSV rows (``lon``/``lat`` columns) of a point GeoDataFrame."""
+    return [
+        {
+            **{k: v for k, v in row.items() if k != "geometry"},
+            "lon": row["geometry"].x,
+            "lat": row["geometry"].y,
+        }
+        for row in frame.to_dict("records")
+    ]
+
+
+def write_geojson(path: Path, features: list[tuple[dict[str, object], object]]) -> Path:
+    """Hand-written GeoJSON (so defects the writers refuse can be made): (properties, geometry dict)."""
+    collection = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": p, "geometry": g} for p, g in features],
+    }
+    path.write_text(json.dumps(collection, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def write_shapefile(frame: gpd.GeoDataFrame, path: Path) -> Path:
+    """Write ``frame`` as a Shapefile (its field names cut to 10 characters, as every writer does)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(truncated|laundered).*")
+        frame.to_file(path, driver="ESRI Shapefile", encoding="utf-8")
+    return path
+
+
+def write_zipped_shapefile(frame: gpd.GeoDataFrame, directory: Path, name: str = "targets") -> Path:
+    """Write ``frame`` as a Shapefile and zip its parts; returns the zip path."""
+    shp_dir = directory / f"{name}_shp"
+    shp_dir.mkdir()
+    write_shapefile(frame, shp_dir / f"{name}.shp")
+    archive = directory / f"{name}.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for part in sorted(shp_dir.iterdir()):
+            zipped.write(part, part.name)
+    return archive
