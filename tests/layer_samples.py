@@ -135,3 +135,79 @@ def write_zipped_shapefile(frame: gpd.GeoDataFrame, directory: Path, name: str =
         for part in sorted(shp_dir.iterdir()):
             zipped.write(part, part.name)
     return archive
+
+
+def square_ring(lon: float, lat: float, side_deg: float) -> list[list[float]]:
+    """Closed ring of a square with its south-west corner at (lon, lat)."""
+    s = side_deg
+    return [[lon, lat], [lon + s, lat], [lon + s, lat + s], [lon, lat + s], [lon, lat]]
+
+
+def notched_ring(lon: float, lat: float, side_deg: float) -> list[list[float]]:
+    """A square whose west edge overshoots the south edge: a tiny self-crossing loop (safely repairable)."""
+    s = side_deg
+    return [[lon, lat], [lon + s, lat], [lon + s, lat + s], [lon, lat + s],
+            [lon + 0.01 * s, lat - 0.01 * s], [lon, lat]]  # fmt: skip
+
+
+def bowtie_ring(lon: float, lat: float, side_deg: float) -> list[list[float]]:
+    """A figure-eight ring: its signed area is zero, so no repair can be called safe."""
+    s = side_deg
+    return [[lon, lat], [lon + s, lat + s], [lon + s, lat], [lon, lat + s], [lon, lat]]
+
+
+#: (line, field) of each defect in :func:`every_defect_rows`.
+EVERY_DEFECT = [
+    (3, "lon"),
+    (4, "lat"),
+    (5, "lon/lat"),
+    (6, "site_id"),
+    (7, "layer"),
+    (8, "kind"),
+    (9, "category"),
+    (10, "status"),
+    (11, "skills_required"),
+    (12, "last_inspected"),
+    (13, "last_inspected"),
+    (14, "inspect_every_days"),
+    (15, "inspect_every_days"),
+    (16, "violations_3y"),
+    (17, "complaints_1y"),
+    (18, "risk_level"),
+    (19, "online_monitoring"),
+    (20, "service_minutes"),
+    (21, "name"),
+]
+
+
+def every_defect_rows() -> list[dict[str, object]]:
+    """CSV rows: line 2 is valid, each later line breaks one rule (see :data:`EVERY_DEFECT`)."""
+    base = points_as_csv_rows(valid_points())[0]
+    changes = [
+        {},
+        {"lon": "eighty-seven"},
+        {"lat": ""},
+        {"lon": 116.40, "lat": 39.90},  # Beijing
+        {"site_id": "PS-T001"},  # same as line 2
+        {"layer": "factory"},
+        {"kind": "volcano"},
+        {"category": "vip"},
+        {"status": "closed"},
+        {"skills_required": "drone;laser"},
+        {"last_inspected": "2025-02-30"},
+        {"last_inspected": "2099-01-01"},
+        {"inspect_every_days": "-30"},
+        {"inspect_every_days": "0"},
+        {"violations_3y": "-1"},
+        {"complaints_1y": "many"},
+        {"risk_level": "6"},
+        {"online_monitoring": "maybe"},
+        {"service_minutes": "900"},
+        {"name": ""},
+    ]
+    rows = []
+    for number, change in enumerate(changes):
+        row = {**base, "site_id": f"PS-D{number:03d}", **change}
+        rows.append(row)
+    rows[0]["site_id"] = "PS-T001"
+    return rows
