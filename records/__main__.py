@@ -1,0 +1,23 @@
+"""Command line: ``python -m records init | import-gpx | visits | record-visit | ... | demo``."""
+
+import sys
+
+from layers.cli import dispatch
+
+COMMANDS = {
+    "init": ("records.cli.init", "create or migrate the database; print its path and version"),
+    "import-gpx": ("records.cli.import_gpx", "import GPX tracks (one transaction per file)"),
+    "infer-visits": ("records.cli.infer_visits", "infer visits from stored tracks (dwell near sites)"),
+    "visits": ("records.cli.visits", "list visits, or export them as CSV/GeoJSON"),
+    "record-visit": ("records.cli.record_visit", "record one visit an officer made"),
+    "save-plan": ("records.cli.save_plan", "save a plan JSON as a new draft version"),
+    "approve-plan": ("records.cli.approve_plan", "approve a draft plan"),
+    "complete-plan": ("records.cli.complete_plan", "mark an approved plan done"),
+    "assignments": ("records.cli.assignments", "a team's site stops for a day"),
+    "backup": ("records.cli.backup", "consistent online backup to a file"),
+    "restore": ("records.cli.restore", "restore from a backup (keeps a safety copy)"),
+    "demo": ("records.cli.demo", "simulate past weeks of plans, visits and tracks"),
+}
+
+if __name__ == "__main__":
+    sys.exit(dispatch("records", COMMANDS))

@@ -1,0 +1,33 @@
+"""``python -m records save-plan PLAN.json [--key KEY]``: store a plan as a new draft version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from records.cli import parser, run
+from records.db import RecordsError
+from records.store import open_store
+
+
+def main(argv: list[str]) -> int:
+    """Save a plan JSON file."""
+    cli = parser("save-plan", "Save a plan (planner JSON) as a new draft version.")
+    cli.add_argument("file", metavar="PLAN.json")
+    cli.add_argument("--key", help="plan key (default: the scenario's name)")
+    args = cli.parse_args(argv)
+
+    def body() -> int:
+        try:
+            plan = json.loads(Path(args.file).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RecordsError(f"{args.file}: cannot read ({exc})") from None
+        except json.JSONDecodeError as exc:
+            raise RecordsError(f"{args.file}: not JSON (line {exc.lineno}: {exc.msg})") from None
+        with open_store(args.db) as store:
+            saved = store.save_plan(plan, key=args.key, actor=args.actor)
+        state = "saved" if saved.created else "unchanged, already stored"
+        print(f"plan {saved.plan_id} ({saved.plan_key} v{saved.version}): {state}")
+        return 0
+
+    return run(body)

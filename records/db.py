@@ -1,0 +1,333 @@
+"""The SQLite database behind the records: where it lives, how to connect, and its schema versions.
+
+One file (``$XUNHU_DB`` or ``var/xunhu.sqlite`` under the repository). Every connection runs in
+WAL mode so readers never block the writer, waits up to :data:`BUSY_TIMEOUT_SECONDS` for another
+process's write lock instead of failing, and starts every write with ``BEGIN IMMEDIATE`` (taking the
+write lock up front means two processes can never both read, then both try to upgrade and one lose
+its update).
+
+The schema is a list of forward-only migrations; ``PRAGMA user_version`` holds the number of the
+last one applied and ``schema_migrations`` its history. Records that must never change are guarded
+by triggers in the database itself, so no code path (or an ad-hoc ``sqlite3`` session) can rewrite
+them: the audit log is append-only, visits and track points are immutable (a correction is a new
+visit row that ``supersedes`` the old one), and a plan's JSON never changes once saved.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from layers.datasets import REPO_ROOT
+
+BUSY_TIMEOUT_SECONDS = 60.0
+#: Local time of the detachments (the planner writes stop times in +08:00); naive times given on the
+#: command line are read in this zone.
+LOCAL_TZ = timezone(timedelta(hours=8))
+
+
+class RecordsError(Exception):
+    """Bad input or a forbidden operation; the message is meant for the user as is."""
+
+
+def default_db_path() -> Path:
+    """``$XUNHU_DB`` if set, else ``var/xunhu.sqlite`` in the repository."""
+    return Path(os.environ.get("XUNHU_DB") or REPO_ROOT / "var" / "xunhu.sqlite")
+
+
+def connect(path: str | Path | None = None, *, migrate_schema: bool = True) -> sqlite3.Connection:
+    """Open (creating if needed) the records database and bring its schema up to date.
+
+    The connection is in autocommit mode; writes go through :func:`transaction`.
+    """
+    path = Path(path) if path is not None else default_db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed record survives a power cut too, not only a killed process.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    if migrate_schema:
+        migrate(conn)
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Run the block as one write transaction: all of it is stored, or none of it.
+
+    Re-entrant: inside an open transaction the block simply joins it, so functions that write can
+    be composed into one larger atomic step (a GPX file import plus its inferred visits).
+    """
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def utc_text(moment: datetime) -> str:
+    """A timestamp as stored: UTC, whole seconds, ``2026-11-24T03:15:00Z`` (sorts as text).
+
+    Naive datetimes are taken to be UTC (as GPX times are by specification).
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str, field: str = "time") -> datetime:
+    """Parse an ISO-8601 time; without an offset it is local time (+08:00). Raises RecordsError."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise RecordsError(f"{field}: {text!r} is not an ISO-8601 time (e.g. 2026-11-24T09:30)") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=LOCAL_TZ)
+
+
+def time_range_sql(
+    column: str, since: datetime | None, until: datetime | None, epoch: bool = False
+) -> tuple[str, list]:
+    """SQL condition (``1`` when open) and parameters for ``since <= column < until``.
+
+    Bounds may be datetimes or pandas Timestamps (naive = UTC); ``epoch`` compares against a
+    column of epoch seconds instead of stored time text.
+    """
+    clauses, params = [], []
+    for op, bound in ((">=", since), ("<", until)):
+        if bound is None:
+            continue
+        moment = pd.Timestamp(bound)
+        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+        clauses.append(f"{column} {op} ?")
+        params.append(int(moment.timestamp()) if epoch else utc_text(moment.to_pydatetime()))
+    return (" AND ".join(clauses) or "1"), params
+
+
+def now_text() -> str:
+    """The current time as stored."""
+    return utc_text(datetime.now(UTC))
+
+
+def _append_only(table: str, what: str) -> str:
+    return f"""
+    CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+    BEGIN SELECT RAISE(ABORT, '{what} cannot be changed'); END;
+    CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+    BEGIN SELECT RAISE(ABORT, '{what} cannot be deleted'); END;
+    """
+
+
+#: Forward migrations: (version, description, SQL). Never edit a released entry; append a new one.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        1,
+        "plans, assignments, visits, audit log",
+        """
+        CREATE TABLE audit_log (
+            audit_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            object TEXT NOT NULL,
+            details TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details))
+        );
+        CREATE INDEX audit_log_object ON audit_log(object);
+        """
+        + _append_only("audit_log", "audit log entries")
+        + """
+        CREATE TABLE plans (
+            plan_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            plan_key TEXT NOT NULL,
+            version INTEGER NOT NULL CHECK (version >= 1),
+            scenario_name TEXT,
+            first_day TEXT,
+            last_day TEXT,
+            plan_json TEXT NOT NULL CHECK (json_valid(plan_json)),
+            content_sha256 TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN ('draft', 'approved', 'done')),
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            approved_at TEXT,
+            approved_by TEXT,
+            done_at TEXT,
+            simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1)),
+            UNIQUE (plan_key, version)
+        );
+        CREATE TRIGGER plans_content_frozen BEFORE UPDATE OF plan_json, content_sha256, plan_key,
+            version, created_at, created_by, simulated ON plans
+        BEGIN SELECT RAISE(ABORT, 'a saved plan cannot be changed; save a new version'); END;
+        CREATE TRIGGER plans_status_forward BEFORE UPDATE OF status ON plans
+        WHEN NOT ((OLD.status = 'draft' AND NEW.status = 'approved')
+               OR (OLD.status = 'approved' AND NEW.status = 'done'))
+        BEGIN SELECT RAISE(ABORT, 'plan status may only go draft -> approved -> done'); END;
+        CREATE TRIGGER plans_no_delete BEFORE DELETE ON plans
+        BEGIN SELECT RAISE(ABORT, 'plans cannot be deleted'); END;
+
+        CREATE TABLE assignments (
+            plan_id INTEGER NOT NULL REFERENCES plans(plan_id),
+            team_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            site_id TEXT NOT NULL,
+            name TEXT,
+            lon REAL,
+            lat REAL,
+            arrive TEXT,
+            depart TEXT,
+            service_minutes REAL,
+            PRIMARY KEY (plan_id, team_id, seq)
+        );
+        CREATE INDEX assignments_team_day ON assignments(team_id, day);
+        """
+        + _append_only("assignments", "assignments of a saved plan")
+        + """
+        CREATE TABLE visits (
+            visit_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            site_id TEXT NOT NULL,
+            team_id TEXT NOT NULL,
+            officers TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL,
+            ended_at TEXT NOT NULL CHECK (ended_at >= started_at),
+            outcome TEXT NOT NULL CHECK (outcome IN ('compliant', 'violation', 'not_inspected')),
+            reason TEXT,
+            notes TEXT NOT NULL DEFAULT '',
+            lon REAL,
+            lat REAL,
+            source TEXT NOT NULL CHECK (source IN ('planned', 'ad_hoc')),
+            plan_id INTEGER REFERENCES plans(plan_id),
+            supersedes INTEGER UNIQUE REFERENCES visits(visit_id),
+            simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1)),
+            recorded_at TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            CHECK (outcome != 'not_inspected' OR coalesce(trim(reason), '') != '')
+        );
+        CREATE INDEX visits_started ON visits(started_at);
+        CREATE INDEX visits_site ON visits(site_id);
+        """
+        + _append_only("visits", "recorded visits")
+        + """
+        CREATE TABLE schema_migrations (
+            version INTEGER PRIMARY KEY,
+            description TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        2,
+        "GPS tracks, their points, and visits inferred from them",
+        """
+        CREATE TABLE tracks (
+            track_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            team_id TEXT NOT NULL,
+            device TEXT NOT NULL DEFAULT '',
+            transport TEXT NOT NULL CHECK (transport IN ('vehicle', 'foot', 'drone')),
+            content_sha256 TEXT NOT NULL UNIQUE,
+            source_file TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL,
+            ended_at TEXT NOT NULL,
+            n_points INTEGER NOT NULL,
+            n_dropped INTEGER NOT NULL,
+            simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1)),
+            imported_at TEXT NOT NULL,
+            imported_by TEXT NOT NULL
+        );
+        CREATE INDEX tracks_started ON tracks(started_at);
+        """
+        + _append_only("tracks", "imported tracks")
+        + """
+        CREATE TABLE track_points (
+            track_id INTEGER NOT NULL REFERENCES tracks(track_id),
+            seq INTEGER NOT NULL,
+            time_s INTEGER NOT NULL,
+            lon REAL NOT NULL,
+            lat REAL NOT NULL,
+            PRIMARY KEY (track_id, seq)
+        ) WITHOUT ROWID;
+        CREATE INDEX track_points_time ON track_points(time_s);
+        """
+        + _append_only("track_points", "track points")
+        + """
+        CREATE TABLE inferred_visits (
+            inferred_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            track_id INTEGER NOT NULL REFERENCES tracks(track_id),
+            site_id TEXT NOT NULL,
+            team_id TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT NOT NULL,
+            dwell_minutes REAL NOT NULL,
+            min_distance_m REAL NOT NULL,
+            lon REAL NOT NULL,
+            lat REAL NOT NULL,
+            radius_m REAL NOT NULL,
+            min_dwell_minutes REAL NOT NULL,
+            simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1)),
+            inferred_at TEXT NOT NULL,
+            UNIQUE (track_id, site_id, started_at, radius_m, min_dwell_minutes)
+        );
+        CREATE INDEX inferred_visits_started ON inferred_visits(started_at);
+        """
+        + _append_only("inferred_visits", "inferred visits"),
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The number of the last migration applied to this database (0 for an empty file)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the missing migrations up to ``target``, each in its own transaction; return the version.
+
+    Safe when several processes open a new database at once: the version is re-read under the write
+    lock, so each migration runs exactly once.
+    """
+    if schema_version(conn) > SCHEMA_VERSION:
+        raise RecordsError(
+            f"database schema version {schema_version(conn)} is newer than this program "
+            f"({SCHEMA_VERSION}); upgrade XunHu"
+        )
+    for version, description, sql in MIGRATIONS:
+        if version > target or version <= schema_version(conn):
+            continue
+        with transaction(conn):
+            if version <= schema_version(conn):
+                continue
+            # executescript would COMMIT the open transaction; run statement by statement instead.
+            for statement in _split_sql(sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+                (version, description, now_text()),
+            )
+            conn.execute(f"PRAGMA user_version = {version:d}")
+    return schema_version(conn)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (``sqlite3.complete_statement`` keeps triggers whole)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {current.strip()[:80]}")
+    return statements
