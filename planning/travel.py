@@ -356,15 +356,13 @@ class RoadLegs:
             dist, pred = dijkstra(self.csr_minutes, directed=True, indices=sources, return_predecessors=True)
             path_km = self._path_km(pred)
             cols = self.point_node[reach]
-            road_min = dist[row.ravel()][:, cols]
-            road_km = path_km[row.ravel()][:, cols]
-            upper = np.triu(np.ones_like(road_min, dtype=bool))
-            road_min = np.where(upper, road_min, road_min.T)
-            road_km = np.where(upper, road_km, road_km.T)
             access_km = self.snap.access_km[reach]
             access_min = access_km / self.network.speeds.access_kmh * 60.0
-            minutes[np.ix_(reach, reach)] = access_min[:, None] + road_min + access_min[None, :]
-            km[np.ix_(reach, reach)] = access_km[:, None] + road_km + access_km[None, :]
+            total_min = access_min[:, None] + dist[row.ravel()][:, cols] + access_min[None, :]
+            total_km = access_km[:, None] + path_km[row.ravel()][:, cols] + access_km[None, :]
+            upper = np.triu(np.ones_like(total_min, dtype=bool))
+            minutes[np.ix_(reach, reach)] = np.where(upper, total_min, total_min.T)
+            km[np.ix_(reach, reach)] = np.where(upper, total_km, total_km.T)
         np.fill_diagonal(km, 0.0)
         np.fill_diagonal(minutes, 0.0)
         return km, minutes
