@@ -1,0 +1,111 @@
+"""Importing into a copy of the registry: all or nothing, append, update, crash safety."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import geopandas as gpd
+import pytest
+from layer_samples import every_defect_rows, valid_mixed, write_csv
+
+from layers.datasets import REGISTRY_FILES, REPO_ROOT, data_path, load_targets
+from layers.importer import import_file
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    """A private copy of the shipped data (geo + registry) that the test may change."""
+    copy = tmp_path / "data"
+    for part in ("geo", "registry"):
+        shutil.copytree(REPO_ROOT / "data" / part, copy / part)
+    monkeypatch.setenv("XUNHU_DATA_DIR", str(copy))
+    return copy
+
+
+def _fingerprint(directory) -> dict[str, str]:
+    """Name → SHA-256 of every file in the registry directory (temporary files included)."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((directory / "registry").iterdir())
+    }
+
+
+def test_failed_import_leaves_the_registry_byte_identical(data_copy, tmp_path):
+    before = _fingerprint(data_copy)
+    result = import_file(write_csv(tmp_path / "bad.csv", every_defect_rows()))
+    assert not result.ok
+    assert result.written == []
+    assert len(result.report.errors) >= 19
+    assert _fingerprint(data_copy) == before
+
+
+def test_ids_already_stored_are_errors_without_update(data_copy, tmp_path):
+    stored = load_targets(("pollution_source",))
+    upload = valid_mixed()
+    upload.loc[0, "site_id"] = stored["site_id"].iloc[0]
+    path = tmp_path / "clash.geojson"
+    upload.to_file(path, driver="GeoJSON")
+    before = _fingerprint(data_copy)
+    result = import_file(path)
+    assert [(p.row, p.field, p.reason) for p in result.report.errors] == [
+        (1, "site_id", f"site_id already exists in {REGISTRY_FILES['pollution_source']}")
+    ]
+    assert _fingerprint(data_copy) == before
+
+
+def test_valid_import_appends_to_each_layer_file(data_copy, tmp_path):
+    before = load_targets()
+    upload = valid_mixed()
+    path = tmp_path / "new.geojson"
+    upload.to_file(path, driver="GeoJSON")
+    result = import_file(path)
+    assert result.ok, [str(p) for p in result.report.problems]
+    assert (result.added, result.replaced) == (5, 0)
+    assert sorted(p.name for p in result.written) == sorted(
+        data_path(REGISTRY_FILES[name]).name
+        for name in ("pollution_source", "water_source", "protected_area")
+    )
+    after = load_targets()
+    assert len(after) == len(before) + 5
+    new = after[after["site_id"].isin(upload["site_id"])].set_index("site_id")
+    assert new.loc["PS-T001", "prefecture_name"] == "乌鲁木齐市"
+    assert str(new.loc["PS-T001", "last_inspected"].date()) == "2025-03-01"
+    # Stored rows are untouched and keep their order; new rows come after them.
+    old = after[~after["site_id"].isin(upload["site_id"])].reset_index(drop=True)
+    assert old["site_id"].tolist() == before["site_id"].tolist()
+    assert old["risk_level"].tolist() == before["risk_level"].tolist()
+    assert not list((data_copy / "registry").glob(".*.tmp"))
+
+
+def test_update_replaces_stored_rows_in_place(data_copy, tmp_path):
+    before = load_targets(("pollution_source",))
+    changed = before.iloc[[3]].copy()
+    changed["name"] = "改名后的单位"
+    changed["risk_level"] = 5 if changed["risk_level"].iloc[0] != 5 else 1
+    path = tmp_path / "update.gpkg"
+    changed.to_file(path, driver="GPKG")
+    assert not import_file(path).ok  # without update the id is a duplicate
+    result = import_file(path, update=True)
+    assert result.ok, [str(p) for p in result.report.problems]
+    assert (result.added, result.replaced) == (0, 1)
+    after = load_targets(("pollution_source",))
+    assert after["site_id"].tolist() == before["site_id"].tolist()
+    assert after.loc[3, "name"] == "改名后的单位"
+    assert after.loc[3, "risk_level"] == changed["risk_level"].iloc[0]
+    assert after.drop(index=3)["name"].tolist() == before.drop(index=3)["name"].tolist()
+
+
+def test_a_crash_while_writing_leaves_old_files_and_no_temporaries(data_copy, tmp_path, monkeypatch):
+    path = tmp_path / "new.geojson"
+    valid_mixed().to_file(path, driver="GeoJSON")
+    before = _fingerprint(data_copy)
+    real_to_file = gpd.GeoDataFrame.to_file
+
+    def write_half_then_fail(frame, filename, *args, **kwargs):
+        real_to_file(frame.iloc[: len(frame) // 2], filename, *args, **kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", write_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        import_file(path)
+    assert _fingerprint(data_copy) == before
