@@ -81,3 +81,24 @@ def load_targets(layers: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
         else:
             targets[column] = targets[column].astype(dtype)
     return targets[[*TARGET_DTYPES, "geometry"]]
+
+
+#: Columns of the officer roster (``conflicts``: ``;``-separated site_ids the officer must not inspect).
+ROSTER_COLUMNS = ("officer_id", "name", "prefecture_code", "team_id", "skills", "conflicts")
+
+
+def load_roster(path: str | Path | None = None) -> pd.DataFrame:
+    """The officer roster (default: the shipped simulated one) with every value as a string.
+
+    Empty ``skills``/``conflicts`` stay empty strings; a missing column raises ``ValueError``
+    naming the file and the column.
+    """
+    path = Path(path) if path is not None else data_path(ROSTER_FILE)
+    roster = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    missing = [column for column in ROSTER_COLUMNS if column not in roster.columns]
+    if missing:
+        raise ValueError(f"{path}: roster lacks column(s) {', '.join(missing)}")
+    if roster["officer_id"].duplicated().any():
+        duplicated = sorted(set(roster.loc[roster["officer_id"].duplicated(), "officer_id"]))
+        raise ValueError(f"{path}: duplicated officer_id {', '.join(duplicated)}")
+    return roster
