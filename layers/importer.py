@@ -122,7 +122,7 @@ def _write_atomically(frames: dict[Path, gpd.GeoDataFrame]) -> list[Path]:
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             tmp.unlink(missing_ok=True)  # the GeoJSON driver refuses to overwrite
             temporary[target] = tmp
-            _for_file(frame).to_file(tmp, driver="GeoJSON", layer_options=GEOJSON_OPTIONS)
+            _for_file(frame).to_file(tmp, driver="GeoJSON", layer=target.stem, layer_options=GEOJSON_OPTIONS)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
     except BaseException:

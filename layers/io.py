@@ -12,6 +12,7 @@ by feature position (the first feature is 1), GeoPackage by its ``fid``.
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,9 +204,13 @@ def _read_ogr(path: Path, file_format: str, source_layer: str | None, crs: CRS |
             raise LayerFileError(f"{path}: no layer {source_layer!r}; it has {names}")
         else:
             layer_name = source_layer
-        frame = gpd.read_file(source, layer=layer_name, fid_as_index=file_format == "GeoPackage")
+        # GDAL reports features it had to skip or blank as warnings; keep them for the report.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = gpd.read_file(source, layer=layer_name, fid_as_index=file_format == "GeoPackage")
     except _PYOGRIO_ERRORS as err:
-        raise LayerFileError(f"{path}: cannot read as {file_format}: {err}") from err
+        message = str(err).split("; It might help")[0]  # drop GDAL's hint about driver prefixes
+        raise LayerFileError(f"{path}: cannot read as {file_format}: {message}") from err
     if file_format == "GeoPackage":
         rows, row_label = [int(fid) for fid in frame.index], "fid"
     else:
@@ -224,6 +229,13 @@ def _read_ogr(path: Path, file_format: str, source_layer: str | None, crs: CRS |
         row_label=row_label,
         crs=crs or geometry.crs,
     )
+    for warning in caught:
+        if issubclass(warning.category, RuntimeWarning):
+            raw.problems.append(
+                raw.problem(None, "file", None, f"GDAL: {warning.message}", severity="warning")
+            )
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if crs is not None and geometry.crs is not None and not crs.equals(geometry.crs):
         raw.problems.append(
             raw.problem(

@@ -22,7 +22,7 @@ import shapely
 from layers.datasets import load_context
 from layers.gcj02 import gcj02_coords_to_wgs84
 from layers.io import RawLayer, read_raw
-from layers.problems import Problem, is_missing, show_value
+from layers.problems import Problem, is_missing
 from layers.regions import REGION_COLUMNS, assign_regions, inside_xinjiang
 from layers.schema import (
     CATEGORIES,
@@ -246,17 +246,17 @@ class _Checker:
             self.add(index, field_name, None, "missing geometry")
             return None
         if geom.is_empty:
-            self.add(index, field_name, "EMPTY", "empty geometry")
+            self.add(index, field_name, geom, "empty geometry")
             return None
         coords = shapely.get_coordinates(geom)
         if not np.isfinite(coords).all():
-            self.add(index, field_name, _wkt(geom), "geometry has non-numeric coordinates")
+            self.add(index, field_name, geom, "geometry has non-numeric coordinates")
             return None
         if self.raw.crs.is_geographic and (
             np.abs(coords[:, 0]).max() > 180 or np.abs(coords[:, 1]).max() > 90
         ):
             self.add(
-                index, field_name, _wkt(geom),
+                index, field_name, geom,
                 f"coordinates are outside the lon/lat range, yet the CRS is {self.raw.crs.name}; "
                 "wrong CRS? state the real one with --crs",
             )  # fmt: skip
@@ -279,12 +279,10 @@ class _Checker:
         same_family = geom.geom_type in polygonal and fixed.geom_type in polygonal
         change = abs(fixed.area - geom.area) / geom.area if geom.area > 0 else np.inf
         if not same_family or change >= MAX_REPAIR_AREA_CHANGE:
-            self.add(
-                index, self.geometry_field, _wkt(geom), f"invalid geometry ({why}); not safely repairable"
-            )
+            self.add(index, self.geometry_field, geom, f"invalid geometry ({why}); not safely repairable")
             return None
         self.add(
-            index, self.geometry_field, _wkt(geom),
+            index, self.geometry_field, geom,
             f"invalid geometry ({why}) repaired with make_valid; area changed {change:.2%}", "repair",
         )  # fmt: skip
         return fixed
@@ -302,7 +300,9 @@ class _Checker:
                 and XINJIANG_BBOX[1] <= point.x <= XINJIANG_BBOX[3]
             )
             hint = "; longitude and latitude swapped?" if swapped else ""
-            self.add(index, self.geometry_field, f"{point.x:.5f}, {point.y:.5f}", f"outside Xinjiang{hint}")
+            self.add(
+                index, self.geometry_field, shapely.set_precision(point, 1e-5), f"outside Xinjiang{hint}"
+            )
 
     # -- result -------------------------------------------------------------------------------
 
@@ -372,10 +372,6 @@ def _to_schema(targets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _by_row(problem: Problem) -> tuple[bool, int]:
     """Sort key: whole-file problems first, then by row."""
     return (problem.row is not None, problem.row or 0)
-
-
-def _wkt(geom: shapely.Geometry) -> str:
-    return show_value(shapely.to_wkt(geom, rounding_precision=6))
 
 
 # -- cell parsers: return the normalised value or raise _Bad(reason) ------------------------------
