@@ -25,8 +25,7 @@ changes a route (node coordinates, edges, lengths, speeds), used as a cache key.
 from __future__ import annotations
 
 import functools
-import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,6 +39,7 @@ from scipy.sparse.csgraph import connected_components
 
 from layers.datasets import CONTEXT_FILES, data_path
 from layers.schema import WGS84, XINJIANG_METRIC_CRS
+from planning.travel_cache import content_key
 
 GEOD = Geod(ellps="WGS84")
 TO_METRIC = Transformer.from_crs(WGS84, XINJIANG_METRIC_CRS, always_xy=True)
@@ -373,10 +373,9 @@ def build_road_network(
     lines = shapely.linestrings(np.column_stack([mx, my]), indices=np.repeat(np.arange(len(counts)), counts))
 
     node_component = _components_by_size(len(node_lonlat), edge_nodes)
-    digest = hashlib.sha256()
-    for array in (node_lonlat, edge_nodes, piece_km, kmh, np.round(np.column_stack([mx, my]), 3)):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    digest.update(repr(sorted(asdict(speeds).items())).encode())
+    content_hash = content_key(
+        node_lonlat, edge_nodes, piece_km, kmh, np.round(np.column_stack([mx, my]), 3), repr(speeds)
+    )
     return RoadNetwork(
         node_lonlat=node_lonlat,
         node_component=node_component,
@@ -385,7 +384,7 @@ def build_road_network(
         edge_kmh=kmh,
         edge_lines=lines,
         speeds=speeds,
-        content_hash=digest.hexdigest(),
+        content_hash=content_hash,
         source=source,
     )
 

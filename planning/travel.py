@@ -47,6 +47,8 @@ LONG_ACCESS_KM = 20.0
 
 GEOD = Geod(ellps="WGS84")
 MODELS = ("road_network", "great_circle")
+#: Sources per Dijkstra call when building a matrix (bounds peak memory to about 60 MB).
+SOURCE_CHUNK = 200
 #: Bump when the cached content or its meaning changes.
 CACHE_VERSION = "travel-v1"
 _CACHE_NAMES = (
@@ -353,13 +355,22 @@ class RoadLegs:
         minutes = np.full((n, n), np.inf)
         if len(reach):
             sources, row = np.unique(self.point_node[reach], return_inverse=True)
-            dist, pred = dijkstra(self.csr_minutes, directed=True, indices=sources, return_predecessors=True)
-            path_km = self._path_km(pred)
             cols = self.point_node[reach]
+            road_min = np.empty((len(sources), len(cols)))
+            road_km = np.empty((len(sources), len(cols)))
+            # Shortest-path trees in chunks of sources bound the memory (a tree is one row per
+            # source over every node) without costing time.
+            for first in range(0, len(sources), SOURCE_CHUNK):
+                chunk = slice(first, first + SOURCE_CHUNK)
+                dist, pred = dijkstra(
+                    self.csr_minutes, directed=True, indices=sources[chunk], return_predecessors=True
+                )
+                road_min[chunk] = dist[:, cols]
+                road_km[chunk] = self._path_km(pred)[:, cols]
             access_km = self.snap.access_km[reach]
             access_min = access_km / self.network.speeds.access_kmh * 60.0
-            total_min = access_min[:, None] + dist[row.ravel()][:, cols] + access_min[None, :]
-            total_km = access_km[:, None] + path_km[row.ravel()][:, cols] + access_km[None, :]
+            total_min = access_min[:, None] + road_min[row.ravel()] + access_min[None, :]
+            total_km = access_km[:, None] + road_km[row.ravel()] + access_km[None, :]
             upper = np.triu(np.ones_like(total_min, dtype=bool))
             minutes[np.ix_(reach, reach)] = np.where(upper, total_min, total_min.T)
             km[np.ix_(reach, reach)] = np.where(upper, total_km, total_km.T)
@@ -382,7 +393,7 @@ class RoadLegs:
         """km along the shortest-path trees given by ``pred`` (one row per source), by pointer
         jumping: each node accumulates the km to its ancestor, doubling the jump each round."""
         m = pred.shape[1]
-        cols = np.broadcast_to(np.arange(m), pred.shape)
+        cols = np.broadcast_to(np.arange(m, dtype=pred.dtype), pred.shape)
         has_pred = pred >= 0
         ptr = np.where(has_pred, pred, cols)
         acc = np.zeros(pred.shape)

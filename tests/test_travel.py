@@ -109,6 +109,13 @@ def test_symmetric_and_triangle_inequality(sample_matrix):
     assert np.all(m[:, None, :] <= via + 1e-6)
 
 
+def test_chunked_routing_gives_the_same_matrix(sample, sample_matrix, network, monkeypatch):
+    monkeypatch.setattr(travel, "SOURCE_CHUNK", 7)
+    chunked = travel_matrix(sample, network, use_cache=False)
+    assert np.array_equal(chunked.km, sample_matrix.km)
+    assert np.array_equal(chunked.minutes, sample_matrix.minutes)
+
+
 def test_leg_geometry_follows_the_roads(sample, sample_matrix):
     ok = np.flatnonzero(sample_matrix.reachable)
     i, j = int(ok[0]), int(ok[-1])
