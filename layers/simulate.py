@@ -29,8 +29,10 @@ import io
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -38,6 +40,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
 
 from layers.datasets import REGISTRY_FILES, ROSTER_FILE, load_context
 from layers.regions import assign_regions, inside_xinjiang
@@ -59,7 +62,7 @@ N_OFFICERS = 150
 MIN_SOURCES_PER_PREFECTURE = 10
 #: Inspection interval per supervision category, days.
 INSPECT_EVERY_DAYS = {"key": 90, "special": 120, "ordinary": 365}
-ROSTER_COLUMNS = (
+ROSTER_OUTPUT_COLUMNS = (
     "officer_id",
     "name",
     "prefecture_code",
@@ -332,6 +335,21 @@ class _Geography:
             protected=load_context("protected_area_shapes"),
         )
 
+    @cached_property
+    def metric_outline(self) -> BaseGeometry:
+        """The Xinjiang outline in the metric CRS."""
+        return self.province.to_crs(XINJIANG_METRIC_CRS).geometry.union_all()
+
+    @cached_property
+    def metric_lakes(self) -> BaseGeometry:
+        """All lakes in Xinjiang as one metric geometry (no source sits in a lake)."""
+        return self.lakes[self.lakes["in_xinjiang"]].to_crs(XINJIANG_METRIC_CRS).geometry.union_all()
+
+    def to_wgs84_inside(self, metric_geometries: list[BaseGeometry]) -> gpd.GeoSeries:
+        """Metric geometries clipped to the Xinjiang outline, in EPSG:4326."""
+        clipped = gpd.GeoSeries(metric_geometries, crs=XINJIANG_METRIC_CRS).intersection(self.metric_outline)
+        return clipped.to_crs(WGS84)
+
 
 def _anchors(geo: _Geography) -> pd.DataFrame:
     """Towns and industrial hubs that sources cluster around, with their prefecture.
@@ -440,11 +458,12 @@ def _place_points(
 
 
 def _placeable(geometries: gpd.GeoSeries, geo: _Geography) -> np.ndarray:
-    """Inside the Xinjiang outline *and* inside some county (so regions can be assigned)."""
+    """Inside the Xinjiang outline, inside some county (so regions can be assigned), not in a lake."""
     inside = inside_xinjiang(geometries, geo.province, tolerance_km=0.0)
     frame = gpd.GeoDataFrame(geometry=geometries.reset_index(drop=True), crs=WGS84)
     in_county = assign_regions(frame, geo.counties)["county_code"].notna().to_numpy()
-    return inside & in_county
+    in_lake = np.asarray(geometries.to_crs(XINJIANG_METRIC_CRS).intersects(geo.metric_lakes), dtype=bool)
+    return inside & in_county & ~in_lake
 
 
 class _Namer:
@@ -457,7 +476,10 @@ class _Namer:
     def pick(self, options: tuple[str, ...]) -> str:
         return options[int(self.rng.integers(len(options)))]
 
-    def unique(self, make: callable) -> str:
+    def word(self) -> str:
+        return self.pick(COMPANY_WORDS)
+
+    def unique(self, make: Callable[[], str]) -> str:
         for _ in range(20):
             name = make()
             if name not in self.used:
@@ -472,23 +494,24 @@ class _Namer:
 
     def source(self, kind: str, place: str, profile: str) -> str:
         industry_profile = profile if profile in INDUSTRIES else "town"
-        word = lambda: self.pick(COMPANY_WORDS)  # noqa: E731
         if kind == "key_discharge_unit":
             return self.unique(
-                lambda: f"{place}{word()}{self.pick(INDUSTRIES[industry_profile])}{self.pick(COMPANY_FORMS)}"
+                lambda: (
+                    f"{place}{self.word()}{self.pick(INDUSTRIES[industry_profile])}{self.pick(COMPANY_FORMS)}"
+                )
             )
         if kind == "industrial_park":
             return self.unique(lambda: f"{place}{self.pick(PARK_THEMES)}产业园")
         if kind == "hazardous_waste":
             options = ("环保科技有限公司", "危险废物处置有限公司", "固废处置中心", "废矿物油回收利用有限公司")
-            return self.unique(lambda: f"{place}{word()}{self.pick(options)}")
+            return self.unique(lambda: f"{place}{self.word()}{self.pick(options)}")
         if kind == "tailings_pond":
-            return self.unique(lambda: f"{place}{word()}矿业有限公司尾矿库")
+            return self.unique(lambda: f"{place}{self.word()}矿业有限公司尾矿库")
         if kind == "livestock_farm":
-            return self.unique(lambda: f"{place}{word()}牧业{self.pick(FARM_ANIMALS)}")
+            return self.unique(lambda: f"{place}{self.word()}牧业{self.pick(FARM_ANIMALS)}")
         if kind == "mine":
             types = MINE_TYPES.get(profile, MINE_TYPES["other"])
-            return self.unique(lambda: f"{place}{word()}{self.pick(types)}")
+            return self.unique(lambda: f"{place}{self.word()}{self.pick(types)}")
         raise ValueError(f"no name pattern for kind {kind!r}")
 
 
@@ -641,10 +664,10 @@ def generate_pollution_sources(
     return _finish_targets(frame, geometry, "pollution_source", geo)
 
 
-def _circle(lon: float, lat: float, radius_km: float) -> object:
-    """A circle of ``radius_km`` around (lon, lat), built in metres, returned in EPSG:4326."""
-    centre = gpd.GeoSeries([Point(lon, lat)], crs=WGS84).to_crs(XINJIANG_METRIC_CRS)
-    return centre.buffer(radius_km * 1000, quad_segs=8).to_crs(WGS84).iloc[0]
+def _metric_circle(lon: float, lat: float, radius_km: float) -> BaseGeometry:
+    """A circle of ``radius_km`` around (lon, lat), in the metric CRS."""
+    centre = gpd.GeoSeries([Point(lon, lat)], crs=WGS84).to_crs(XINJIANG_METRIC_CRS).iloc[0]
+    return centre.buffer(radius_km * 1000, quad_segs=8)
 
 
 def generate_water_sources(geo: _Geography, rng: np.random.Generator, scale: float = 1.0) -> gpd.GeoDataFrame:
@@ -656,11 +679,11 @@ def generate_water_sources(geo: _Geography, rng: np.random.Generator, scale: flo
     river_index = metric_rivers.sindex
 
     rows: list[dict[str, object]] = []
-    geometries: list[object] = []
+    geometries: list[BaseGeometry] = []  # metric
     reservoirs = RESERVOIRS[: max(1, round(len(RESERVOIRS) * min(1.0, scale)))]
     for name, lon, lat in reservoirs:
         rows.append({"name": f"{name}饮用水水源保护区", "kind": "reservoir"})
-        geometries.append(_circle(lon, lat, float(rng.uniform(1.2, 2.0))))
+        geometries.append(_metric_circle(lon, lat, float(rng.uniform(1.2, 2.0))))
 
     places = geo.places.copy()
     places["label"] = places["name_zh"].fillna(places["county_zh"]).astype(str)
@@ -670,7 +693,6 @@ def generate_water_sources(geo: _Geography, rng: np.random.Generator, scale: flo
     order = pd.concat([firsts, places.drop(firsts.index)])
     chosen: list[Point] = []
     metric_places = order.to_crs(XINJIANG_METRIC_CRS)
-    serial: dict[str, int] = {}
     for (_, town), metric_point in zip(order.iterrows(), metric_places.geometry, strict=True):
         if len(rows) >= n_total:
             break
@@ -678,12 +700,14 @@ def generate_water_sources(geo: _Geography, rng: np.random.Generator, scale: flo
             continue
         chosen.append(metric_point)
         label = town["label"]
-        serial[label] = serial.get(label, 0) + 1
         near = river_index.query(metric_point.buffer(20_000), predicate="intersects")
+        intake = None
         if len(near) and rng.random() < 0.6:
             distances = metric_rivers.geometry.iloc[near].distance(metric_point)
             river = metric_rivers.geometry.iloc[near[int(np.argmin(distances.to_numpy()))]]
             intake = river.interpolate(river.project(metric_point))
+        # Near a border the closest river point can lie abroad: such towns get a well field instead.
+        if intake is not None and geo.metric_outline.contains(intake):
             # A river-type first-level zone: the channel for ~2.5 km around the intake plus its banks.
             reach = river.intersection(intake.buffer(2_500))
             zone = reach.buffer(float(rng.uniform(300, 600))).union(
@@ -698,7 +722,7 @@ def generate_water_sources(geo: _Geography, rng: np.random.Generator, scale: flo
                 "",
             )
             rows.append({"name": f"{label}{river_name}饮用水水源地（取水口）", "kind": "river_intake"})
-            geometries.append(gpd.GeoSeries([zone], crs=XINJIANG_METRIC_CRS).to_crs(WGS84).iloc[0])
+            geometries.append(zone)
             continue
         kind = "groundwater_wellfield" if rng.random() < 0.5 else "drinking_water_zone"
         lo, hi = (4.0, 12.0) if kind == "groundwater_wellfield" else (2.0, 8.0)
@@ -717,7 +741,7 @@ def generate_water_sources(geo: _Geography, rng: np.random.Generator, scale: flo
         radius = float(rng.uniform(1.0, 2.0) if kind == "groundwater_wellfield" else rng.uniform(0.5, 1.5))
         title = "地下水饮用水水源地" if kind == "groundwater_wellfield" else "集中式饮用水水源保护区"
         rows.append({"name": f"{label}{title}", "kind": kind})
-        geometries.append(_circle(lon, lat, radius))
+        geometries.append(_metric_circle(lon, lat, radius))
 
     n = len(rows)
     kinds = np.array([r["kind"] for r in rows], dtype=object)
@@ -744,7 +768,7 @@ def generate_water_sources(geo: _Geography, rng: np.random.Generator, scale: flo
             "simulated": True,
         }
     )
-    return _finish_targets(frame, gpd.GeoSeries(geometries, crs=WGS84), "water_source", geo)
+    return _finish_targets(frame, geo.to_wgs84_inside(geometries), "water_source", geo)
 
 
 def generate_protected_areas(geo: _Geography, rng: np.random.Generator) -> gpd.GeoDataFrame:
@@ -757,15 +781,15 @@ def generate_protected_areas(geo: _Geography, rng: np.random.Generator) -> gpd.G
     ]
     geometries = list(source.geometry)
     approximate = list(source["approximate"].astype(bool))
-    outline = geo.province.to_crs(XINJIANG_METRIC_CRS).geometry.union_all()
+    red_lines = []
     for name, layer_name, feature, buffer_km in RED_LINE_ZONES:
         layer = geo.lakes if layer_name == "lakes" else geo.rivers_named
         shape = layer[layer["name"] == feature].to_crs(XINJIANG_METRIC_CRS).geometry.union_all()
-        zone = shape.buffer(buffer_km * 1000).intersection(outline)
+        red_lines.append(shape.buffer(buffer_km * 1000))
         names.append(f"{name}（模拟）")
         kinds.append("red_line_zone")
-        geometries.append(gpd.GeoSeries([zone], crs=XINJIANG_METRIC_CRS).to_crs(WGS84).iloc[0])
         approximate.append(True)
+    geometries += list(geo.to_wgs84_inside(red_lines))
     n = len(names)
     kinds_arr = np.array(kinds, dtype=object)
     categories = np.where(kinds_arr == "red_line_zone", "special", "key")
@@ -845,7 +869,7 @@ def generate_roster(
                     "simulated": "true",
                 }
             )
-    return pd.DataFrame(rows, columns=list(ROSTER_COLUMNS))
+    return pd.DataFrame(rows, columns=list(ROSTER_OUTPUT_COLUMNS))
 
 
 def generate_registry(seed: int, scale: float = 1.0) -> dict[str, pd.DataFrame]:
