@@ -67,7 +67,7 @@ class ValidationReport:
     ``targets`` holds the rows without errors in the target schema (EPSG:4326, exactly
     :data:`~layers.schema.TARGET_COLUMNS` + ``geometry``). ``problems`` lists errors and warnings,
     ``repairs`` what was fixed; ``ok`` is true when there is no error (then every row is in
-    ``targets``).
+    ``targets``; after an error about the whole file, ``targets`` is empty).
     """
 
     file: str
@@ -308,7 +308,9 @@ class _Checker:
 
     def report(self, values: dict[str, list[object]], geometry: gpd.GeoSeries) -> ValidationReport:
         """The normalised rows without errors, regions filled, plus every problem found."""
-        keep = [i for i in range(len(self.raw.frame)) if i not in self.bad_rows]
+        # A whole-file error (no CRS, a required column missing) leaves no row trustworthy.
+        file_error = any(p.row is None and p.severity == "error" for p in self.problems)
+        keep = [] if file_error else [i for i in range(len(self.raw.frame)) if i not in self.bad_rows]
         columns = {}
         for column in TARGET_COLUMNS:
             default = DEFAULTS.get(column)

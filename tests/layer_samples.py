@@ -211,3 +211,26 @@ def every_defect_rows() -> list[dict[str, object]]:
         rows.append(row)
     rows[0]["site_id"] = "PS-T001"
     return rows
+
+
+#: (feature, field) of each error in :func:`geometry_defect_features`; feature 6 is repaired.
+EVERY_GEOMETRY_DEFECT = [(2, "geometry"), (3, "geometry"), (4, "geometry"), (5, "geometry"), (7, "geometry")]
+
+
+def feature(site_id: str, layer: str, kind: str, geometry: object) -> tuple[dict[str, object], object]:
+    """A (properties, geometry) pair with the required columns, for :func:`write_geojson`."""
+    return ({"site_id": site_id, "name": site_id, "layer": layer, "kind": kind}, geometry)
+
+
+def geometry_defect_features() -> list[tuple[dict[str, object], object]]:
+    """GeoJSON features near Kashgar: valid, missing, empty, wrong type, bowtie, repairable, wrong type."""
+    x, y = KASHGAR
+    return [
+        feature("WS-1", "water_source", "reservoir", {"type": "Polygon", "coordinates": [square_ring(x, y, 0.04)]}),
+        feature("WS-2", "water_source", "reservoir", None),
+        feature("WS-3", "water_source", "reservoir", {"type": "Polygon", "coordinates": []}),
+        feature("PS-4", "pollution_source", "mine", {"type": "Polygon", "coordinates": [square_ring(x, y, 0.04)]}),
+        feature("PA-5", "protected_area", "nature_reserve", {"type": "Polygon", "coordinates": [bowtie_ring(x, y, 0.04)]}),
+        feature("PA-6", "protected_area", "nature_reserve", {"type": "Polygon", "coordinates": [notched_ring(x, y, 0.04)]}),
+        feature("PA-7", "protected_area", "nature_reserve", {"type": "Point", "coordinates": list(HAMI)}),
+    ]  # fmt: skip

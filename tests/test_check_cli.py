@@ -8,11 +8,14 @@ import sys
 
 from layer_samples import (
     EVERY_DEFECT,
+    EVERY_GEOMETRY_DEFECT,
     every_defect_rows,
+    geometry_defect_features,
     points_as_csv_rows,
     valid_mixed,
     valid_points,
     write_csv,
+    write_geojson,
     write_zipped_shapefile,
 )
 
@@ -46,19 +49,24 @@ def test_valid_files_exit_zero(tmp_path):
 
 def test_every_defect_listed_with_row_and_field_and_exit_one(tmp_path):
     defects = write_csv(tmp_path / "defects.csv", every_defect_rows())
+    shapes = write_geojson(tmp_path / "shapes.geojson", geometry_defect_features())
     broken = tmp_path / "broken.gpkg"
     broken.write_bytes(b"SQLite format 3\x00 but truncated")
-    done = _run(str(defects), str(broken), str(tmp_path / "missing.geojson"))
+    done = _run(str(defects), str(shapes), str(broken), str(tmp_path / "missing.geojson"))
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     lines = done.stdout.splitlines()
     for row, field in EVERY_DEFECT:
         prefix = f"  {defects} line {row}: {field}="
         assert any(line.startswith(prefix) for line in lines), prefix
+    for row, field in EVERY_GEOMETRY_DEFECT:
+        prefix = f"  {shapes} feature {row}: {field}="
+        assert any(line.startswith(prefix) for line in lines), prefix
+    assert any(line.startswith(f"  {shapes} feature 6: [repair] geometry=") for line in lines)
     assert "(rows are CSV line numbers; the header is line 1)" in done.stdout
     assert f"{broken}: cannot read as GeoPackage" in done.stdout
     assert f"{tmp_path / 'missing.geojson'}: no such file" in done.stdout
-    assert "3 file(s) checked: 0 valid, 3 with errors" in done.stdout
+    assert "4 file(s) checked: 0 valid, 4 with errors" in done.stdout
 
 
 def test_usage_errors_exit_two(capsys):

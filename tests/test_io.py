@@ -140,6 +140,7 @@ def test_shapefile_without_prj_needs_a_stated_crs(tmp_path):
     report = check_file(str(tmp_path / "noprj.shp"))
     assert [(p.row, p.field) for p in report.errors] == [(None, "crs")]
     assert "--crs" in report.errors[0].reason
+    assert report.targets.empty
     assert check_file(str(tmp_path / "noprj.shp"), crs="EPSG:4326").ok
 
 

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from layer_samples import (
     EVERY_DEFECT,
-    HAMI,
+    EVERY_GEOMETRY_DEFECT,
     KASHGAR,
     URUMQI,
-    bowtie_ring,
     every_defect_rows,
-    notched_ring,
+    feature,
+    geometry_defect_features,
     points_as_csv_rows,
     square_ring,
     valid_points,
@@ -109,6 +109,7 @@ def test_file_level_problems(tmp_path):
         (None, "colour", "warning"),
         (None, "kind", "error"),
     ]
+    assert report.targets.empty
     header_only = tmp_path / "header.csv"
     header_only.write_text("site_id,name,layer,kind,lon,lat\n", encoding="utf-8")
     assert [(p.field, p.reason) for p in check_file(str(header_only)).errors] == [
@@ -144,24 +145,11 @@ def test_accepted_spellings_and_defaults(tmp_path):
     assert second["skills_required"] == "drone;sampling"
 
 
-def _feature(site_id, layer, kind, geometry):
-    return ({"site_id": site_id, "name": site_id, "layer": layer, "kind": kind}, geometry)
-
-
 def test_geometry_rules(tmp_path):
-    x, y = KASHGAR
-    features = [
-        _feature("WS-1", "water_source", "reservoir", {"type": "Polygon", "coordinates": [square_ring(x, y, 0.04)]}),
-        _feature("WS-2", "water_source", "reservoir", None),
-        _feature("WS-3", "water_source", "reservoir", {"type": "Polygon", "coordinates": []}),
-        _feature("PS-4", "pollution_source", "mine", {"type": "Polygon", "coordinates": [square_ring(x, y, 0.04)]}),
-        _feature("PA-5", "protected_area", "nature_reserve", {"type": "Polygon", "coordinates": [bowtie_ring(x, y, 0.04)]}),
-        _feature("PA-6", "protected_area", "nature_reserve", {"type": "Polygon", "coordinates": [notched_ring(x, y, 0.04)]}),
-        _feature("PA-7", "protected_area", "nature_reserve", {"type": "Point", "coordinates": list(HAMI)}),
-    ]  # fmt: skip
+    features = geometry_defect_features()
     report = check_file(str(write_geojson(tmp_path / "g.geojson", features)), today=TODAY)
     reasons = {p.row: p.reason for p in report.errors}
-    assert sorted(reasons) == [2, 3, 4, 5, 7]
+    assert sorted(reasons) == [row for row, _ in EVERY_GEOMETRY_DEFECT]
     assert reasons[2] == "missing geometry"
     assert reasons[3] == "empty geometry"
     assert reasons[4] == "pollution_source needs Point"
@@ -199,8 +187,8 @@ def test_every_defect_at_once_is_reported_with_row_and_field(tmp_path):
 def test_region_join_fills_prefecture_and_county(tmp_path):
     x, y = KASHGAR
     features = [
-        _feature("PS-1", "pollution_source", "mine", {"type": "Point", "coordinates": list(URUMQI)}),
-        _feature("WS-2", "water_source", "reservoir", {"type": "Polygon", "coordinates": [square_ring(x, y, 0.04)]}),
+        feature("PS-1", "pollution_source", "mine", {"type": "Point", "coordinates": list(URUMQI)}),
+        feature("WS-2", "water_source", "reservoir", {"type": "Polygon", "coordinates": [square_ring(x, y, 0.04)]}),
     ]  # fmt: skip
     features[1][0]["county_name"] = "文件里的县"  # a value given by the file is kept
     report = check_file(str(write_geojson(tmp_path / "r.geojson", features)), today=TODAY)
