@@ -1,0 +1,100 @@
+"""The dashboard in a real headless Chromium: the offline map renders and nothing leaves loopback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import FrameLocator, Page, expect
+
+from views.target_layers import LAYER_NAMES
+
+pytestmark = pytest.mark.browser
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+HOSTLESS_SCHEMES = {"data", "blob", "about"}
+SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "test-results"
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+WAIT_MS = 45_000  # the first session imports geopandas and prepares the basemap on 2 shared cores
+
+
+def _external(urls: list[str]) -> list[str]:
+    return [
+        url
+        for url in urls
+        if urlsplit(url).scheme not in HOSTLESS_SCHEMES and urlsplit(url).hostname not in LOCAL_HOSTS
+    ]
+
+
+def _open_map(page: Page, app_url: str) -> FrameLocator:
+    page.goto(app_url)
+    iframe = page.locator(MAP_IFRAME)
+    expect(iframe).to_be_visible(timeout=WAIT_MS)
+    frame = page.frame_locator(MAP_IFRAME)
+    expect(frame.locator(".leaflet-container")).to_be_visible(timeout=WAIT_MS)
+    expect(frame.locator(".marker-cluster").first).to_be_visible(timeout=WAIT_MS)
+    return frame
+
+
+def _metric(page: Page, label: str) -> int:
+    metric = page.get_by_test_id("stMetric").filter(has_text=label)
+    return int(metric.get_by_test_id("stMetricValue").inner_text().replace(",", ""))
+
+
+def test_offline_map_renders_basemap_and_targets_without_leaving_loopback(page: Page, app_url: str):
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    frame = _open_map(page, app_url)
+
+    # A map whose scripts failed keeps its iframe at height 0: the classic silent offline failure.
+    assert float(page.locator(MAP_IFRAME).get_attribute("height") or 0) > 0
+    overlays = frame.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    for name in [
+        *LAYER_NAMES.values(),
+        "Counties 县市区",
+        "Main roads 主要道路",
+        "OpenStreetMap tiles (online)",
+    ]:
+        assert any(name in label for label in overlays), (name, overlays)
+    assert frame.locator(".marker-cluster").count() >= 3
+    # Basemap and target polygons/lines are SVG paths; the counties alone are over 100.
+    assert frame.locator(".leaflet-overlay-pane path").count() > 150
+    assert frame.locator(".leaflet-overlay-pane path.leaflet-interactive").count() > 100
+    # The online tile layer is offered but off: no tile images at all.
+    assert frame.locator("img.leaflet-tile").count() == 0
+    expect(frame.locator(".leaflet-control-attribution")).to_contain_text("OpenStreetMap contributors")
+    expect(frame.locator(".xunhu-legend").filter(has_text="APPROXIMATE boundary")).to_be_visible()
+    expect(page.get_by_text("SIMULATED", exact=False).first).to_be_visible()
+
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOT_DIR / "dashboard_map.png")
+    assert requests, "no requests recorded"
+    assert _external(requests) == []
+
+
+def test_prefecture_filter_redraws_map_with_fewer_targets(page: Page, app_url: str):
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    _open_map(page, app_url)
+    total = _metric(page, "Targets shown")
+
+    page.get_by_test_id("stSidebar").get_by_role("combobox").nth(1).click()
+    page.get_by_role("option", name="乌鲁木齐市 Urumqi").click()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Targets shown")).not_to_contain_text(
+        str(total), timeout=WAIT_MS
+    )
+    shown = _metric(page, "Targets shown")
+    assert 0 < shown < total
+
+    # The basemap stays; only the target feature groups are swapped, a moment after the rerun.
+    sources = _metric(page, LAYER_NAMES["pollution_source"])
+    clusters = page.frame_locator(MAP_IFRAME).locator(".marker-cluster")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while sum(int(text) for text in clusters.all_inner_texts()) != sources and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert sum(int(text) for text in clusters.all_inner_texts()) == sources
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOT_DIR / "dashboard_urumqi.png")
+    assert _external(requests) == []

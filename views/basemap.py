@@ -1,0 +1,173 @@
+"""The offline vector basemap: Xinjiang drawn from the shipped geodata, no tiles needed.
+
+:func:`prepare_basemap` does the slow part once (read, simplify in a metric CRS, round the
+coordinates) and returns plain GeoJSON/coordinate lists small enough to send to every browser;
+:func:`build_basemap` turns that into a fresh folium map per page run. Online tiles are only an
+optional extra layer, off by default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import folium
+import geopandas as gpd
+
+from layers.datasets import attribution, load_context
+from views.map_controls import Attribution, Legend
+from views.web_geometry import for_web, lines_latlon, merged_lines, simplified_metric
+
+PAPER_BACKGROUND = "#f4f1ea"
+#: (stroke colour, line weight in px) per basemap line layer.
+STYLE = {
+    "province": ("#5b4a6b", 2.2),
+    "prefecture": ("#9c86ad", 1.2),
+    "county": ("#cdbfd6", 0.6),
+    "lake": ("#6fa8d6", 0.8),
+    "river": ("#8dbbe0", 0.9),
+    "road": ("#a9a9a9", 1.1),
+}
+LAKE_FILL = "#b9d8ee"
+ONLINE_TILES_NAME = "OpenStreetMap tiles (online)"
+
+
+@dataclass(frozen=True)
+class BasemapData:
+    """Simplified basemap geometry, ready to embed in a page (EPSG:4326, rounded)."""
+
+    province: dict
+    prefectures: dict
+    counties: dict
+    lakes: dict
+    rivers: list[list[tuple[float, float]]]
+    roads: list[list[tuple[float, float]]]
+    #: [[south, west], [north, east]] of the province, for ``fit_bounds``.
+    bounds: list[list[float]]
+
+
+def _feature_collection(frame: gpd.GeoDataFrame, columns: list[str]) -> dict:
+    return frame[[*columns, "geometry"]].__geo_interface__
+
+
+def prepare_basemap(tolerance_m: float = 2000.0, decimals: int = 3) -> BasemapData:
+    """Read and simplify the shipped context layers for the map.
+
+    ``tolerance_m`` is the simplification tolerance in metres (about one screen pixel at zoom 6,
+    where the whole province fits a laptop screen); ``decimals`` the coordinate rounding
+    (3 decimals is about 100 m: far below the tolerance, and the road data has no more).
+    Prefectures and the province are dissolved from the simplified counties, so the three
+    levels still nest exactly.
+    """
+    counties = simplified_metric(load_context("counties"), tolerance_m, coverage=True)
+    names = load_context("prefectures")[["adcode", "name_zh", "name_en"]]
+    prefectures = (
+        counties[["pref_adcode", "geometry"]]
+        .dissolve(by="pref_adcode", as_index=False, method="coverage")
+        .merge(names, left_on="pref_adcode", right_on="adcode", how="left", validate="one_to_one")
+    )
+    province = counties[["geometry"]].dissolve(method="coverage")
+    lakes = load_context("lakes")
+    lakes["label"] = [
+        " ".join(str(part) for part in (name, name_zh) if isinstance(part, str) and part) or "lake"
+        for name, name_zh in zip(lakes["name"], lakes["name_zh"], strict=True)
+    ]
+    lakes = simplified_metric(lakes, tolerance_m / 4)
+    rivers = simplified_metric(merged_lines(load_context("rivers")), tolerance_m)
+    roads = load_context("roads")
+    # Roads beyond the border are routing context only; drawing them would double the payload.
+    roads = simplified_metric(merged_lines(roads[roads["in_xinjiang"].astype(bool)]), tolerance_m)
+    counties, prefectures, province, lakes, rivers, roads = (
+        for_web(frame, decimals) for frame in (counties, prefectures, province, lakes, rivers, roads)
+    )
+    west, south, east, north = province.total_bounds
+    return BasemapData(
+        province=_feature_collection(province, []),
+        prefectures=_feature_collection(prefectures, ["name_zh", "name_en"]),
+        counties=_feature_collection(counties, ["name_zh", "pref_name_zh"]),
+        lakes=_feature_collection(lakes, ["label"]),
+        rivers=lines_latlon(rivers.geometry),
+        roads=lines_latlon(roads.geometry),
+        bounds=[[float(south), float(west)], [float(north), float(east)]],
+    )
+
+
+def _outline_style(kind: str, fill: bool = False, dash: str | None = None):
+    colour, weight = STYLE[kind]
+    style = {"color": colour, "weight": weight, "fill": fill, "fillOpacity": 0.0, "dashArray": dash}
+    return lambda _feature: style
+
+
+def basemap_legend_rows() -> list[tuple[str, str]]:
+    """Legend rows (swatch CSS, label) of the basemap layers."""
+    return [
+        (f"border-top:{STYLE['province'][1]}px solid {STYLE['province'][0]}", "Province 自治区"),
+        (f"border-top:{STYLE['prefecture'][1] + 0.4}px dashed {STYLE['prefecture'][0]}", "Prefecture 地州市"),
+        (f"border-top:1px solid {STYLE['county'][0]}", "County 县市区"),
+        (f"background:{LAKE_FILL};border:1px solid {STYLE['lake'][0]}", "Lake 湖泊"),
+        (f"border-top:2px solid {STYLE['river'][0]}", "River 河流"),
+        (f"border-top:2px solid {STYLE['road'][0]}", "Main road 主要道路"),
+    ]
+
+
+def build_basemap(data: BasemapData, online_tiles: bool = True, height_px: int = 640) -> folium.Map:
+    """A tile-less folium map of Xinjiang with the vector basemap, legend and attribution.
+
+    ``online_tiles`` adds OpenStreetMap tiles as an overlay that is OFF by default, so nothing
+    is fetched from the internet unless a user ticks it. Call
+    :func:`views.offline_map.localize` on the finished map before showing it.
+    """
+    m = folium.Map(tiles=None, height=height_px, min_zoom=4, control_scale=True, zoom_snap=0.25)
+    m.get_root().header.add_child(
+        folium.Element(f"<style>.leaflet-container{{background:{PAPER_BACKGROUND};}}</style>"),
+        name="xunhu_paper_background",
+    )
+    if online_tiles:
+        folium.TileLayer(
+            "OpenStreetMap", name=ONLINE_TILES_NAME, overlay=True, show=False, control=True
+        ).add_to(m)
+    folium.GeoJson(
+        data.counties,
+        name="Counties 县市区",
+        style_function=_outline_style("county", fill=True),
+        tooltip=folium.GeoJsonTooltip(["name_zh", "pref_name_zh"], aliases=["County 县", "Prefecture 地州"]),
+        highlight_function=lambda _feature: {"weight": 2, "color": STYLE["prefecture"][0]},
+        smooth_factor=1.0,
+    ).add_to(m)
+    folium.GeoJson(
+        data.prefectures,
+        name="Prefectures 地州市",
+        style_function=_outline_style("prefecture", dash="5 3"),
+        tooltip=folium.GeoJsonTooltip(["name_zh", "name_en"], aliases=["Prefecture 地州", ""]),
+    ).add_to(m)
+    folium.GeoJson(
+        data.province,
+        name="Province outline 自治区",
+        style_function=_outline_style("province"),
+        interactive=False,
+    ).add_to(m)
+    water = folium.FeatureGroup(name="Lakes and rivers 水系").add_to(m)
+    folium.PolyLine(
+        data.rivers, color=STYLE["river"][0], weight=STYLE["river"][1], interactive=False, smooth_factor=1.5
+    ).add_to(water)
+    folium.GeoJson(
+        data.lakes,
+        style_function=lambda _f: {
+            "color": STYLE["lake"][0],
+            "weight": STYLE["lake"][1],
+            "fillColor": LAKE_FILL,
+            "fillOpacity": 0.9,
+        },
+        tooltip=folium.GeoJsonTooltip(["label"], labels=False),
+    ).add_to(water)
+    roads = folium.FeatureGroup(name="Main roads 主要道路").add_to(m)
+    folium.PolyLine(
+        data.roads,
+        color=STYLE["road"][0],
+        weight=STYLE["road"][1],
+        interactive=False,
+        smooth_factor=1.5,
+    ).add_to(roads)
+    m.add_child(Legend("Basemap", basemap_legend_rows(), expanded=False), name="xunhu_basemap_legend")
+    m.add_child(Attribution(attribution()))
+    m.fit_bounds(data.bounds)
+    return m

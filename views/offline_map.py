@@ -1,0 +1,125 @@
+"""Make a folium map load its JavaScript and CSS from our own server, never from a CDN.
+
+folium points every map at CDNs (jsdelivr, cdnjs, code.jquery.com, ...), and streamlit-folium
+loads those scripts one after another: if one fails the map silently never appears. The files
+are vendored under ``static/vendor`` (``tools/vendor_web_assets.sh``) and Streamlit serves them
+at ``/app/static/vendor`` when ``server.enableStaticServing`` is on (``.streamlit/config.toml``).
+:func:`localize` rewrites a finished map to use them. See /work/shared/design/UI-TESTING.md.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator
+
+import folium
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+#: Zoom limit used when the map has no tile layer to supply one (MarkerCluster needs it).
+DEFAULT_MAX_ZOOM = 16
+STATIC_VENDOR_PATH = "app/static/vendor"
+
+#: folium 0.20 CDN URL -> file under static/vendor (versions as in static/vendor/VERSIONS.txt).
+LOCAL = {
+    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js": "leaflet/leaflet.js",
+    "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css": "leaflet/leaflet.css",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/jquery.min.js",
+    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": "bootstrap/bootstrap.bundle.min.js",
+    "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/css/bootstrap.min.css": "bootstrap/bootstrap.min.css",
+    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css": "fontawesome/css/all.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": "awesome-markers/leaflet.awesome-markers.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": "awesome-markers/leaflet.awesome-markers.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/leaflet.markercluster.js": "markercluster/leaflet.markercluster.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.css": "markercluster/MarkerCluster.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/MarkerCluster.Default.css": "markercluster/MarkerCluster.Default.css",
+}
+#: CSS with no npm source. Dropping it only loses glyphicon icons and icon rotation; markers
+#: therefore use ``folium.Icon(prefix="fa")`` or CircleMarkers.
+DROP = {
+    "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css",
+    "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/leaflet.awesome.rotate.min.css",
+}
+
+
+def vendor_base(base_url_path: str | None = None) -> str:
+    """URL path of the vendored assets, honouring Streamlit's ``server.baseUrlPath``.
+
+    ``base_url_path`` defaults to the running Streamlit's option, so the map also works when the
+    app is served under a prefix such as ``/xunhu/`` behind a reverse proxy.
+    """
+    if base_url_path is None:
+        import streamlit as st
+
+        base_url_path = st.get_option("server.baseUrlPath") or ""
+    prefix = base_url_path.strip("/")
+    return f"/{prefix}/{STATIC_VENDOR_PATH}" if prefix else f"/{STATIC_VENDOR_PATH}"
+
+
+def _walk(element: Element) -> Iterator[Element]:
+    yield element
+    for child in getattr(element, "_children", {}).values():
+        yield from _walk(child)
+
+
+class _IconImagePath(MacroElement):
+    """Sets ``L.Icon.Default.imagePath`` before any marker is made.
+
+    streamlit-folium adds leaflet.css without waiting for it, so Leaflet's own guess of the
+    image path races the stylesheet and requests a wrong URL on first load.
+    """
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}L.Icon.Default.imagePath = {{ this.path|tojson }};{% endmacro %}"
+    )
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self._name = "IconImagePath"
+        self.path = path
+
+
+def localize_assets(element: Element, base: str) -> None:
+    """Rewrite the asset links of ``element`` and everything below it to the vendored copies.
+
+    Unknown remote assets are kept but raise a warning, since they would break the map offline.
+    """
+    for item in _walk(element):
+        for attr in ("default_js", "default_css"):
+            links = getattr(item, attr, None)
+            if not links:
+                continue
+            rewritten = []
+            for name, url in links:
+                if url in DROP:
+                    continue
+                if url in LOCAL:
+                    url = f"{base}/{LOCAL[url]}"
+                elif url.startswith(("http://", "https://", "//")):
+                    warnings.warn(f"map asset not vendored, needs internet: {url}", stacklevel=3)
+                rewritten.append((name, url))
+            # An instance attribute: folium's class-level lists stay untouched for other maps.
+            setattr(item, attr, rewritten)
+
+
+def localize(
+    m: folium.Map,
+    extra: Iterable[Element] = (),
+    base: str | None = None,
+    max_zoom: int = DEFAULT_MAX_ZOOM,
+) -> folium.Map:
+    """Point every asset of ``m`` (and of ``extra`` elements, such as the feature groups handed
+    to ``st_folium(feature_group_to_add=...)``) at the vendored copies; make ``m`` safe without tiles.
+
+    Idempotent (safe on a map that was already localized). Sets ``maxZoom`` when the map has
+    none: without a tile layer Leaflet has no zoom limit and MarkerCluster refuses to start.
+    Returns ``m`` for chaining: ``st_folium(localize(m))``.
+    """
+    base = base or vendor_base()
+    for element in (m, *extra):
+        localize_assets(element, base)
+    if m.options.get("max_zoom") is None:
+        m.options["max_zoom"] = max_zoom
+    # A fixed child name makes a second call replace the element instead of adding another.
+    m.add_child(_IconImagePath(f"{base}/leaflet/images/"), name="xunhu_icon_image_path", index=0)
+    return m
