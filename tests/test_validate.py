@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from layer_samples import (
@@ -21,9 +22,11 @@ from layer_samples import (
     write_csv,
     write_geojson,
 )
+from shapely.geometry import Point
 
+from layers.datasets import load_context
 from layers.gcj02 import wgs84_to_gcj02
-from layers.schema import DEFAULTS, XINJIANG_METRIC_CRS
+from layers.schema import DEFAULTS, WGS84, XINJIANG_METRIC_CRS
 from layers.validate import check_file
 
 TODAY = dt.date(2026, 1, 1)
@@ -226,3 +229,30 @@ def test_targets_are_in_the_schema_even_when_everything_fails(tmp_path):
     assert report.targets.empty
     assert isinstance(report.targets, gpd.GeoDataFrame)
     assert report.targets.crs.to_epsg() == 4326
+
+
+def _point_just_outside_the_counties() -> tuple[float, float]:
+    """A lon/lat 1–3 km outside the county polygons (inside the 5 km tolerance of the outline)."""
+    counties = load_context("counties").to_crs(XINJIANG_METRIC_CRS)
+    union = counties.union_all()
+    outline = max(getattr(union, "geoms", [union]), key=lambda part: part.area)
+    vertices = np.asarray(outline.exterior.coords)
+    for x, y in vertices[:: len(vertices) // 50]:
+        for angle in np.radians(np.arange(0, 360, 30)):
+            candidate = Point(x + 2000 * np.cos(angle), y + 2000 * np.sin(angle))
+            if 1000 < candidate.distance(outline) < 3000:
+                lonlat = gpd.GeoSeries([candidate], crs=XINJIANG_METRIC_CRS).to_crs(WGS84).iloc[0]
+                return lonlat.x, lonlat.y
+    raise AssertionError("no vertex of the outline has open ground outside it")
+
+
+def test_point_on_no_county_takes_the_nearest_and_says_so(tmp_path):
+    rows = points_as_csv_rows(valid_points())[:1]
+    rows[0]["lon"], rows[0]["lat"] = _point_just_outside_the_counties()
+    report = _check_csv(tmp_path, rows)
+    assert report.ok, [str(p) for p in report.problems]
+    [repair] = report.repairs
+    assert (repair.row, repair.field) == (2, "county_name")
+    assert "nearest county taken" in repair.reason
+    assert report.targets["county_name"].iloc[0] == repair.value.strip("'")
+    assert report.targets["prefecture_code"].notna().all()
