@@ -1,0 +1,30 @@
+# Shared by scripts/start.sh and scripts/test.sh (sourced, not run): Debian packages and .venv.
+# Idempotent: a second run only checks that everything is in place.
+
+export DEBIAN_FRONTEND=noninteractive
+APT_UPDATED=${APT_UPDATED:-0}
+
+# apt_install PACKAGE...: as root, or through sudo when that exists.
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "error: need root or sudo to apt-get install $*" >&2; return 1; }
+    sudo="sudo"
+  fi
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    $sudo apt-get update -qq
+    APT_UPDATED=1
+  fi
+  echo "apt-get install $*"
+  $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+# setup_venv: .venv with Python >= 3.11 and the pinned requirements.
+setup_venv() {
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "error: Python 3.11 or newer is needed, found $(python3 --version 2>&1)" >&2; return 1; }
+  # Debian's python3 creates venvs only with python3-venv (ensurepip) installed.
+  python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+}
