@@ -1,0 +1,566 @@
+"""Simulated history: "execute" plans the way teams really do, so the dashboard has a past to show.
+
+:func:`execute_plan` takes a plan (the planner's JSON) and produces what a week in the field leaves
+behind: recorded visits and one GPS track per team and day. Noise, all drawn from one seeded
+``numpy`` generator (see :class:`Noise` for the rates):
+
+* late starts each morning, drives slower than planned, inspections shorter or longer;
+* planned sites skipped silently (time ran out) or visited but not inspectable (with a reason);
+* ad-hoc visits to an unplanned registry site near the day's route (a complaint, a tip-off);
+* outcomes: a violation is more likely at higher-risk sites;
+* GPS fixes every 30 s while driving (60 s while parked) along the leg geometry, interpolated at
+  constant speed along each leg with ``pyproj.Geod``, with metre-scale scatter and rare wild glitches
+  (which the import filter then drops, as it would for a real device).
+
+Leg geometry comes from a *legs* function ``(from_lonlat, to_lonlat) -> [(lon, lat), ...]``:
+:func:`road_legs` follows the road network through ``planning.travel``; :func:`straight_legs` is
+the fallback (and what fast tests use).
+
+:func:`simulate_history` (``python -m records demo``) runs the planner on past weeks, executes each
+plan and stores everything with ``simulated = 1`` and the actor ``simulation``. Each week's plan key
+is ``<scenario> · simulated <date>``; a week already stored is skipped, so re-running adds nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import Geod
+
+from layers.schema import WGS84, XINJIANG_METRIC_CRS
+from records import audit
+from records.db import LOCAL_TZ, RecordsError, transaction
+from records.infer import infer_track_visits
+from records.plans import approve_plan, complete_plan, save_plan
+from records.tracks import Track, possible_fixes, store_track
+from records.visits import Visit, record_visit
+
+LonLat = tuple[float, float]
+Legs = Callable[[LonLat, LonLat], list[LonLat]]
+SIMULATION_ACTOR = "simulation"
+GEOD = Geod(ellps="WGS84")
+#: Average speed on a leg the plan does not describe (an ad-hoc detour, a leg after a skip).
+DETOUR_KMH = 45.0
+REASONS = (
+    "gate locked, nobody on site",
+    "site closed for the season",
+    "access road washed out",
+    "operator refused entry; reported to the bureau",
+    "sandstorm, visibility too low",
+)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """How far execution strays from the plan (probabilities per site or per day; minutes)."""
+
+    skip_site: float = 0.06
+    not_inspectable: float = 0.05
+    ad_hoc_per_day: float = 0.2
+    ad_hoc_within_km: float = 15.0
+    violation_at_risk_3: float = 0.12
+    late_start_mean_minutes: float = 20.0
+    drive_factor: tuple[float, float] = (0.95, 1.35)
+    service_factor: tuple[float, float] = (0.7, 1.4)
+    drive_fix_seconds: int = 30
+    parked_fix_seconds: int = 60
+    gps_sigma_m: float = 8.0
+    glitch_per_fix: float = 0.0005
+
+
+@dataclass
+class Execution:
+    """What executing a plan left behind."""
+
+    visits: list[Visit] = field(default_factory=list)
+    #: (team_id, day, track) per team and local day with any movement.
+    tracks: list[tuple[str, dt.date, Track]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (team_id, site_id)
+
+
+@dataclass
+class _Step:
+    """One place a team goes to: a planned stop or an inserted ad-hoc site."""
+
+    kind: str  # base | lodging | site | ad_hoc
+    site_id: str
+    lon: float
+    lat: float
+    arrive: dt.datetime
+    depart: dt.datetime
+    service_minutes: float
+    leg_minutes: float | None  # the plan's drive time to this stop, when the previous stop is kept
+
+
+def straight_legs(start: LonLat, end: LonLat) -> list[LonLat]:
+    """A leg as the straight (geodesic) segment between its ends."""
+    return [start, end]
+
+
+def road_legs(points: Iterable[LonLat], network: object = "default") -> Legs:
+    """Legs along the fastest road paths between ``points`` (via ``planning.travel``).
+
+    Unreachable pairs fall back to a straight segment.
+    """
+    from planning.travel import travel_matrix
+
+    unique = sorted({(round(lon, 6), round(lat, 6)) for lon, lat in points})
+    index = {point: i for i, point in enumerate(unique)}
+    frame = pd.DataFrame(
+        {
+            "id": [f"p{i}" for i in range(len(unique))],
+            "lon": [p[0] for p in unique],
+            "lat": [p[1] for p in unique],
+        }
+    )
+    matrix = travel_matrix(frame, network)
+
+    def legs(start: LonLat, end: LonLat) -> list[LonLat]:
+        i = index[(round(start[0], 6), round(start[1], 6))]
+        j = index[(round(end[0], 6), round(end[1], 6))]
+        return matrix.leg_lonlat(i, j) or straight_legs(start, end)
+
+    return legs
+
+
+def _time(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
+
+
+def _itinerary(
+    team: dict, rng: np.random.Generator, noise: Noise, sites: gpd.GeoDataFrame | None, planned: set[str]
+) -> tuple[list[_Step], list[str]]:
+    """The stops a team will actually make (skips removed, ad-hoc sites inserted) and the skipped ids."""
+    steps: list[_Step] = []
+    skipped: list[str] = []
+    kept_previous = True
+    day_sites: dict[dt.date, list[int]] = {}
+    for stop in team["stops"]:
+        if stop["type"] == "site" and rng.random() < noise.skip_site:
+            skipped.append(str(stop["id"]))
+            kept_previous = False
+            continue
+        arrive = _time(stop["arrive"])
+        steps.append(
+            _Step(
+                kind=stop["type"],
+                site_id=str(stop["id"]),
+                lon=float(stop["lon"]),
+                lat=float(stop["lat"]),
+                arrive=arrive,
+                depart=_time(stop["depart"]),
+                service_minutes=float(stop.get("service_minutes") or 0),
+                leg_minutes=float(stop["leg_minutes"])
+                if kept_previous and stop.get("leg_minutes") is not None
+                else None,
+            )
+        )
+        kept_previous = True
+        if stop["type"] == "site":
+            day_sites.setdefault(arrive.astimezone(LOCAL_TZ).date(), []).append(len(steps) - 1)
+    if sites is None or sites.empty:
+        return steps, skipped
+    inserts = []
+    for positions in day_sites.values():
+        if rng.random() >= noise.ad_hoc_per_day:
+            continue
+        after = positions[int(rng.integers(len(positions)))]
+        extra = _nearby_site(sites, steps[after], planned, noise.ad_hoc_within_km, rng)
+        if extra is not None:
+            inserts.append((after, extra))
+    for after, extra in sorted(inserts, key=lambda item: -item[0]):
+        steps.insert(after + 1, extra)
+        if after + 2 < len(steps):
+            steps[after + 2].leg_minutes = None  # the next leg now starts at the detour
+    return steps, skipped
+
+
+def _nearby_site(
+    sites: gpd.GeoDataFrame, step: _Step, planned: set[str], within_km: float, rng: np.random.Generator
+) -> _Step | None:
+    """An unplanned site within ``within_km`` of ``step`` (random among them), as an ad-hoc step."""
+    here = (
+        gpd.GeoSeries(gpd.points_from_xy([step.lon], [step.lat]), crs=WGS84)
+        .to_crs(XINJIANG_METRIC_CRS)
+        .iloc[0]
+    )
+    metric = sites.geometry.to_crs(XINJIANG_METRIC_CRS)
+    near = sites[
+        (metric.distance(here) <= within_km * 1000).to_numpy() & ~sites["site_id"].isin(planned).to_numpy()
+    ]
+    if near.empty:
+        return None
+    row = near.iloc[int(rng.integers(len(near)))]
+    point = row.geometry.representative_point()
+    service = (
+        float(row["service_minutes"])
+        if "service_minutes" in row and pd.notna(row["service_minutes"])
+        else 45.0
+    )
+    return _Step("ad_hoc", str(row["site_id"]), point.x, point.y, step.depart, step.depart, service, None)
+
+
+def _path(legs: Legs, start: _Step, end: _Step) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leg polyline densified to <= 500 m steps: lon, lat and cumulative metres."""
+    line = legs((start.lon, start.lat), (end.lon, end.lat)) or [(start.lon, start.lat), (end.lon, end.lat)]
+    lons, lats = [line[0][0]], [line[0][1]]
+    for (x0, y0), (x1, y1) in zip(line[:-1], line[1:], strict=True):
+        metres = GEOD.inv(x0, y0, x1, y1)[2]
+        extra = GEOD.npts(x0, y0, x1, y1, int(metres // 500)) if metres > 500 else []
+        lons += [p[0] for p in extra] + [x1]
+        lats += [p[1] for p in extra] + [y1]
+    lon, lat = np.array(lons), np.array(lats)
+    steps = GEOD.inv(lon[:-1], lat[:-1], lon[1:], lat[1:])[2] if len(lon) > 1 else np.zeros(0)
+    return lon, lat, np.concatenate([[0.0], np.cumsum(steps)])
+
+
+class _Recorder:
+    """Accumulates one team-day of GPS fixes with scatter and glitches."""
+
+    def __init__(self, rng: np.random.Generator, noise: Noise) -> None:
+        self.rng, self.noise = rng, noise
+        self.times: list[np.ndarray] = []
+        self.lons: list[np.ndarray] = []
+        self.lats: list[np.ndarray] = []
+
+    def add(self, start: dt.datetime, seconds: float, step_s: int, lon: np.ndarray, lat: np.ndarray) -> None:
+        """Fixes every ``step_s`` over ``seconds`` from ``start``; positions from (lon, lat)(fraction)."""
+        count = max(int(seconds // step_s), 1)
+        fraction = np.arange(count) / count
+        offsets = np.arange(count) * step_s
+        # lon/lat are sampled at `fraction` of the way (by distance) along the given polyline.
+        self.times.append(int(start.timestamp()) + offsets.astype(np.int64))
+        scatter = self.rng.normal(0.0, self.noise.gps_sigma_m, (2, count)) / 111_000.0
+        x = np.interp(fraction, np.linspace(0, 1, len(lon)), lon) if len(lon) > 1 else np.full(count, lon[0])
+        y = np.interp(fraction, np.linspace(0, 1, len(lat)), lat) if len(lat) > 1 else np.full(count, lat[0])
+        glitch = self.rng.random(count) < self.noise.glitch_per_fix
+        x = x + scatter[0] / np.cos(np.radians(y)) + glitch * self.rng.choice([-1.0, 1.0], count) * 0.5
+        self.lons.append(x)
+        self.lats.append(y + scatter[1])
+
+    def flush(self) -> Track | None:
+        """The fixes so far as a track (None if there are none), and start a new one."""
+        if not self.times:
+            return None
+        track = Track("", np.concatenate(self.times), np.concatenate(self.lons), np.concatenate(self.lats))
+        self.times, self.lons, self.lats = [], [], []
+        return track
+
+
+def _resample_by_distance(
+    lon: np.ndarray, lat: np.ndarray, cumulative: np.ndarray, samples: int = 200
+) -> tuple[np.ndarray, np.ndarray]:
+    """The polyline re-sampled at equal distances, so constant speed means equal steps."""
+    if cumulative[-1] <= 0:
+        return lon[:1], lat[:1]
+    at = np.linspace(0, cumulative[-1], max(samples, 2))
+    return np.interp(at, cumulative, lon), np.interp(at, cumulative, lat)
+
+
+def execute_plan(
+    plan: dict,
+    *,
+    legs: Legs = straight_legs,
+    seed: int = 0,
+    noise: Noise | None = None,
+    sites: gpd.GeoDataFrame | None = None,
+    officers: dict[str, tuple[str, ...]] | None = None,
+    plan_id: int | None = None,
+) -> Execution:
+    """Simulate the field week of ``plan``; see the module docstring for what is simulated.
+
+    ``sites`` (registry rows: site_id, geometry, optional risk_level and service_minutes) enables
+    ad-hoc visits and risk-dependent outcomes; ``officers`` names each team's members.
+    """
+    noise = noise or Noise()
+    rng = np.random.default_rng(seed)
+    planned = {str(s["id"]) for team in plan["teams"] for s in team["stops"] if s["type"] == "site"}
+    risk = {}
+    if sites is not None and "risk_level" in sites.columns:
+        risk = dict(
+            zip(sites["site_id"].astype(str), pd.to_numeric(sites["risk_level"]).fillna(3), strict=True)
+        )
+    result = Execution()
+    for team in plan["teams"]:
+        team_id = str(team["team_id"])
+        crew = (officers or {}).get(team_id) or (f"{team_id} officer 1", f"{team_id} officer 2")
+        steps, skipped = _itinerary(team, rng, noise, sites, planned)
+        result.skipped += [(team_id, site_id) for site_id in skipped]
+        if not steps:
+            continue
+        recorder = _Recorder(rng, noise)
+        clock = steps[0].depart + dt.timedelta(minutes=float(rng.exponential(noise.late_start_mean_minutes)))
+        for previous, step in zip(steps[:-1], steps[1:], strict=True):
+            lon, lat, cumulative = _path(legs, previous, step)
+            planned_minutes = (
+                step.leg_minutes if step.leg_minutes is not None else cumulative[-1] / 1000 / DETOUR_KMH * 60
+            )
+            drive_s = max(planned_minutes, 1.0) * 60 * rng.uniform(*noise.drive_factor)
+            x, y = _resample_by_distance(lon, lat, cumulative)
+            recorder.add(clock, drive_s, noise.drive_fix_seconds, x, y)
+            clock += dt.timedelta(seconds=drive_s)
+            if step.kind in ("base", "lodging"):
+                _flush_day(recorder, team_id, result)
+                late = dt.timedelta(minutes=float(rng.exponential(noise.late_start_mean_minutes)))
+                clock = max(clock, step.depart + late)
+                continue
+            if step.kind == "site" and step.arrive > clock:  # early: wait on site for the window
+                wait_s = (step.arrive - clock).total_seconds()
+                recorder.add(
+                    clock, wait_s, noise.parked_fix_seconds, np.array([step.lon]), np.array([step.lat])
+                )
+                clock = step.arrive
+            service_s = step.service_minutes * 60 * rng.uniform(*noise.service_factor)
+            recorder.add(
+                clock, service_s, noise.parked_fix_seconds, np.array([step.lon]), np.array([step.lat])
+            )
+            result.visits.append(_visit(step, team_id, crew, clock, service_s, rng, noise, risk, plan_id))
+            clock += dt.timedelta(seconds=service_s)
+        _flush_day(recorder, team_id, result)
+    return result
+
+
+def _flush_day(recorder: _Recorder, team_id: str, result: Execution) -> None:
+    """Close the team's current day track (named by the local date of its first fix)."""
+    track = recorder.flush()
+    if track is not None:
+        day = dt.datetime.fromtimestamp(int(track.time_s[0]), LOCAL_TZ).date()
+        result.tracks.append((team_id, day, dataclasses.replace(track, name=f"{team_id} {day}")))
+
+
+def _visit(
+    step: _Step,
+    team_id: str,
+    crew: tuple[str, ...],
+    start: dt.datetime,
+    service_s: float,
+    rng: np.random.Generator,
+    noise: Noise,
+    risk: dict,
+    plan_id: int | None,
+) -> Visit:
+    """The visit record an officer files for ``step``."""
+    reason, notes = None, ""
+    if rng.random() < noise.not_inspectable:
+        outcome = "not_inspected"
+        reason = REASONS[int(rng.integers(len(REASONS)))]
+        service_s = min(service_s, 15 * 60)
+    elif rng.random() < min(0.9, noise.violation_at_risk_3 * float(risk.get(step.site_id, 3)) / 3):
+        outcome = "violation"
+        notes = "violation found; evidence photographed (simulated)"
+    else:
+        outcome = "compliant"
+    if step.kind == "ad_hoc":
+        notes = ("ad-hoc visit after a tip-off; " + notes).strip("; ")
+    return Visit(
+        site_id=step.site_id,
+        team_id=team_id,
+        started_at=start,
+        ended_at=start + dt.timedelta(seconds=service_s),
+        outcome=outcome,
+        officers=crew,
+        reason=reason,
+        notes=notes,
+        lon=step.lon,
+        lat=step.lat,
+        source="ad_hoc" if step.kind == "ad_hoc" else "planned",
+        plan_id=None if step.kind == "ad_hoc" else plan_id,
+        simulated=True,
+    )
+
+
+def store_execution(
+    conn,
+    plan: dict,
+    key: str,
+    *,
+    legs: Legs = straight_legs,
+    seed: int = 0,
+    noise: Noise | None = None,
+    sites: gpd.GeoDataFrame | None = None,
+    officers: dict[str, tuple[str, ...]] | None = None,
+) -> dict | None:
+    """Save, approve, execute and complete ``plan`` in ONE transaction; None if ``key`` exists.
+
+    Returns counts (visits, tracks, points, dropped fixes, inferred visits, skipped sites).
+    """
+    if conn.execute("SELECT 1 FROM plans WHERE plan_key = ?", (key,)).fetchone():
+        return None
+    with transaction(conn):
+        saved = save_plan(conn, plan, key=key, actor=SIMULATION_ACTOR, simulated=True)
+        approve_plan(conn, saved.plan_id, actor=SIMULATION_ACTOR)
+        run = execute_plan(
+            plan, legs=legs, seed=seed, noise=noise, sites=sites, officers=officers, plan_id=saved.plan_id
+        )
+        for visit in run.visits:
+            record_visit(conn, visit, actor=SIMULATION_ACTOR)
+        counts = {
+            "visits": len(run.visits),
+            "tracks": 0,
+            "points": 0,
+            "dropped": 0,
+            "inferred": 0,
+            "skipped": len(run.skipped),
+        }
+        for team_id, _day, track in run.tracks:
+            keep = possible_fixes(track, 150.0)
+            clean = Track(track.name, track.time_s[keep], track.lon[keep], track.lat[keep])
+            if len(clean.time_s) < 2:
+                continue
+            track_id, created = store_track(
+                conn,
+                clean,
+                team_id=team_id,
+                transport="vehicle",
+                source_file=f"simulated:{key}",
+                device="simulated",
+                n_dropped=int((~keep).sum()),
+                simulated=True,
+                actor=SIMULATION_ACTOR,
+            )
+            counts["tracks"] += created
+            counts["points"] += len(clean.time_s)
+            counts["dropped"] += int((~keep).sum())
+            if created and sites is not None:
+                counts["inferred"] += infer_track_visits(conn, track_id, sites, actor=SIMULATION_ACTOR)
+        complete_plan(conn, saved.plan_id, actor=SIMULATION_ACTOR)
+    return counts
+
+
+def _officers(scenario: object, seed: int) -> dict[str, tuple[str, ...]]:
+    """Names for each scenario team, drawn without repetition from the shipped (simulated) roster."""
+    from layers.datasets import load_roster
+
+    try:
+        names = load_roster()["name"].tolist()
+    except (OSError, ValueError):
+        return {}
+    order = np.random.default_rng(seed).permutation(len(names))
+    crews, used = {}, 0
+    for team in scenario.teams:
+        crews[team.id] = tuple(names[i] for i in order[used : used + team.members])
+        used += team.members
+    return crews
+
+
+def scenario_files() -> list[Path]:
+    """The shipped scenarios (``data/scenarios/*.yaml``)."""
+    from layers.datasets import data_path
+
+    return sorted(data_path("scenarios").glob("*.yaml"))
+
+
+def simulate_history(
+    conn,
+    weeks: int = 12,
+    *,
+    before: dt.date = dt.date(2026, 11, 23),
+    scenarios: list[Path] | None = None,
+    seconds: float = 5.0,
+    strategy: str = "assign",
+    seed: int = 0,
+    road_geometry: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict]:
+    """Plan and execute ``weeks`` past weeks (starting ``7*k`` days before ``before``) per scenario.
+
+    ``seconds`` and ``strategy`` go to ``planning.patrol.plan_week``; the default (per-team routing,
+    5 s in all) keeps a 12-week demo to a couple of minutes.
+
+    Each executed week updates the registry's ``last_inspected`` in memory, so the next week's plan
+    goes where the previous weeks did not, as a chief would. Returns one summary per stored week.
+    """
+    from layers.datasets import load_targets
+    from planning.patrol import plan_week
+    from planning.scenario import load_scenario
+
+    say = progress or (lambda message: None)
+    files = scenarios if scenarios is not None else scenario_files()
+    if not files:
+        raise RecordsError("no scenarios to simulate (data/scenarios/*.yaml is empty)")
+    targets = load_targets()
+    summaries = []
+    for number, path in enumerate(files):
+        try:
+            base = load_scenario(path)
+        except ValueError as exc:  # planning.scenario.ScenarioError names the field
+            raise RecordsError(f"{path}: {exc}") from None
+        crews = _officers(base, seed + number)
+        for k in range(weeks, 0, -1):
+            start = before - dt.timedelta(days=7 * k)
+            key = f"{base.name} · simulated {start.isoformat()}"
+            if conn.execute("SELECT 1 FROM plans WHERE plan_key = ?", (key,)).fetchone():
+                say(f"{key}: already stored")
+                continue
+            scenario = dataclasses.replace(base, start=start, name=key, solver_seconds=seconds)
+            plan = plan_week(scenario, targets=targets, seconds=seconds, strategy=strategy).to_dict()
+            plan["scenario"] = {
+                **plan["scenario"],
+                "name": key,
+                "start": start.isoformat(),
+                "simulated": True,
+            }
+            stops = [(s["lon"], s["lat"]) for team in plan["teams"] for s in team["stops"]]
+            legs = _road_or_straight(stops) if road_geometry else straight_legs
+            counts = store_execution(
+                conn, plan, key, legs=legs, seed=seed + 1000 * number + k, sites=targets, officers=crews
+            )
+            if counts is None:
+                continue
+            _mark_inspected(conn, targets, key)
+            summaries.append({"plan_key": key, **counts})
+            say(f"{key}: {counts}")
+    return summaries
+
+
+def _road_or_straight(points: list[LonLat]) -> Legs:
+    """Road legs between the plan's stops; straight segments for any other pair (ad-hoc detours)."""
+    roads = road_legs(points)
+
+    def legs(start: LonLat, end: LonLat) -> list[LonLat]:
+        try:
+            return roads(start, end)
+        except KeyError:
+            return straight_legs(start, end)
+
+    return legs
+
+
+def _mark_inspected(conn, targets: gpd.GeoDataFrame, key: str) -> None:
+    """Set ``last_inspected`` in ``targets`` from the inspections stored under plan ``key``."""
+    rows = conn.execute(
+        "SELECT v.site_id, max(v.started_at) FROM visits v JOIN plans p ON p.plan_id = v.plan_id "
+        "WHERE p.plan_key = ? AND v.outcome != 'not_inspected' GROUP BY v.site_id",
+        (key,),
+    ).fetchall()
+    when = {site: pd.Timestamp(at).tz_convert(LOCAL_TZ).tz_localize(None).normalize() for site, at in rows}
+    hit = targets["site_id"].isin(list(when))
+    targets.loc[hit, "last_inspected"] = (
+        targets.loc[hit, "site_id"].map(when).astype(targets["last_inspected"].dtype)
+    )
+
+
+def ensure_demo_history(path: str | Path | None = None, weeks: int = 12, **options: object) -> bool:
+    """Fill an empty records database with the simulated history (for the dashboard's first start).
+
+    Returns True if it simulated, False if the database already holds plans.
+    """
+    from records.db import connect
+
+    conn = connect(path)
+    try:
+        if conn.execute("SELECT 1 FROM plans LIMIT 1").fetchone():
+            return False
+        simulate_history(conn, weeks, **options)
+        audit.append(conn, "demo.simulate", "db", {"weeks": weeks}, SIMULATION_ACTOR)
+        return True
+    finally:
+        conn.close()
