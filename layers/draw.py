@@ -342,24 +342,31 @@ class Verification:
 
 def verify(record: dict, targets: pd.DataFrame, roster: pd.DataFrame) -> Verification:
     """Re-run ``record``'s draw on these inputs; compare the input hash and the drawn list."""
-    if record.get("type") != RECORD_TYPE:
-        raise DrawError(f"not a draw record (type {record.get('type')!r}, expected {RECORD_TYPE!r})")
-    p = record["parameters"]
-    again = draw(
-        targets,
-        roster,
-        p["period"],
-        record["seed"],
-        level=p["level"],
-        ratios=p["quarterly_ratios"],
-        layers=tuple(p["layers"]),
-        officers_per_target=p["officers_per_target"],
-    )
-    before = {r["site_id"]: [o["officer_id"] for o in r["officers"]] for r in record["result"]}
+    if not isinstance(record, dict) or record.get("type") != RECORD_TYPE:
+        found = record.get("type") if isinstance(record, dict) else type(record).__name__
+        raise DrawError(f"not a draw record (type {found!r}, expected {RECORD_TYPE!r})")
+    try:
+        p = record["parameters"]
+        again = draw(
+            targets,
+            roster,
+            p["period"],
+            int(record["seed"]),
+            level=p["level"],
+            ratios=p["quarterly_ratios"],
+            layers=tuple(p["layers"]),
+            officers_per_target=int(p["officers_per_target"]),
+        )
+        before = {r["site_id"]: [o["officer_id"] for o in r["officers"]] for r in record["result"]}
+        recorded_hash = record["inputs_hash"]
+    except DrawError:
+        raise
+    except (KeyError, TypeError, ValueError) as error:
+        raise DrawError(f"incomplete draw record: {type(error).__name__} {error}") from None
     after = {r["site_id"]: [o["officer_id"] for o in r["officers"]] for r in again["result"]}
     changed = [s for s in sorted(set(before) & set(after)) if before[s] != after[s]]
     return Verification(
-        inputs_match=again["inputs_hash"] == record["inputs_hash"],
+        inputs_match=again["inputs_hash"] == recorded_hash,
         result_match=before == after,
         missing=sorted(set(before) - set(after)),
         extra=sorted(set(after) - set(before)),

@@ -169,6 +169,15 @@ def test_verify_reproduces_and_detects_changed_inputs():
     outcome = verify(record, changed, roster)
     assert not outcome.inputs_match
     assert record["result"][0]["site_id"] in outcome.missing
+    first = record["result"][0]
+    officer = first["officers"][0]["officer_id"]
+    conflicted = roster.copy()
+    conflicted.loc[conflicted["officer_id"] == officer, "conflicts"] = first["site_id"]
+    outcome = verify(record, targets, conflicted)
+    assert not outcome.inputs_match and not outcome.result_match
+    assert first["site_id"] in outcome.officer_changes
+    with pytest.raises(DrawError, match="incomplete"):
+        verify({"type": record["type"], "seed": 1}, targets, roster)
 
 
 def test_cli_writes_a_record_and_verifies_it(tmp_path, capsys):
@@ -179,6 +188,8 @@ def test_cli_writes_a_record_and_verifies_it(tmp_path, capsys):
     assert draw_module.main(["--verify", str(out)]) == 0
     record["result"] = record["result"][1:]
     out.write_text(json.dumps(record), encoding="utf-8")
+    assert draw_module.main(["--verify", str(out)]) == 1
+    out.write_text("[1, 2]", encoding="utf-8")
     assert draw_module.main(["--verify", str(out)]) == 1
     assert draw_module.main(["--period", "2026Q9"]) == 1
     assert "2026Q9" in capsys.readouterr().err
