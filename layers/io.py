@@ -82,10 +82,8 @@ class RawLayer:
     def problem(self, index: int | None, column: str, value: object, reason: str, **kw: str) -> Problem:
         """A :class:`Problem` located at row ``index`` (0-based position; ``None`` = whole file)."""
         row = None if index is None else self.rows[index]
-        return Problem(
-            self.name, row, column, "" if value is None and index is None else show_value(value), reason,
-            row_label=self.row_label, **kw,
-        )  # fmt: skip
+        shown = "" if index is None and value is None else show_value(value)
+        return Problem(self.name, row, column, shown, reason, row_label=self.row_label, **kw)
 
 
 def read_raw(path: str | Path, *, source_layer: str | None = None, crs: str | None = None) -> RawLayer:
