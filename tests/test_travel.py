@@ -109,6 +109,14 @@ def test_symmetric_and_triangle_inequality(sample_matrix):
     assert np.all(m[:, None, :] <= via + 1e-6)
 
 
+def test_a_pair_does_not_depend_on_the_other_points(sample, sample_matrix, network):
+    # the plan checker recomputes legs on a few points and must get the planner's numbers
+    subset = [0, 3, 17, 31, 39]
+    small = travel_matrix(sample.iloc[subset], network, use_cache=False)
+    assert small.km == pytest.approx(sample_matrix.km[np.ix_(subset, subset)], rel=1e-6)
+    assert small.minutes == pytest.approx(sample_matrix.minutes[np.ix_(subset, subset)], rel=1e-6)
+
+
 def test_chunked_routing_gives_the_same_matrix(sample, sample_matrix, network, monkeypatch):
     monkeypatch.setattr(travel, "SOURCE_CHUNK", 7)
     chunked = travel_matrix(sample, network, use_cache=False)
