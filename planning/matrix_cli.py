@@ -103,7 +103,7 @@ def main(argv: list[str]) -> int:
     try:
         pairs_frame(matrix).to_csv(args.out, index=False)
     except OSError as error:
-        print(f"error: cannot write {args.out}: {error.strerror}", file=sys.stderr)
+        print(f"error: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
         return 2
     print(f"{len(matrix.ids)} points, model {matrix.model}; wrote {args.out}", file=sys.stderr)
     flagged = matrix.report()

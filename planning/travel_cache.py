@@ -58,11 +58,15 @@ def load_arrays(prefix: str, key: str, names: tuple[str, ...]) -> dict[str, np.n
 def save_arrays(prefix: str, key: str, arrays: dict[str, np.ndarray]) -> Path | None:
     """Store ``arrays`` under ``key`` atomically (write, then rename); None if it cannot be written."""
     path = cache_file(prefix, key)
+    temporary: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            temporary = Path(handle.name)
             np.savez(handle, **arrays)
-        os.replace(handle.name, path)
+        os.replace(temporary, path)
     except OSError:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
         return None
     return path

@@ -211,6 +211,11 @@ def test_cache_hit_is_identical_and_corrupt_files_are_recomputed(cities, network
     travel_matrix(moved, network)
     assert len(list(cache_dir().glob("travel-*.npz"))) == 2
 
+    blocked = cache_dir() / "not-a-directory"
+    blocked.write_text("a file where the cache directory should be", encoding="utf-8")
+    monkeypatch.setenv("XUNHU_CACHE_DIR", str(blocked))
+    assert np.array_equal(travel_matrix(cities, network).km, first.km)  # unwritable cache: still works
+
 
 @pytest.mark.parametrize(
     ("frame", "message"),
