@@ -58,6 +58,10 @@ def main(argv: list[str]) -> int:
         except LayerFileError as err:
             results.append((path, None, [Problem(path, None, "file", "", str(err))]))
             continue
+        except Exception as err:  # a file GDAL half-reads must never end in a traceback
+            reason = f"{path}: could not be checked ({type(err).__name__}: {err}); please report this file"
+            results.append((path, None, [Problem(path, None, "file", "", reason)]))
+            continue
         results.append((path, report, report.problems + report.repairs))
         seen_ids.update(dict.fromkeys(report.targets["site_id"], path))
     failed = sum(report is None or not report.ok for _, report, _ in results)

@@ -205,8 +205,12 @@ def _read_ogr(path: Path, file_format: str, source_layer: str | None, crs: CRS |
         # GDAL reports features it had to skip or blank as warnings; keep them for the report.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            frame = gpd.read_file(source, layer=layer_name, fid_as_index=file_format == "GeoPackage")
-    except _PYOGRIO_ERRORS as err:
+            # GeoJSON dates stay text, so an impossible date is reported by row, not fatal here.
+            options = {"DATE_AS_STRING": "YES"} if file_format == "GeoJSON" else {}
+            frame = gpd.read_file(
+                source, layer=layer_name, fid_as_index=file_format == "GeoPackage", **options
+            )
+    except (*_PYOGRIO_ERRORS, ValueError) as err:
         message = str(err).split("; It might help")[0]  # drop GDAL's hint about driver prefixes
         raise LayerFileError(f"{path}: cannot read as {file_format}: {message}") from err
     if file_format == "GeoPackage":
@@ -232,7 +236,7 @@ def _read_ogr(path: Path, file_format: str, source_layer: str | None, crs: CRS |
             raw.problems.append(
                 raw.problem(None, "file", None, f"GDAL: {warning.message}", severity="warning")
             )
-        else:
+        elif "Could not parse column" not in str(warning.message):  # mixed-type columns stay text: fine
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if crs is not None and geometry.crs is not None and not crs.equals(geometry.crs):
         raw.problems.append(

@@ -256,3 +256,18 @@ def test_point_on_no_county_takes_the_nearest_and_says_so(tmp_path):
     assert "nearest county taken" in repair.reason
     assert report.targets["county_name"].iloc[0] == repair.value.strip("'")
     assert report.targets["prefecture_code"].notna().all()
+
+
+def test_geojson_with_mixed_types_and_impossible_dates_is_reported_by_row(tmp_path):
+    features = [feature("PS-1", "pollution_source", "mine", {"type": "Point", "coordinates": list(URUMQI)})]
+    features += [({**features[0][0], "site_id": f"PS-{i}"}, features[0][1]) for i in (2, 3)]
+    features[0][0].update(risk_level="high", last_inspected="2025-01-01")
+    features[1][0].update(risk_level=3, last_inspected="2025-02-31")  # GDAL would type this as a date
+    features[2][0].update(risk_level=2.5, online_monitoring="ja")
+    report = check_file(str(write_geojson(tmp_path / "m.geojson", features)), today=TODAY)
+    assert [(p.row, p.field, p.value) for p in report.errors] == [
+        (1, "risk_level", "'high'"),
+        (2, "last_inspected", "'2025-02-31'"),
+        (3, "risk_level", "'2.5'"),
+        (3, "online_monitoring", "'ja'"),
+    ]
