@@ -1,0 +1,189 @@
+"""What the coverage commands read and write: the period, the grid and weights, the records, drawn sites.
+
+The core modules work on DataFrames; this module is the one place that knows where they come
+from (shipped layers, the registry, the records database) and how a command prints its table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import yaml
+
+from coverage.covered import CoverageRadii, covered_cells
+from coverage.grid import DEFAULT_RESOLUTION, CellIndex, build_grid
+from coverage.sites import day_start_utc, draw_status, site_table
+from coverage.weights import CoverageWeights, cell_weights
+from layers.datasets import load_context, load_targets
+from records.db import RecordsError, default_db_path
+from records.store import open_store
+
+
+class InputError(Exception):
+    """Bad input for a coverage command; the message is shown to the user as is."""
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options every coverage command shares: grid, config, database and output file."""
+    parser.add_argument(
+        "--resolution", type=int, default=DEFAULT_RESOLUTION, help="H3 resolution (6 ≈ 36 km², 7 ≈ 5 km²)"
+    )
+    parser.add_argument(
+        "--prefecture", action="append", default=[], help="limit to a prefecture adcode (repeatable)"
+    )
+    parser.add_argument(
+        "--config", help="YAML/JSON with 'weights' and 'radii' sections overriding the defaults"
+    )
+    parser.add_argument("--db", help="records database (default $XUNHU_DB or var/xunhu.sqlite)")
+    parser.add_argument("--out", help="write here instead of standard output")
+
+
+def period(since: str, until: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``[since 00:00, until+1 00:00)`` at +08:00, in UTC, from two inclusive ``YYYY-MM-DD`` days."""
+    days = []
+    for name, text in (("--since", since), ("--until", until)):
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            raise InputError(f"{name}: {text!r} is not a day like 2026-11-24") from None
+    if days[1] < days[0]:
+        raise InputError(f"--until {until} is before --since {since}")
+    return day_start_utc(days[0]), day_start_utc(days[1]) + pd.Timedelta(days=1)
+
+
+def read_config(path: str | None) -> tuple[CoverageWeights, CoverageRadii]:
+    """Weights and radii from a config file (missing sections keep their defaults)."""
+    if not path:
+        return CoverageWeights(), CoverageRadii()
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read config: {exc}") from None
+    if not isinstance(data, dict) or set(data) - {"weights", "radii"}:
+        raise InputError(f"{path}: config must be a mapping with only 'weights' and 'radii' sections")
+    try:
+        radii_values = data.get("radii") or {}
+        unknown = sorted(set(radii_values) - set(CoverageRadii.__dataclass_fields__))
+        if unknown:
+            raise ValueError(
+                f"unknown radius setting(s) {unknown}; known: {sorted(CoverageRadii.__dataclass_fields__)}"
+            )
+        radii = CoverageRadii(**{key: float(value) for key, value in radii_values.items()})
+        return CoverageWeights.from_mapping(data.get("weights") or {}), radii
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+@dataclass
+class CoverageModel:
+    """A grid with its weights, the registry and the reach of each activity."""
+
+    grid: pd.DataFrame
+    weights: pd.DataFrame
+    targets: gpd.GeoDataFrame
+    radii: CoverageRadii
+    index: CellIndex
+
+    def covered(self, visits: pd.DataFrame | None, track_points: pd.DataFrame | None) -> pd.DataFrame:
+        """:func:`coverage.covered.covered_cells` on this grid."""
+        return covered_cells(self.grid, visits, track_points, self.radii, self.index)
+
+    def sites(self, visits: pd.DataFrame | None, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
+        """:func:`coverage.sites.site_table` for this registry."""
+        return site_table(self.targets, visits, since, until)
+
+
+def load_model(args: argparse.Namespace, as_of: pd.Timestamp) -> CoverageModel:
+    """Grid, weights (priorities scored on ``as_of``) and registry for the command's options."""
+    weights_config, radii = read_config(args.config)
+    try:
+        grid = build_grid(args.resolution, prefecture_codes=args.prefecture or None)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        targets = load_targets()
+    except Exception as exc:  # the registry is a file a user may have broken; name it, not a traceback
+        raise InputError(f"cannot read the target registry (data/registry): {exc}") from None
+    as_of_day = as_of.tz_convert("Asia/Shanghai").date()
+    weights = cell_weights(
+        grid,
+        targets,
+        as_of_day,
+        rivers=load_context("rivers"),
+        lakes=load_context("lakes"),
+        weights=weights_config,
+    )
+    return CoverageModel(grid, weights, targets, radii, CellIndex(grid))
+
+
+@dataclass
+class Records:
+    """The visits and GPS fixes a command needs, read from the records database."""
+
+    visits: pd.DataFrame
+    track_points: pd.DataFrame
+
+
+def read_records(
+    db: str | None,
+    track_since: pd.Timestamp | None,
+    until: pd.Timestamp,
+    visit_since: pd.Timestamp | None = None,
+) -> Records:
+    """Visits (inferred ones included) from ``visit_since`` and fixes from ``track_since``, to ``until``.
+
+    A missing database is an :class:`InputError` (opening would silently create an empty one).
+    """
+    path = Path(db) if db else default_db_path()
+    if not path.exists():
+        raise InputError(
+            f"no records database at {path}: record visits or import GPS tracks first, "
+            "or point to one with --db / $XUNHU_DB"
+        )
+    try:
+        with open_store(path) as store:
+            return Records(
+                store.visits(visit_since, until, include_inferred=True),
+                store.track_points(track_since, until),
+            )
+    except (sqlite3.Error, RecordsError) as exc:
+        raise InputError(f"{path}: cannot read the records database: {exc}") from None
+
+
+def read_draws(
+    paths: list[str], visits: pd.DataFrame, fallback_period: tuple[pd.Timestamp, pd.Timestamp]
+) -> pd.DataFrame | None:
+    """``site_id``/``met`` of every drawn site in the given draw files (``None`` without files)."""
+    if not paths:
+        return None
+    frames = []
+    for path in paths:
+        try:
+            draw = json.loads(Path(path).read_text(encoding="utf-8"))
+            frames.append(draw_status(draw, visits, fallback_period))
+        except (OSError, ValueError, AttributeError) as exc:
+            raise InputError(f"{path}: {exc}") from None
+    return pd.concat(frames, ignore_index=True).drop_duplicates("site_id", keep="last")
+
+
+def write_table(table: pd.DataFrame, fmt: str, out: str | None, meta: dict | None = None) -> None:
+    """Print or write ``table`` as CSV or as JSON ``{**meta, "rows": [...]}``."""
+    if fmt == "csv":
+        text = table.to_csv(index=False, float_format="%.2f")
+    else:
+        rows = json.loads(
+            table.to_json(orient="records", date_format="iso", force_ascii=False, double_precision=4)
+        )
+        text = json.dumps({**(meta or {}), "rows": rows}, ensure_ascii=False, indent=1) + "\n"
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
