@@ -34,6 +34,8 @@ LAT_NAMES = ("lat", "latitude", "y", "纬度")
 #: Encodings tried for CSV, in order: UTF-8 (with or without Excel's BOM), then the Chinese
 #: Windows encoding that Excel uses when it saves "CSV" on a Chinese system.
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+#: Field separators recognised in CSV files (the most frequent one in the header wins; "," on ties).
+CSV_SEPARATORS = (",", ";", "\t")
 
 SUFFIX_FORMATS = {
     ".csv": "CSV",
@@ -131,7 +133,11 @@ def _read_csv(path: Path, crs: CRS | None) -> RawLayer:
     frame = None
     for encoding in CSV_ENCODINGS:
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+            with open(path, encoding=encoding) as handle:
+                header = handle.readline()
+            # Spreadsheets in some locales save ";" or tab separated "CSV"; the header tells which.
+            separator = max(CSV_SEPARATORS, key=header.count)
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, sep=separator)
             break
         except UnicodeDecodeError:
             continue

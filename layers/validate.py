@@ -224,6 +224,8 @@ class _Checker:
     def check_geometry(self, layers: list[object], gcj02: bool) -> gpd.GeoSeries:
         """Check, repair and reproject the geometries; returns them in EPSG:4326 (``None`` if bad)."""
         raw = self.raw
+        if any(p.row is None and p.field == "lon/lat" for p in self.problems):
+            return gpd.GeoSeries([None] * len(raw.frame), crs=WGS84)  # no coordinate columns at all
         if raw.crs is None:
             self.add(
                 None, "crs", None,

@@ -85,11 +85,13 @@ def valid_mixed() -> gpd.GeoDataFrame:
     )
 
 
-def write_csv(path: Path, rows: list[dict[str, object]], encoding: str = "utf-8") -> Path:
-    """Write ``rows`` (dicts, all keys of the first row as the header) as CSV."""
+def write_csv(
+    path: Path, rows: list[dict[str, object]], encoding: str = "utf-8", delimiter: str = ","
+) -> Path:
+    """Write ``rows`` (dicts; every key seen becomes a header column) as CSV."""
     fields = list(dict.fromkeys(key for row in rows for key in row))
     with open(path, "w", newline="", encoding=encoding) as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer = csv.DictWriter(handle, fieldnames=fields, delimiter=delimiter)
         writer.writeheader()
         writer.writerows(rows)
     return path

@@ -94,6 +94,13 @@ def test_csv_detects_coordinate_columns_and_encodings(tmp_path, lon_name, lat_na
     _assert_same_targets(validate(raw), expected)
 
 
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_csv_with_semicolons_or_tabs(tmp_path, separator):
+    expected = valid_points()
+    path = write_csv(tmp_path / "targets.csv", points_as_csv_rows(expected), delimiter=separator)
+    _assert_same_targets(check_file(str(path)), expected)
+
+
 def test_csv_keeps_bad_coordinates_for_row_reports(tmp_path):
     rows = points_as_csv_rows(valid_points())
     rows[1]["lon"] = "87°36′"
