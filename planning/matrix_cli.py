@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from planning.roads import RoadNetwork, load_road_network
-from planning.travel import LONG_ACCESS_KM, MAX_ACCESS_KM, TravelMatrix, travel_matrix, validate_points
+from planning.travel import LONG_ACCESS_KM, MAX_ACCESS_KM, TravelMatrix, travel_matrix
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,22 +84,21 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         points = read_points(args.points)
-        points = validate_points(points)
     except ValueError as error:
-        message = str(error)
-        print(
-            f"error: {message if message.startswith(str(args.points)) else f'{args.points}: {message}'}",
-            file=sys.stderr,
-        )
+        print(f"error: {_naming(args.points, error)}", file=sys.stderr)
         return 2
-    network: RoadNetwork | str | None = None if args.no_roads else "default"
-    if args.roads is not None:
+    network: RoadNetwork | None = None
+    if not args.no_roads:
         try:
             network = load_road_network(args.roads)
         except (ValueError, OSError, RuntimeError) as error:
-            print(f"error: road file {_naming(args.roads, error)}", file=sys.stderr)
+            print(f"error: road file {_naming(args.roads, error) if args.roads else error}", file=sys.stderr)
             return 2
-    matrix = travel_matrix(points, network, use_cache=not args.no_cache, max_access_km=args.max_access_km)
+    try:
+        matrix = travel_matrix(points, network, use_cache=not args.no_cache, max_access_km=args.max_access_km)
+    except ValueError as error:  # the points (the network is loaded): name the file
+        print(f"error: {_naming(args.points, error)}", file=sys.stderr)
+        return 2
     try:
         pairs_frame(matrix).to_csv(args.out, index=False)
     except OSError as error:

@@ -29,13 +29,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Geod
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
 from planning import travel_cache
-from planning.roads import TO_LONLAT, RoadNetwork, Snap, adjacency, load_road_network
+from planning.roads import GEOD, TO_LONLAT, RoadNetwork, Snap, adjacency, load_road_network
 
 #: Road distance / great-circle distance assumed without road data. Measured on the shipped road
 #: graph between the 30 largest Xinjiang towns (418 pairs over 100 km apart): median 1.18,
@@ -53,7 +52,6 @@ MAX_ACCESS_KM = 100.0
 #: Access legs longer than this are flagged by :meth:`TravelMatrix.report` (foot or drone).
 LONG_ACCESS_KM = 20.0
 
-GEOD = Geod(ellps="WGS84")
 MODELS = ("road_network", "great_circle")
 #: Sources per Dijkstra call when building a matrix (bounds peak memory to about 60 MB).
 SOURCE_CHUNK = 200
