@@ -36,7 +36,7 @@ from pyproj import Geod
 
 from layers.schema import WGS84, XINJIANG_METRIC_CRS
 from records import audit
-from records.db import LOCAL_TZ, RecordsError, transaction
+from records.db import LOCAL_TZ, RecordsError, transaction, utc_text
 from records.infer import infer_track_visits
 from records.plans import approve_plan, complete_plan, save_plan
 from records.tracks import Track, possible_fixes, store_track
@@ -48,6 +48,8 @@ SIMULATION_ACTOR = "simulation"
 GEOD = Geod(ellps="WGS84")
 #: Average speed on a leg the plan does not describe (an ad-hoc detour, a leg after a skip).
 DETOUR_KMH = 45.0
+#: Days after an inspection during which the simulated chief does not plan the site again.
+REST_DAYS = 28
 REASONS = (
     "gate locked, nobody on site",
     "site closed for the season",
@@ -475,8 +477,9 @@ def simulate_history(
     ``seconds`` and ``strategy`` go to ``planning.patrol.plan_week``; the default (per-team routing,
     5 s in all) keeps a 12-week demo to a couple of minutes.
 
-    Each executed week updates the registry's ``last_inspected`` in memory, so the next week's plan
-    goes where the previous weeks did not, as a chief would. Returns one summary per stored week.
+    Each executed week updates the registry's ``last_inspected`` in memory, and sites inspected in
+    the last :data:`REST_DAYS` days are left out of the next plans, so the weeks rotate through the
+    region as a chief's would. Returns one summary per stored week.
     """
     from layers.datasets import load_targets
     from planning.patrol import plan_week
@@ -500,7 +503,13 @@ def simulate_history(
             if conn.execute("SELECT 1 FROM plans WHERE plan_key = ?", (key,)).fetchone():
                 say(f"{key}: already stored")
                 continue
-            scenario = dataclasses.replace(base, start=start, name=key, solver_seconds=seconds)
+            rested = _recently_inspected(conn, start, set(base.sites.mandatory), set(targets["site_id"]))
+            selection = dataclasses.replace(
+                base.sites, exclude=tuple(sorted(set(base.sites.exclude) | rested))
+            )
+            scenario = dataclasses.replace(
+                base, start=start, name=key, solver_seconds=seconds, sites=selection
+            )
             plan = plan_week(scenario, targets=targets, seconds=seconds, strategy=strategy).to_dict()
             plan["scenario"] = {
                 **plan["scenario"],
@@ -519,6 +528,18 @@ def simulate_history(
             summaries.append({"plan_key": key, **counts})
             say(f"{key}: {counts}")
     return summaries
+
+
+def _recently_inspected(conn, start: dt.date, mandatory: set[str], known: set[str]) -> set[str]:
+    """Sites inspected in the :data:`REST_DAYS` before ``start`` (not mandatory): a chief leaves
+    them out of the next plans, which makes the simulated weeks rotate through the region."""
+    since = dt.datetime.combine(start - dt.timedelta(days=REST_DAYS), dt.time(0), LOCAL_TZ)
+    until = dt.datetime.combine(start, dt.time(0), LOCAL_TZ)
+    rows = conn.execute(
+        "SELECT DISTINCT site_id FROM visits WHERE started_at >= ? AND started_at < ? AND outcome != 'not_inspected'",
+        (utc_text(since), utc_text(until)),
+    )
+    return {row[0] for row in rows} & known - mandatory
 
 
 def _road_or_straight(points: list[LonLat]) -> Legs:

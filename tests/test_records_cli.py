@@ -1,0 +1,150 @@
+"""``python -m records`` subcommands, run in-process: exit codes, messages, effects."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from records_fixtures import small_plan
+
+from records.__main__ import COMMANDS
+from records.store import open_store
+
+
+def cli(command: str, *args: str) -> int:
+    import importlib
+
+    return importlib.import_module(COMMANDS[command][0]).main(list(args))
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "cli.sqlite"
+    monkeypatch.setenv("XUNHU_DB", str(path))
+    monkeypatch.setenv("XUNHU_ACTOR", "tester")
+    return path
+
+
+def test_plan_lifecycle_and_assignments(db, tmp_path, capsys):
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(small_plan()))
+    assert cli("init") == 0
+    assert cli("save-plan", str(plan_file)) == 0
+    assert "plan 1 (week-48 v1): saved" in capsys.readouterr().out
+    assert cli("save-plan", str(plan_file)) == 0
+    assert "unchanged, already stored" in capsys.readouterr().out
+    assert cli("assignments", "--team", "T1", "--day", "2026-11-24") == 0
+    assert "no assignments" in capsys.readouterr().out
+    assert cli("approve-plan", "1") == 0
+    assert cli("assignments", "--team", "T1", "--day", "2026-11-24") == 0
+    out = capsys.readouterr().out
+    assert "PS0001" in out and "WS0001" in out
+    assert cli("complete-plan", "1") == 0
+    assert cli("approve-plan", "1") == 1
+    assert "plan 1 is done" in capsys.readouterr().err
+    with open_store(db) as store:
+        assert store.audit_log()["actor"].unique().tolist() == ["tester"]
+
+
+def test_bad_input_gives_one_line_errors(db, tmp_path, capsys):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert cli("save-plan", str(broken)) == 1
+    assert cli("assignments", "--team", "T1", "--day", "24/11/2026") == 1
+    assert (
+        cli(
+            "record-visit",
+            "--site",
+            "PS0001",
+            "--team",
+            "T1",
+            "--start",
+            "soon",
+            "--end",
+            "later",
+            "--outcome",
+            "compliant",
+            "--lon",
+            "87.6",
+            "--lat",
+            "43.8",
+        )
+        == 1
+    )
+    assert cli("restore", "--from", str(tmp_path / "missing.sqlite")) == 1
+    err = capsys.readouterr().err
+    assert "broken.json: not JSON (line 1" in err
+    assert "--day: '24/11/2026' is not a date" in err
+    assert "--start: 'soon' is not an ISO-8601 time" in err
+    assert "no such backup file" in err
+    assert "Traceback" not in err
+
+
+def test_record_list_export_backup_restore(db, tmp_path, capsys):
+    base = ["--team", "T1", "--lon", "87.6", "--lat", "43.8", "--officers", "Li;Wang"]
+    assert (
+        cli(
+            "record-visit",
+            "--site",
+            "PS0001",
+            "--start",
+            "2026-11-24T09:00",
+            "--end",
+            "2026-11-24T10:00",
+            "--outcome",
+            "violation",
+            "--notes",
+            "pipe",
+            *base,
+        )
+        == 0
+    )
+    assert (
+        cli(
+            "record-visit",
+            "--site",
+            "PS0002",
+            "--start",
+            "2026-11-25T09:00",
+            "--end",
+            "2026-11-25T09:10",
+            "--outcome",
+            "not_inspected",
+            "--reason",
+            "gate locked",
+            "--source",
+            "ad_hoc",
+            *base,
+        )
+        == 0
+    )
+    assert cli("visits", "list", "--since", "2026-11-25") == 0
+    listed = capsys.readouterr().out
+    assert "PS0002" in listed and "PS0001" not in listed
+    out = tmp_path / "v.csv"
+    assert cli("visits", "export", "--format", "csv", "--out", str(out)) == 0
+    table = pd.read_csv(out)
+    assert table["started_at"].tolist() == ["2026-11-24T01:00:00Z", "2026-11-25T01:00:00Z"]  # +08:00 -> UTC
+    assert table["officers"].iloc[0] == "Li;Wang"
+    backup = tmp_path / "b.sqlite"
+    assert cli("backup", "--out", str(backup)) == 0
+    assert (
+        cli(
+            "record-visit",
+            "--site",
+            "PS0003",
+            "--start",
+            "2026-11-26T09:00",
+            "--end",
+            "2026-11-26T10:00",
+            "--outcome",
+            "compliant",
+            *base,
+        )
+        == 0
+    )
+    assert cli("restore", "--from", str(backup)) == 0
+    assert "previous database was kept" in capsys.readouterr().out
+    with open_store(db) as store:
+        assert store.visits()["site_id"].tolist() == ["PS0001", "PS0002"]
