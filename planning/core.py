@@ -10,12 +10,15 @@ Time is in whole minutes from the start of the horizon (or the instance's own ti
 
 from __future__ import annotations
 
+import multiprocessing
+import queue
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util.optional_boolean_pb2 import OptionalBoolean
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,26 @@ class RoutingSolution:
 
 @dataclass(frozen=True)
 class SolveParams:
-    """Search settings. ``first_solution`` and ``metaheuristic`` are OR-Tools enum names."""
+    """Search settings. ``first_solution`` and ``metaheuristic`` are OR-Tools enum names.
+
+    ``seconds`` is the wall-clock limit of one search. ``cpu_seconds`` additionally stops a search
+    once its process has used that much CPU time (checked whenever the search accepts a
+    solution), which keeps budgets comparable on a shared machine. ``guided_lambda`` is the
+    guided-local-search penalty coefficient (``None`` = OR-Tools' default 0.1). ``operators``
+    switches OR-Tools local-search operators on or off by their parameter name, e.g.
+    ``(("use_cross_exchange", True),)``. ``workers`` > 1 runs :func:`portfolio` variants of these
+    settings in that many parallel processes and keeps the best; each worker gets the full
+    ``seconds`` / ``cpu_seconds``, so the CPU spent is ``workers`` times the budget.
+    """
 
     seconds: float = 10.0
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
     log_search: bool = False
+    cpu_seconds: float | None = None
+    guided_lambda: float | None = None
+    operators: tuple[tuple[str, bool], ...] = ()
+    workers: int = 1
 
 
 Progress = Callable[[float, int], None]
@@ -129,26 +146,158 @@ def solve(
     params: SolveParams = SolveParams(),
     progress: Progress | None = None,
 ) -> RoutingSolution:
-    """Solve ``problem`` with OR-Tools and return the best solution found within the budget."""
+    """Solve ``problem`` with OR-Tools and return the best solution found within the budget.
+
+    ``stats`` of the result hold ``cpu_seconds`` (CPU time of the search, summed over workers)
+    and ``settings`` (a short description of the search that produced the routes).
+    """
+    if params.workers > 1:
+        return solve_portfolio(problem, portfolio(params), progress)
+    search = _search_parameters(params)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     model = _Model(problem)
+    routing = model.routing
+    best: list[int] = []
+
+    def at_solution() -> None:
+        objective = routing.CostVar().Value()
+        if not best or objective < best[0]:
+            best[:] = [objective]
+            if progress is not None:
+                progress(time.perf_counter() - started, objective)
+        # OR-Tools only limits wall time; CancelSearch keeps the best solution found so far.
+        if params.cpu_seconds is not None and time.process_time() - cpu_started >= params.cpu_seconds:
+            routing.CancelSearch()
+
+    routing.AddAtSolutionCallback(at_solution)
+    assignment = routing.SolveWithParameters(search)
+    solution = model.extract(assignment, time.perf_counter() - started)
+    solution.stats.update(cpu_seconds=time.process_time() - cpu_started, settings=describe(params))
+    return solution
+
+
+def describe(params: SolveParams) -> str:
+    """A short, human-readable description of the search settings, for logs and reports."""
+    parts = [params.first_solution, params.metaheuristic]
+    if params.guided_lambda is not None:
+        parts.append(f"lambda={params.guided_lambda:g}")
+    parts += [f"{name}={'on' if on else 'off'}" for name, on in params.operators]
+    return " ".join(parts)
+
+
+def _search_parameters(params: SolveParams):
+    """OR-Tools search parameters for ``params``; ``ValueError`` for names OR-Tools lacks."""
     search = pywrapcp.DefaultRoutingSearchParameters()
-    search.first_solution_strategy = getattr(
-        routing_enums_pb2.FirstSolutionStrategy, params.first_solution
-    )
-    search.local_search_metaheuristic = getattr(
-        routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic
-    )
+    for enum, name, target in (
+        (routing_enums_pb2.FirstSolutionStrategy, params.first_solution, "first_solution_strategy"),
+        (routing_enums_pb2.LocalSearchMetaheuristic, params.metaheuristic, "local_search_metaheuristic"),
+    ):
+        if not hasattr(enum, name):
+            raise ValueError(f"unknown {target} {name!r}")
+        setattr(search, target, getattr(enum, name))
+    operators = search.local_search_operators
+    for name, on in params.operators:
+        if name not in operators.DESCRIPTOR.fields_by_name:
+            raise ValueError(f"unknown local search operator {name!r}")
+        setattr(operators, name, OptionalBoolean.BOOL_TRUE if on else OptionalBoolean.BOOL_FALSE)
+    if params.guided_lambda is not None:
+        search.guided_local_search_lambda_coefficient = params.guided_lambda
     search.time_limit.FromMilliseconds(int(params.seconds * 1000))
     search.log_search = params.log_search
-    if progress is not None:
-        routing = model.routing
-        model.routing.AddAtSolutionCallback(
-            lambda: progress(time.perf_counter() - started, routing.CostVar().Value())
-        )
-    assignment = model.routing.SolveWithParameters(search)
-    elapsed = time.perf_counter() - started
-    return model.extract(assignment, elapsed)
+    return search
+
+
+PORTFOLIO_FIRST_SOLUTIONS = (
+    "PARALLEL_CHEAPEST_INSERTION",
+    "LOCAL_CHEAPEST_COST_INSERTION",
+    "SAVINGS",
+    "SEQUENTIAL_CHEAPEST_INSERTION",
+)
+"""First-solution strategies the portfolio cycles through: guided local search is deterministic,
+so parallel workers only help when they start from different solutions."""
+
+
+def portfolio(params: SolveParams) -> tuple[SolveParams, ...]:
+    """``params.workers`` single-process variants of ``params``: the first is ``params`` itself,
+    the others start from the other :data:`PORTFOLIO_FIRST_SOLUTIONS`."""
+    others = [name for name in PORTFOLIO_FIRST_SOLUTIONS if name != params.first_solution]
+    single = replace(params, workers=1)
+    variants = [single]
+    for k in range(1, params.workers):
+        variants.append(replace(single, first_solution=others[(k - 1) % len(others)]))
+    return tuple(variants)
+
+
+def solve_portfolio(
+    problem: RoutingProblem,
+    variants: Sequence[SolveParams],
+    progress: Progress | None = None,
+) -> RoutingSolution:
+    """Run one :func:`solve` per variant in parallel processes and return the best solution.
+
+    "Best" prefers feasible solutions, then fewer dropped nodes, then the lower objective.
+    ``progress`` sees the best objective over all workers. ``stats["workers"]`` lists each
+    worker's settings, objective and CPU seconds.
+    """
+    if not variants:
+        raise ValueError("solve_portfolio needs at least one variant")
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    messages = context.Queue()
+    processes = [
+        context.Process(target=_portfolio_worker, args=(problem, replace(v, workers=1), k, messages))
+        for k, v in enumerate(variants)
+    ]
+    for process in processes:
+        process.start()
+    results: dict[int, RoutingSolution] = {}
+    best_objective: int | None = None
+    try:
+        while len(results) < len(processes):
+            try:
+                kind, worker, payload = messages.get(timeout=0.5)
+            except queue.Empty:
+                for k, process in enumerate(processes):
+                    if k not in results and process.exitcode not in (None, 0):
+                        raise RuntimeError(
+                            f"portfolio worker {k} died with exit code {process.exitcode}"
+                        ) from None
+                continue
+            if kind == "done":
+                results[worker] = payload
+            elif best_objective is None or payload < best_objective:
+                best_objective = payload
+                if progress is not None:
+                    progress(time.perf_counter() - started, payload)
+    finally:
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+    ranked = sorted(
+        results.items(), key=lambda item: (not item[1].feasible, len(item[1].dropped), item[1].objective)
+    )
+    best = ranked[0][1]
+    workers = [
+        {
+            "settings": results[k].stats.get("settings", ""),
+            "objective": results[k].objective,
+            "status": results[k].status,
+            "cpu_seconds": results[k].stats.get("cpu_seconds", 0.0),
+        }
+        for k in sorted(results)
+    ]
+    stats = dict(best.stats, cpu_seconds=sum(w["cpu_seconds"] for w in workers), workers=workers)
+    return replace(best, solve_seconds=time.perf_counter() - started, stats=stats)
+
+
+def _portfolio_worker(problem: RoutingProblem, params: SolveParams, worker: int, messages) -> None:
+    """Body of one portfolio process: report improvements, then the solution, on ``messages``."""
+    solution = solve(
+        problem, params, lambda _elapsed, objective: messages.put(("progress", worker, objective))
+    )
+    messages.put(("done", worker, solution))
 
 
 class _Model:
@@ -233,13 +382,15 @@ class _Model:
 
     def extract(self, assignment, elapsed: float) -> RoutingSolution:
         """Turn an OR-Tools assignment into a :class:`RoutingSolution`."""
+        # OR-Tools' RoutingSearchStatus values.
         status_names = {
             0: "not_solved",
             1: "feasible",
-            2: "no_solution",
-            3: "timeout",
-            4: "invalid",
-            5: "infeasible",
+            2: "feasible",
+            3: "no_solution",
+            4: "timeout",
+            5: "invalid",
+            6: "infeasible",
             7: "optimal",
         }
         raw_status = self.routing.status()
@@ -247,7 +398,7 @@ class _Model:
             name = status_names.get(raw_status, f"status_{raw_status}")
             if name in ("feasible", "optimal"):
                 name = "no_solution"
-            return RoutingSolution((), (), 0, name, elapsed)
+            return RoutingSolution((), (), 0, name, elapsed, {})
         manager, routing, dim = self.manager, self.routing, self.time
         routes = []
         visited: set[int] = set()
@@ -271,10 +422,6 @@ class _Model:
                 index = next_index
             routes.append(tuple(visits))
         depots = {v.start for v in self.problem.vehicles} | {v.end for v in self.problem.vehicles}
-        dropped = tuple(
-            i for i in range(len(self.problem.nodes)) if i not in visited and i not in depots
-        )
+        dropped = tuple(i for i in range(len(self.problem.nodes)) if i not in visited and i not in depots)
         status = "optimal" if raw_status == 7 else "feasible"
-        return RoutingSolution(
-            tuple(routes), dropped, assignment.ObjectiveValue(), status, elapsed
-        )
+        return RoutingSolution(tuple(routes), dropped, assignment.ObjectiveValue(), status, elapsed, {})
