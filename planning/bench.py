@@ -1,0 +1,190 @@
+"""Benchmarks of the routing core: ``python -m planning.bench vrptw FILE [FILE...] --seconds N``.
+
+Each Solomon file is solved with :data:`VRPTW_PARAMS` (``--runs`` times; the median run is
+reported) and re-checked by :func:`planning.vrptw.evaluate`. ``--seconds`` is a CPU-time budget per instance, shared by the
+workers (two workers get half each), unless ``--budget wall`` asks for that many wall seconds
+per worker. The gap is taken against ``BKS.csv`` beside the first file (or ``--bks``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from planning.core import SolveParams, solve
+from planning.vrptw import customer_routes, evaluate, load_solomon, read_bks, to_problem
+
+VRPTW_PARAMS = SolveParams(
+    first_solution="LOCAL_CHEAPEST_COST_INSERTION",
+    metaheuristic="GUIDED_LOCAL_SEARCH",
+)
+"""Search settings for plain VRPTW, chosen by the measurements in bench/RESULTS.md."""
+
+WALL_SAFETY_FACTOR = 20
+"""A CPU-budgeted search still stops after this many times its budget in wall time, so a
+saturated machine cannot stall a run forever."""
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One solved instance: DIMACS distance, vehicles used, gap to BKS and effort."""
+
+    instance: str
+    customers: int
+    distance: float
+    exact_distance: float
+    vehicles: int
+    bks: float | None
+    cpu_seconds: float
+    wall_seconds: float
+    feasible: bool
+    exact_time_feasible: bool
+    settings: str
+    gap_range: tuple[float, float] | None = None
+
+    @property
+    def gap_percent(self) -> float | None:
+        if self.bks is None or not self.feasible:
+            return None
+        return 100.0 * (self.distance - self.bks) / self.bks
+
+
+def vrptw_params(seconds: float, workers: int, budget: str) -> SolveParams:
+    """:data:`VRPTW_PARAMS` with a per-worker budget: ``seconds`` of CPU shared by the workers
+    (``budget="cpu"``) or ``seconds`` of wall time for each worker (``budget="wall"``)."""
+    if budget == "cpu":
+        share = seconds / workers
+        return replace(VRPTW_PARAMS, seconds=share * WALL_SAFETY_FACTOR, cpu_seconds=share, workers=workers)
+    return replace(VRPTW_PARAMS, seconds=seconds, workers=workers)
+
+
+def bench_vrptw(path: str | Path, params: SolveParams, bks: dict[str, float]) -> BenchRow:
+    """Solve one Solomon instance with ``params`` and check the result independently."""
+    instance = load_solomon(path)
+    solution = solve(to_problem(instance), params)
+    if not solution.feasible:
+        raise RuntimeError(f"{path}: the solver found no solution ({solution.status})")
+    routes = customer_routes(solution)
+    evaluation = evaluate(instance, routes)
+    return BenchRow(
+        instance=instance.name,
+        customers=len(instance.coords) - 1,
+        distance=evaluation.distance,
+        exact_distance=evaluation.exact_distance,
+        vehicles=evaluation.vehicles,
+        bks=bks.get(instance.name),
+        cpu_seconds=float(solution.stats["cpu_seconds"]),
+        wall_seconds=solution.solve_seconds,
+        feasible=evaluation.feasible,
+        exact_time_feasible=not evaluation.exact_time_violations,
+        settings=solution.stats.get("settings", ""),
+    )
+
+
+def median_run(rows: list[BenchRow]) -> BenchRow:
+    """The run with the median distance (the lower one for an even count), with the range of
+    gaps over all runs attached."""
+    ordered = sorted(rows, key=lambda row: (not row.feasible, row.distance))
+    middle = ordered[(len(ordered) - 1) // 2]
+    gaps = [row.gap_percent for row in rows if row.gap_percent is not None]
+    return replace(middle, gap_range=(min(gaps), max(gaps)) if len(gaps) > 1 else None)
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _range(gaps: tuple[float, float] | None) -> str:
+    return "—" if gaps is None else f"{gaps[0]:.2f}–{gaps[1]:.2f}"
+
+
+def markdown_table(rows: list[BenchRow]) -> str:
+    """Rows as a Markdown table followed by mean and median gaps per instance size."""
+    lines = [
+        "| instance | n | distance | vehicles | BKS | gap % | gap range % | CPU s | wall s | feasible "
+        "| exact-time feasible |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.instance} | {row.customers} | {row.distance:.1f} | {row.vehicles} | "
+            f"{_fmt(row.bks, 1)} | {_fmt(row.gap_percent)} | {_range(row.gap_range)} | {row.cpu_seconds:.1f} | "
+            f"{row.wall_seconds:.1f} | {'yes' if row.feasible else 'NO'} | "
+            f"{'yes' if row.exact_time_feasible else 'no'} |"
+        )
+    lines.append("")
+    for size, gaps in gaps_by_size(rows).items():
+        lines.append(
+            f"- {size} customers ({len(gaps)} instances): mean gap {statistics.mean(gaps):.2f} %, "
+            f"median {statistics.median(gaps):.2f} %"
+        )
+    return "\n".join(lines)
+
+
+def gaps_by_size(rows: list[BenchRow]) -> dict[int, list[float]]:
+    """Gaps (percent) grouped by number of customers, for rows with a BKS."""
+    groups: dict[int, list[float]] = {}
+    for row in rows:
+        if row.gap_percent is not None:
+            groups.setdefault(row.customers, []).append(row.gap_percent)
+    return dict(sorted(groups.items()))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m planning.bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    vrptw = commands.add_parser("vrptw", help="solve Solomon VRPTW files and report the gap to BKS")
+    vrptw.add_argument("files", nargs="+", type=Path, help="Solomon-format instance files")
+    vrptw.add_argument("--seconds", type=float, default=30.0, help="budget per instance (default 30)")
+    vrptw.add_argument("--workers", type=int, default=1, help="parallel searches (default 1)")
+    vrptw.add_argument(
+        "--budget",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="cpu: --seconds of CPU shared by the workers; wall: --seconds of wall time per worker",
+    )
+    vrptw.add_argument("--runs", type=int, default=1, help="runs per instance; the median is reported")
+    vrptw.add_argument("--bks", type=Path, help="BKS.csv (default: beside the first file)")
+    vrptw.add_argument("--markdown", type=Path, help="also write the table to this Markdown file")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Command-line entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.seconds <= 0 or args.workers < 1 or args.runs < 1:
+        print("error: --seconds must be positive, --workers and --runs at least 1", file=sys.stderr)
+        return 2
+    bks_path = args.bks or args.files[0].parent / "BKS.csv"
+    try:
+        bks = read_bks(bks_path) if bks_path.is_file() else {}
+        params = vrptw_params(args.seconds, args.workers, args.budget)
+        rows = []
+        for path in args.files:
+            runs = []
+            for _ in range(args.runs):
+                row = bench_vrptw(path, params, bks)
+                runs.append(row)
+                print(
+                    f"{row.instance}\tdistance {row.distance:.1f}\tvehicles {row.vehicles}\t"
+                    f"BKS {_fmt(row.bks, 1)}\tgap {_fmt(row.gap_percent)} %\t"
+                    f"CPU {row.cpu_seconds:.1f} s\twall {row.wall_seconds:.1f} s\t"
+                    f"{'feasible' if row.feasible else 'INFEASIBLE'}",
+                    flush=True,
+                )
+            rows.append(median_run(runs))
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    table = markdown_table(rows)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table + "\n", encoding="utf-8")
+    return 0 if all(row.feasible for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
