@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import FrameLocator, Page, expect
 
-from views.target_layers import LAYER_NAMES
+from views.target_layers import APPROXIMATE_NOTE, LAYER_NAMES, PROTECTED_STYLE
 
 pytestmark = pytest.mark.browser
 
@@ -70,6 +70,13 @@ def test_offline_map_renders_basemap_and_targets_without_leaving_loopback(page: 
 
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT_DIR / "dashboard_map.png")
+
+    # Hovering a protected area (green dashed outline) shows its tooltip with the warning.
+    area = frame.locator(f'.leaflet-overlay-pane path[stroke="{PROTECTED_STYLE["color"]}"]').first
+    area.hover(force=True)
+    tooltip = frame.locator(".leaflet-tooltip")
+    expect(tooltip).to_contain_text(APPROXIMATE_NOTE)
+    expect(tooltip).to_contain_text("PA-")
     assert requests, "no requests recorded"
     assert _external(requests) == []
 
