@@ -1,0 +1,506 @@
+"""The weekly patrol scenario: what a detachment chief asks for, read from YAML and validated.
+
+A scenario names the horizon (``start`` date in Beijing time, ``days``), the daily work window,
+the optional night window for surprise checks, the teams with their base towns and skills, which
+sites are candidates, where teams may spend the night and the solver budget. Every fault raises
+:class:`ScenarioError` naming the field (``teams[1].base``), so a chief can fix the file.
+
+Towns are GeoNames places (``load_context('places')``) matched by English or Chinese name,
+ignoring case, diacritics and spacing ("Urumqi" finds "Ürümqi", "库尔勒" finds "库尔勒市");
+common English forms from Natural Earth (``Aksu``, ``Hotan``) are accepted as aliases.
+
+Clock times are minutes after local midnight; a window whose end is not after its start crosses
+midnight (``night_hours: "22:00-02:00"``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from layers.datasets import load_context
+from layers.schema import LAYERS, SKILLS
+
+#: Offices in Xinjiang keep Beijing time; every plan time carries this offset.
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+TRAVEL_MODELS = ("road_network", "great_circle")
+#: Towns at least this populous are lodging candidates under ``lodging: auto``.
+DEFAULT_LODGING_MIN_POPULATION = 20_000
+MAX_DAYS = 14
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be planned; ``field`` is the path of the offending entry."""
+
+    def __init__(self, field_path: str, message: str) -> None:
+        super().__init__(f"{field_path}: {message}")
+        self.field = field_path
+
+
+@dataclass(frozen=True)
+class Town:
+    """A GeoNames place used as a base or lodging town."""
+
+    id: str
+    name: str
+    name_zh: str
+    lon: float
+    lat: float
+    population: int
+
+
+@dataclass(frozen=True)
+class Team:
+    """A patrol team with its base town, head count and skills."""
+
+    id: str
+    base: Town
+    members: int = 2
+    skills: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Day-structure rules shared by the planner and the checker (minutes after local midnight).
+
+    ``depart_after``: no team leaves its night's stay before this time in the morning.
+    ``lodging_by``: a team reaches its night's stay by this time, unless its last stop of the
+    day was a night check (then by the end of the night window + ``night_return_minutes``).
+    """
+
+    depart_after: int = 7 * 60
+    lodging_by: int = 22 * 60
+    night_return_minutes: int = 60
+    lodging_min_population: int = DEFAULT_LODGING_MIN_POPULATION
+
+
+@dataclass(frozen=True)
+class SiteSelection:
+    """Which registry sites are candidates."""
+
+    regions: tuple[str, ...] = ()
+    layers: tuple[str, ...] = LAYERS
+    min_priority: float = 0.0
+    mandatory: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_sites: int | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. ``work_hours``/``night_hours`` are (start, end) minutes after midnight."""
+
+    name: str
+    start: dt.date
+    days: int
+    work_hours: tuple[int, int]
+    teams: tuple[Team, ...]
+    sites: SiteSelection = field(default_factory=SiteSelection)
+    night_hours: tuple[int, int] | None = None
+    lodging: tuple[Town, ...] | None = None  # None = auto
+    return_to_base: bool = True
+    solver_seconds: float = 60.0
+    solver_seed: int = 1
+    travel: str = "road_network"
+    rules: Rules = field(default_factory=Rules)
+    source: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def horizon_start(self) -> dt.datetime:
+        """Local midnight of the first day: time 0 of the plan."""
+        return dt.datetime.combine(self.start, dt.time(0), tzinfo=BEIJING)
+
+    def work_windows(self) -> list[tuple[int, int]]:
+        """Service-start windows of ordinary sites, minutes from the horizon start."""
+        lo, hi = self.work_hours
+        return [(d * 1440 + lo, d * 1440 + hi) for d in range(self.days)]
+
+    def night_count(self) -> int:
+        """Nights inside the plan: between consecutive days, plus the last one without return."""
+        return self.days - 1 if self.return_to_base else self.days
+
+    def night_windows(self) -> list[tuple[int, int]]:
+        """Service-start windows of night-check sites, one per night inside the plan."""
+        if self.night_hours is None:
+            return []
+        lo, length = night_offset(self.night_hours, self.work_hours)
+        return [(d * 1440 + lo, d * 1440 + lo + length) for d in range(self.night_count())]
+
+    def minute_to_datetime(self, minute: int) -> dt.datetime:
+        """Local date-time of a plan minute."""
+        return self.horizon_start + dt.timedelta(minutes=int(minute))
+
+    def datetime_to_minute(self, value: dt.datetime) -> int:
+        """Plan minute of an aware date-time (any offset)."""
+        return round((value - self.horizon_start).total_seconds() / 60)
+
+
+def night_offset(night_hours: tuple[int, int], work_hours: tuple[int, int]) -> tuple[int, int]:
+    """(start minute after the evening's midnight-0, length) of a night window: a start before
+    the end of the work day means the early hours of the next morning."""
+    lo, hi = night_hours
+    length = (hi - lo) % 1440
+    return (lo if lo >= work_hours[1] else lo + 1440), length
+
+
+# --- towns -----------------------------------------------------------------------------------
+
+
+def normalise_name(text: str) -> str:
+    """Lower-case ASCII-folded name without spaces, hyphens, apostrophes or admin suffixes."""
+    folded = unicodedata.normalize("NFKD", str(text))
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).lower()
+    folded = re.sub(r"[\s\-'’`.()]", "", folded)
+    for suffix in ("city", "county", "市", "县", "镇", "区"):
+        if folded.endswith(suffix) and len(folded) > len(suffix) + 1:
+            folded = folded[: -len(suffix)]
+    return folded
+
+
+@lru_cache(maxsize=1)
+def _gazetteer() -> tuple[dict[str, Town], dict[str, Town]]:
+    """(name key -> most populous town, geonameid -> town) from the shipped places layer."""
+    places = load_context("places")
+    by_id: dict[str, Town] = {}
+    for row in places.itertuples():
+        by_id[str(int(row.geonameid))] = Town(
+            id=str(int(row.geonameid)),
+            name=str(row.name),
+            name_zh=str(row.name_zh) if isinstance(row.name_zh, str) else "",
+            lon=float(row.geometry.x),
+            lat=float(row.geometry.y),
+            population=int(row.population or 0),
+        )
+    keys: dict[str, Town] = {}
+
+    def add(name: object, town: Town) -> None:
+        if not isinstance(name, str) or not name.strip():
+            return
+        key = normalise_name(name)
+        if key and (key not in keys or keys[key].population < town.population):
+            keys[key] = town
+
+    for town in by_id.values():
+        add(town.name, town)
+        add(town.name_zh, town)
+    cities = load_context("cities")
+    for row in cities.itertuples():
+        town = by_id.get(str(int(row.geonameid))) if pd.notna(row.geonameid) else None
+        if town is None:
+            continue
+        for alias in (row.name, row.name_en, row.name_zh, *str(row.namealt or "").split("|")):
+            add(alias, town)
+    return keys, by_id
+
+
+def resolve_town(name: object, field_path: str) -> Town:
+    """The town called ``name`` (English, GeoNames or Chinese; or a geonameid)."""
+    keys, by_id = _gazetteer()
+    if isinstance(name, int) or (isinstance(name, str) and name.strip().isdigit()):
+        town = by_id.get(str(name).strip())
+        if town is None:
+            raise ScenarioError(field_path, f"no town with geonameid {name}")
+        return town
+    if not isinstance(name, str) or not name.strip():
+        raise ScenarioError(field_path, f"expected a town name, got {name!r}")
+    key = normalise_name(name)
+    if key in keys:
+        return keys[key]
+    close = difflib.get_close_matches(key, list(keys), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(keys[c].name for c in close)}?" if close else ""
+    raise ScenarioError(field_path, f"unknown town {name!r} (not in the GeoNames places layer){hint}")
+
+
+def lodging_towns_auto(min_population: int) -> tuple[Town, ...]:
+    """Every shipped town with at least ``min_population`` inhabitants."""
+    _, by_id = _gazetteer()
+    return tuple(t for t in by_id.values() if t.population >= min_population)
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def parse_clock(text: object, field_path: str) -> int:
+    """``"HH:MM"`` -> minutes after midnight."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", str(text))
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ScenarioError(field_path, f"expected a time HH:MM, got {text!r}")
+    return int(match[1]) * 60 + int(match[2])
+
+
+def parse_window(text: object, field_path: str, *, may_cross_midnight: bool) -> tuple[int, int]:
+    """``"10:00-19:30"`` -> (600, 1170); the end may be before the start when crossing midnight."""
+    parts = str(text).split("-")
+    if len(parts) != 2:
+        raise ScenarioError(field_path, f"expected a window 'HH:MM-HH:MM', got {text!r}")
+    lo, hi = parse_clock(parts[0], field_path), parse_clock(parts[1], field_path)
+    if lo == hi:
+        raise ScenarioError(field_path, f"window {text!r} is empty")
+    if hi < lo and not may_cross_midnight:
+        raise ScenarioError(field_path, f"window {text!r} ends before it starts")
+    return lo, hi
+
+
+def _list(value: object, field_path: str) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str | int):
+        return [value]
+    if not isinstance(value, list):
+        raise ScenarioError(field_path, f"expected a list, got {value!r}")
+    return value
+
+
+def _number(value: object, field_path: str, lo: float, hi: float, *, integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScenarioError(field_path, f"expected a number, got {value!r}")
+    if integer and int(value) != value:
+        raise ScenarioError(field_path, f"expected a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ScenarioError(field_path, f"must be between {lo:g} and {hi:g}, got {value!r}")
+    return value
+
+
+def _ids_from_draw(path: Path, field_path: str) -> list[str]:
+    """Site ids of a random-draw record (``python -m layers draw``: its ``result`` list), or of a
+    plain JSON list of ids."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(field_path, f"cannot read draw file {path}: {exc}") from exc
+    if isinstance(data, dict):
+        for key in ("result", "site_ids", "sites"):
+            if key in data:
+                data = data[key]
+                break
+    if not isinstance(data, list):
+        raise ScenarioError(field_path, f"draw file {path} holds no list of sites")
+    ids = [item.get("site_id") if isinstance(item, dict) else item for item in data]
+    if not all(isinstance(i, str) and i for i in ids):
+        raise ScenarioError(field_path, f"draw file {path}: every entry needs a site_id")
+    return ids
+
+
+def _parse_teams(raw: object) -> tuple[Team, ...]:
+    teams_raw = _list(raw, "teams")
+    if not teams_raw:
+        raise ScenarioError("teams", "at least one team is needed")
+    teams: list[Team] = []
+    for i, item in enumerate(teams_raw):
+        where = f"teams[{i}]"
+        if not isinstance(item, dict):
+            raise ScenarioError(where, f"expected a mapping with id and base, got {item!r}")
+        unknown = set(item) - {"id", "base", "members", "skills"}
+        if unknown:
+            raise ScenarioError(f"{where}.{sorted(unknown)[0]}", "unknown field")
+        team_id = str(item.get("id") or "").strip()
+        if not team_id:
+            raise ScenarioError(f"{where}.id", "missing team id")
+        if any(t.id == team_id for t in teams):
+            raise ScenarioError(f"{where}.id", f"duplicate team id {team_id!r}")
+        if "base" not in item:
+            raise ScenarioError(f"{where}.base", "missing base town")
+        base = resolve_town(item["base"], f"{where}.base")
+        members = int(_number(item.get("members", 2), f"{where}.members", 1, 50, integer=True))
+        skills = [str(s).strip() for s in _list(item.get("skills"), f"{where}.skills")]
+        for j, skill in enumerate(skills):
+            if skill not in SKILLS:
+                raise ScenarioError(
+                    f"{where}.skills[{j}]", f"unknown skill {skill!r}; known: {', '.join(SKILLS)}"
+                )
+        teams.append(Team(team_id, base, members, frozenset(skills)))
+    return tuple(teams)
+
+
+def _parse_sites(raw: object, base_dir: Path) -> SiteSelection:
+    if raw is None:
+        return SiteSelection()
+    if not isinstance(raw, dict):
+        raise ScenarioError("sites", f"expected a mapping, got {raw!r}")
+    unknown = set(raw) - {
+        "regions",
+        "layers",
+        "min_priority",
+        "mandatory",
+        "from_draw",
+        "exclude",
+        "max_sites",
+    }
+    if unknown:
+        raise ScenarioError(f"sites.{sorted(unknown)[0]}", "unknown field")
+    layers = tuple(str(x) for x in _list(raw.get("layers"), "sites.layers")) or LAYERS
+    for j, layer in enumerate(layers):
+        if layer not in LAYERS:
+            raise ScenarioError(f"sites.layers[{j}]", f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
+    mandatory = [str(x).strip() for x in _list(raw.get("mandatory"), "sites.mandatory")]
+    if raw.get("from_draw"):
+        path = Path(str(raw["from_draw"]))
+        mandatory += _ids_from_draw(path if path.is_absolute() else base_dir / path, "sites.from_draw")
+    max_sites = raw.get("max_sites")
+    return SiteSelection(
+        regions=tuple(str(x).strip() for x in _list(raw.get("regions"), "sites.regions")),
+        layers=layers,
+        min_priority=float(_number(raw.get("min_priority", 0), "sites.min_priority", 0, 100)),
+        mandatory=tuple(dict.fromkeys(mandatory)),
+        exclude=tuple(str(x).strip() for x in _list(raw.get("exclude"), "sites.exclude")),
+        max_sites=None
+        if max_sites is None
+        else int(_number(max_sites, "sites.max_sites", 1, 100_000, integer=True)),
+    )
+
+
+def _parse_rules(raw: object) -> Rules:
+    if raw is None:
+        return Rules()
+    if not isinstance(raw, dict):
+        raise ScenarioError("rules", f"expected a mapping, got {raw!r}")
+    defaults = Rules()
+    unknown = set(raw) - {"depart_after", "lodging_by", "lodging_min_population"}
+    if unknown:
+        raise ScenarioError(f"rules.{sorted(unknown)[0]}", "unknown field")
+    return Rules(
+        depart_after=parse_clock(raw["depart_after"], "rules.depart_after")
+        if "depart_after" in raw
+        else defaults.depart_after,
+        lodging_by=parse_clock(raw["lodging_by"], "rules.lodging_by")
+        if "lodging_by" in raw
+        else defaults.lodging_by,
+        lodging_min_population=int(
+            _number(
+                raw.get("lodging_min_population", defaults.lodging_min_population),
+                "rules.lodging_min_population",
+                0,
+                10_000_000,
+            )
+        ),
+    )
+
+
+KNOWN_FIELDS = {
+    "name",
+    "start",
+    "days",
+    "work_hours",
+    "night_hours",
+    "teams",
+    "sites",
+    "lodging",
+    "return_to_base",
+    "solver",
+    "travel",
+    "rules",
+}
+
+
+def parse_scenario(raw: object, base_dir: Path | str = ".") -> Scenario:
+    """Validate a scenario mapping (as read from YAML); relative paths are read from ``base_dir``."""
+    if not isinstance(raw, dict):
+        raise ScenarioError("<file>", "a scenario is a YAML mapping with name, start, days, teams, ...")
+    unknown = set(raw) - KNOWN_FIELDS
+    if unknown:
+        raise ScenarioError(sorted(unknown)[0], f"unknown field; known: {', '.join(sorted(KNOWN_FIELDS))}")
+    for required in ("name", "start", "days", "work_hours", "teams"):
+        if required not in raw:
+            raise ScenarioError(required, "missing")
+    start = raw["start"]
+    if isinstance(start, str):
+        try:
+            start = dt.date.fromisoformat(start.strip())
+        except ValueError as exc:
+            raise ScenarioError("start", f"expected a date YYYY-MM-DD, got {raw['start']!r}") from exc
+    if isinstance(start, dt.datetime) or not isinstance(start, dt.date):
+        raise ScenarioError("start", f"expected a date YYYY-MM-DD, got {raw['start']!r}")
+    days = int(_number(raw["days"], "days", 1, MAX_DAYS, integer=True))
+    rules = _parse_rules(raw.get("rules"))
+    work = parse_window(raw["work_hours"], "work_hours", may_cross_midnight=False)
+    if work[0] < rules.depart_after or work[1] >= rules.lodging_by:
+        raise ScenarioError(
+            "work_hours",
+            f"must lie between the morning departure {rules.depart_after // 60:02d}:{rules.depart_after % 60:02d}"
+            f" and the evening arrival {rules.lodging_by // 60:02d}:{rules.lodging_by % 60:02d}",
+        )
+    night = None
+    if raw.get("night_hours") is not None:
+        night = parse_window(raw["night_hours"], "night_hours", may_cross_midnight=True)
+        lo, length = night_offset(night, work)
+        if length > 8 * 60:
+            raise ScenarioError("night_hours", "a night window longer than 8 hours is not a night check")
+        if lo + length + rules.night_return_minutes > 1440 + rules.depart_after:
+            raise ScenarioError(
+                "night_hours",
+                "must start after the work window ends and end early enough to reach a bed before the "
+                "morning departure",
+            )
+    lodging_raw = raw.get("lodging", "auto")
+    if lodging_raw == "auto" or lodging_raw is None:
+        lodging = None
+    else:
+        names = _list(lodging_raw, "lodging")
+        lodging = tuple(resolve_town(n, f"lodging[{j}]") for j, n in enumerate(names))
+    solver = raw.get("solver") or {}
+    if not isinstance(solver, dict):
+        raise ScenarioError("solver", f"expected a mapping with seconds and seed, got {solver!r}")
+    travel = str(raw.get("travel", "road_network"))
+    if travel not in TRAVEL_MODELS:
+        raise ScenarioError("travel", f"unknown travel model {travel!r}; known: {', '.join(TRAVEL_MODELS)}")
+    return_to_base = raw.get("return_to_base", True)
+    if not isinstance(return_to_base, bool):
+        raise ScenarioError("return_to_base", f"expected true or false, got {return_to_base!r}")
+    name = str(raw["name"]).strip()
+    if not name:
+        raise ScenarioError("name", "must not be empty")
+    return Scenario(
+        name=name,
+        start=start,
+        days=days,
+        work_hours=work,
+        teams=_parse_teams(raw["teams"]),
+        sites=_parse_sites(raw.get("sites"), Path(base_dir)),
+        night_hours=night,
+        lodging=lodging,
+        return_to_base=return_to_base,
+        solver_seconds=float(_number(solver.get("seconds", 60), "solver.seconds", 0.1, 3600)),
+        solver_seed=int(_number(solver.get("seed", 1), "solver.seed", 0, 2**31 - 1, integer=True)),
+        travel=travel,
+        rules=rules,
+        source=_jsonable(raw),
+    )
+
+
+def _jsonable(raw: dict) -> dict:
+    """The scenario mapping with dates as ISO strings, for the plan file."""
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in raw.items()}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError("<file>", f"cannot read {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError("<file>", f"{path} is not valid YAML: {exc}") from exc
+    return parse_scenario(raw, path.parent)
+
+
+def lodging_candidates(scenario: Scenario) -> tuple[Town, ...]:
+    """The scenario's lodging towns (explicit list, or auto by population) plus every base."""
+    towns = (
+        scenario.lodging
+        if scenario.lodging is not None
+        else lodging_towns_auto(scenario.rules.lodging_min_population)
+    )
+    merged = {t.id: t for t in towns}
+    for team in scenario.teams:
+        merged.setdefault(team.base.id, team.base)
+    return tuple(merged.values())
