@@ -17,6 +17,14 @@ COMMANDS = {
     "backup": ("records.cli.backup", "consistent online backup to a file"),
     "restore": ("records.cli.restore", "restore from a backup (keeps a safety copy)"),
     "demo": ("records.cli.demo", "simulate past weeks of plans, visits and tracks"),
+    "create-admin": ("records.cli.create_admin", "create the first admin account (prompts for a password)"),
+    "add-account": ("records.cli.add_account", "add an account with a role (chief, officer, manager, admin)"),
+    "accounts": ("records.cli.accounts", "list accounts (no password hashes)"),
+    "account": ("records.cli.account", "disable, enable or unlock an account, or set its password"),
+    "demo-accounts": (
+        "records.cli.demo_accounts",
+        "one demo account per role, random passwords printed once",
+    ),
 }
 
 if __name__ == "__main__":

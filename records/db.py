@@ -283,6 +283,39 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         """
         + _append_only("inferred_visits", "inferred visits"),
     ),
+    (
+        3,
+        "accounts with roles; every audit entry names its actor",
+        """
+        CREATE TABLE accounts (
+            account_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            username TEXT NOT NULL UNIQUE CHECK (username = lower(trim(username)) AND username != ''),
+            display_name TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL CHECK (role IN ('chief', 'officer', 'manager', 'admin')),
+            detachment TEXT,
+            team_id TEXT,
+            permissions TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(permissions)),
+            password_hash TEXT NOT NULL CHECK (password_hash LIKE '$argon2%'),
+            password_changed_at TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+            failed_attempts INTEGER NOT NULL DEFAULT 0 CHECK (failed_attempts >= 0),
+            locked_until TEXT,
+            last_login_at TEXT,
+            CHECK (role NOT IN ('chief', 'officer') OR coalesce(detachment, '') != ''),
+            CHECK (role != 'officer' OR coalesce(team_id, '') != '')
+        );
+        CREATE TRIGGER accounts_identity_frozen BEFORE UPDATE OF account_id, username, created_at,
+            created_by ON accounts
+        BEGIN SELECT RAISE(ABORT, 'an account keeps its username; create a new account instead'); END;
+        CREATE TRIGGER accounts_no_delete BEFORE DELETE ON accounts
+        BEGIN SELECT RAISE(ABORT, 'accounts cannot be deleted (the audit log names them); disable it'); END;
+        CREATE TRIGGER audit_log_actor_required BEFORE INSERT ON audit_log
+        WHEN trim(coalesce(NEW.actor, '')) = ''
+        BEGIN SELECT RAISE(ABORT, 'an audit entry must name its actor'); END;
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
