@@ -75,7 +75,7 @@ def _empty_events() -> pd.DataFrame:
         {
             "row": pd.Series(dtype=np.int64),
             "covered_at": pd.Series(dtype="datetime64[ns, UTC]"),
-            "activity": pd.Series(dtype="string"),
+            "activity": pd.Categorical([], categories=ACTIVITIES),
         }
     )
 
@@ -102,7 +102,7 @@ def visit_events(index: CellIndex, visits: pd.DataFrame, radii: CoverageRadii) -
         {
             "row": pairs["row"].to_numpy(np.int64),
             "covered_at": pd.to_datetime(ended[pairs["visit"].to_numpy()], utc=True),
-            "activity": pd.array(["visit"] * len(pairs), dtype="string"),
+            "activity": pd.Categorical.from_codes(np.zeros(len(pairs), dtype=np.int8), categories=ACTIVITIES),
         }
     )
 
@@ -113,23 +113,29 @@ def track_segments(points: pd.DataFrame, radii: CoverageRadii) -> pd.DataFrame:
     A segment joins consecutive fixes of one track at most ``max_gap_minutes`` apart; a fix that
     no segment touches becomes a zero-length segment (it covers the disc around it).
     """
-    unknown = sorted(set(points["transport"].dropna().astype(str)) - set(TRANSPORTS))
-    if unknown or points["transport"].isna().any():
-        raise ValueError(f"track points: unknown transport {unknown or [None]}; expected one of {TRANSPORTS}")
-    fixes = points.dropna(subset=["lon", "lat", "time"]).sort_values(["track_id", "time"], kind="stable")
-    x, y = to_metric(fixes["lon"].to_numpy(float), fixes["lat"].to_numpy(float))
-    time = utc_ns(fixes["time"])
-    track = fixes["track_id"].to_numpy()
-    transport = fixes["transport"].astype(str).to_numpy()
+    transport = pd.Categorical(points["transport"], categories=TRANSPORTS)
+    if (transport.codes < 0).any():
+        unknown = sorted(set(points["transport"][transport.codes < 0].astype(str)))
+        raise ValueError(f"track points: unknown transport {unknown}; expected one of {TRANSPORTS}")
+    placed = points[["track_id", "time", "lon", "lat"]].assign(code=transport.codes).dropna()
+    time = utc_ns(placed["time"])
+    track = placed["track_id"].to_numpy()
+    # Records come ordered by track and time already; sort only when they are not.
+    ordered = ((track[1:] > track[:-1]) | ((track[1:] == track[:-1]) & (time[1:] >= time[:-1]))).all()
+    if not ordered:
+        placed = placed.iloc[np.lexsort((time, track))]
+        time, track = utc_ns(placed["time"]), placed["track_id"].to_numpy()
+    x, y = to_metric(placed["lon"].to_numpy(float), placed["lat"].to_numpy(float))
+    code = placed["code"].to_numpy()
     gap = np.timedelta64(int(radii.max_gap_minutes * 60e9), "ns")
     joined = (track[1:] == track[:-1]) & (time[1:] - time[:-1] <= gap)
     starts = np.flatnonzero(joined)
-    touched = np.zeros(len(fixes), dtype=bool)
+    touched = np.zeros(len(placed), dtype=bool)
     touched[starts] = touched[starts + 1] = True
     alone = np.flatnonzero(~touched)
     a = np.concatenate([starts, alone])
     b = np.concatenate([starts + 1, alone])
-    half = pd.Series(transport[a]).map({t: radii.half_width_m(t) for t in TRANSPORTS}).to_numpy(float)
+    half = np.array([radii.half_width_m(t) for t in TRANSPORTS])[code[a]]
     return pd.DataFrame(
         {
             "ax": x[a],
@@ -137,8 +143,8 @@ def track_segments(points: pd.DataFrame, radii: CoverageRadii) -> pd.DataFrame:
             "bx": x[b],
             "by": y[b],
             "half_m": half,
-            "time": pd.to_datetime(time[b], utc=True),
-            "transport": transport[a],
+            "time": time[b],
+            "transport": pd.Categorical.from_codes(code[a], categories=TRANSPORTS),
         }
     )
 
@@ -170,17 +176,23 @@ def track_events(index: CellIndex, points: pd.DataFrame, radii: CoverageRadii) -
     sy = ay[owner] + fraction * (by - ay)[owner]
     # Triangle inequality: a centre within w of the segment is within w + piece/2 of a sample.
     reach = (half + length / (2 * pieces))[owner]
-    sample, rows = index.rows_near(sx, sy, reach)
-    pairs = pd.DataFrame({"segment": owner[sample], "row": rows}).drop_duplicates()
-    s, r = pairs["segment"].to_numpy(), pairs["row"].to_numpy()
+    sample_code = seg["transport"].cat.codes.to_numpy()[owner]
+    found = []
+    for code in range(len(TRANSPORTS)):  # one search per transport: their reaches differ a lot
+        chosen = np.flatnonzero(sample_code == code)
+        sample, rows = index.rows_near(sx[chosen], sy[chosen], reach[chosen])
+        found.append((chosen[sample], rows))
+    sample, rows = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    # A long segment may find a cell from two samples; the repeat is harmless (coverage is a max).
+    s, r = owner[sample], rows
     distance = segment_distance_m(index.xy[r, 0], index.xy[r, 1], ax[s], ay[s], bx[s], by[s])
     keep = distance <= half[s]
     s, r = s[keep], r[keep]
     return pd.DataFrame(
         {
             "row": r.astype(np.int64),
-            "covered_at": pd.to_datetime(utc_ns(seg["time"])[s], utc=True),
-            "activity": pd.array(seg["transport"].to_numpy()[s], dtype="string"),
+            "covered_at": pd.to_datetime(seg["time"].to_numpy()[s], utc=True),
+            "activity": pd.Categorical(seg["transport"].to_numpy()[s], categories=ACTIVITIES),
         }
     )
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -179,23 +178,22 @@ class CellIndex:
         self.tree = cKDTree(self.xy)
         self.row_of_cell = pd.Series(np.arange(len(grid)), index=grid["cell"].to_numpy())
 
-    @cached_property
-    def centre_tree(self) -> shapely.STRtree:
-        """Shapely spatial index over the cell centres (metric), for queries by geometry."""
-        return shapely.STRtree(shapely.points(self.xy))
-
     def rows_near(
         self, x: np.ndarray, y: np.ndarray, radius_m: np.ndarray | float
     ) -> tuple[np.ndarray, np.ndarray]:
-        """All (query index, grid row) pairs with the cell centre within ``radius_m`` of the query point."""
+        """All (query index, grid row) pairs with the cell centre within ``radius_m`` of the query point.
+
+        ``radius_m`` may differ per point; the search runs once at the largest radius (a dual-tree
+        pass that returns arrays, fast for a million points), so keep radii of one call similar.
+        """
+        radius_m = np.broadcast_to(np.asarray(radius_m, dtype=float), np.shape(x))
         if len(x) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        hits = self.tree.query_ball_point(
-            np.column_stack([x, y]), r=radius_m, workers=-1, return_sorted=False
-        )
-        counts = np.fromiter(map(len, hits), dtype=np.int64, count=len(hits))
-        rows = np.fromiter((r for hit in hits for r in hit), dtype=np.int64, count=int(counts.sum()))
-        return np.repeat(np.arange(len(hits)), counts), rows
+        queries = cKDTree(np.column_stack([x, y]))
+        pairs = queries.sparse_distance_matrix(self.tree, float(radius_m.max()), output_type="ndarray")
+        point, row = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+        keep = pairs["v"] <= radius_m[point]
+        return point[keep], row[keep]
 
     def rows_of_cells(self, cells: np.ndarray) -> np.ndarray:
         """Grid row of each cell id, -1 where the cell is not in this grid."""

@@ -62,7 +62,7 @@ def region_stats(
     cells["weight"] = np.asarray(weight, dtype=float)
     cells["weight_covered"] = np.where(covered, cells["weight"], 0.0)
 
-    sites = sites[sites["county_code"].isin(set(grid["county_code"]))].copy()
+    sites = sites[sites["county_code"].isin(grid["county_code"].unique())].copy()
     if by == "prefecture":
         # The grid's county -> prefecture mapping, so sites and cells always agree on the prefecture.
         prefecture_of = grid.drop_duplicates("county_code").set_index("county_code")["prefecture_code"]

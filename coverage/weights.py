@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date
+from itertools import chain
 
 import geopandas as gpd
 import numpy as np
@@ -84,6 +85,15 @@ def source_weights(
     return value.where(~inactive, value * weights.inactive_source_factor)
 
 
+def _two_point_segments(lines: np.ndarray, per_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every straight segment of some (multi)lines, with the per-unit value of its line."""
+    parts, owner = shapely.get_parts(lines, return_index=True)
+    coords, part = shapely.get_coordinates(parts, return_index=True)
+    joined = np.flatnonzero(part[1:] == part[:-1])
+    segments = shapely.linestrings(np.stack([coords[joined], coords[joined + 1]], axis=1))
+    return segments, per_unit[owner[part[joined]]]
+
+
 def _measure_in_cells(index: CellIndex, shapes: np.ndarray, per_unit: np.ndarray, lines: bool) -> np.ndarray:
     """Per grid row: Σ per_unit × (area km² or length km) of each metric shape inside the cell."""
     total = np.zeros(len(index.grid))
@@ -92,10 +102,19 @@ def _measure_in_cells(index: CellIndex, shapes: np.ndarray, per_unit: np.ndarray
     shapes, per_unit = shapes[keep], np.asarray(per_unit, dtype=float)[keep]
     if len(shapes) == 0:
         return total
-    # Candidate cells: centres closer to a shape than a cell's size (any hexagon touching the
-    # shape is), so the exact intersection only runs on hexagons that can touch it.
+    if lines:
+        shapes, per_unit = _two_point_segments(shapes, per_unit)
+    # Candidate cells: centres within a cell size of the circle around each shape's bounding box
+    # (every hexagon touching the shape is), so exact intersections run only where they can hit.
+    # Lines are cut into their straight segments first, which keeps those circles tight.
     reach_m = float(np.sqrt(index.grid["area_km2"].max() * 1e6))
-    candidate = np.unique(index.centre_tree.query(shapes, predicate="dwithin", distance=reach_m)[1])
+    xmin, ymin, xmax, ymax = shapely.bounds(shapes).T
+    hits = index.tree.query_ball_point(
+        np.column_stack([(xmin + xmax) / 2, (ymin + ymax) / 2]),
+        r=np.hypot(xmax - xmin, ymax - ymin) / 2 + reach_m,
+        return_sorted=False,
+    )
+    candidate = np.unique(np.fromiter(chain.from_iterable(hits), dtype=np.int64))
     if len(candidate) == 0:
         return total
     hexagons = cell_polygons(index.grid["cell"].to_numpy()[candidate], metric=True)
