@@ -102,6 +102,25 @@ def test_prefecture_filter_redraws_map_with_fewer_targets(page: Page, app_url: s
     while sum(int(text) for text in clusters.all_inner_texts()) != sources and time.monotonic() < deadline:
         page.wait_for_timeout(250)
     assert sum(int(text) for text in clusters.all_inner_texts()) == sources
+
+    # Zoomed in past the clustering limit, each source is a circle marker with its own tooltip.
+    (map_frame,) = [frame for frame in page.frames if "st_folium" in frame.url]
+    map_frame.evaluate("map_div.setView([43.83, 87.60], 12)")
+    markers = page.frame_locator(MAP_IFRAME).locator('.leaflet-overlay-pane path[stroke="#333333"]')
+    expect(markers.first).to_be_attached(timeout=WAIT_MS)
+    map_box = page.locator(MAP_IFRAME).bounding_box()
+    boxes = [box for box in (marker.bounding_box() for marker in markers.all()) if box]
+    inside = [
+        box
+        for box in boxes
+        if map_box["x"] + 80 < box["x"] < map_box["x"] + map_box["width"] / 2
+        and map_box["y"] + 80 < box["y"] < map_box["y"] + map_box["height"] - 200
+    ]
+    assert inside, "no circle marker in the open part of the map"
+    page.mouse.move(inside[0]["x"] + inside[0]["width"] / 2, inside[0]["y"] + inside[0]["height"] / 2)
+    tooltip = page.frame_locator(MAP_IFRAME).locator(".leaflet-tooltip")
+    expect(tooltip).to_contain_text("PS-")
+    assert any(zh in tooltip.inner_text() for zh in ("重点", "特殊", "一般"))
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT_DIR / "dashboard_urumqi.png")
     assert _external(requests) == []
