@@ -113,7 +113,8 @@ def default_hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
-def _now(now: datetime | None) -> datetime:
+def current_time(now: datetime | None = None) -> datetime:
+    """``now`` (which must carry a time zone), or the current UTC time when None."""
     if now is None:
         return datetime.now(UTC)
     if now.tzinfo is None:
@@ -228,7 +229,7 @@ def create_account(
     team_id = (team_id or "").strip() or None
     _check_role_fields(role, detachment, team_id, perms)
     check_password_strength(password, name)
-    at = utc_text(_now(now))
+    at = utc_text(current_time(now))
     actor = actor or audit.default_actor()
     digest = (hasher or default_hasher()).hash(password)
     with transaction(conn):
@@ -279,7 +280,7 @@ def set_password(
         conn.execute(
             "UPDATE accounts SET password_hash = ?, password_changed_at = ?, failed_attempts = 0, "
             "locked_until = NULL WHERE account_id = ?",
-            (digest, utc_text(_now(now)), account.account_id),
+            (digest, utc_text(current_time(now)), account.account_id),
         )
         audit.append(conn, "account.password", f"account:{account.username}", {}, actor)
 
@@ -356,7 +357,7 @@ def authenticate(
     ``auth.failure`` with the reason; ``auth.lockout`` when the account gets locked).
     """
     conn = connection(handle)
-    moment = _now(now)
+    moment = current_time(now)
     hasher = hasher or default_hasher()
     name = unicodedata.normalize("NFKC", str(username)).strip().lower()
     row = conn.execute("SELECT * FROM accounts WHERE username = ?", (name,)).fetchone() if name else None
