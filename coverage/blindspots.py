@@ -1,10 +1,15 @@
 """Blind spots: weighted places nobody has covered for N days, merged into areas and ranked.
 
 A **blind cell** has weight > 0 and no coverage in the last ``days`` days before ``as_of``. Blind
-cells that are H3 neighbours (share an edge) form one **blind spot**; spots are ranked by their
-total weight. Each spot says how far its nearest cell centre is from a road (in the metric CRS,
-to the straight-chord road layer) and is ``reachable`` by road when that is at most
-``reachable_km``; farther spots need a drone flight or remote sensing (非现场执法).
+cells that are H3 neighbours (share an edge) *in the same county* form one **blind spot**: without
+the county split, river corridors chain half the province into one "spot", and a county is the
+unit a detachment patrols. Spots are ranked by their total weight.
+
+Reachability uses each cell centre's distance to the nearest road (metric CRS, straight-chord road
+layer, roads inside Xinjiang only). A spot is ``reachable`` when its nearest cell is within
+``reachable_km`` of a road; ``in_reach_pct`` is the share of its weight within that distance, and
+``access`` sums it up: ``road`` (all of it), ``road_and_drone`` (part), or
+``drone_or_remote_sensing`` (none: needs a drone flight or remote sensing, 非现场执法).
 
 ``python -m coverage blindspots --days 90 --top 20``
 """
@@ -26,6 +31,7 @@ from coverage.weights import COMPONENTS
 #: A spot whose nearest cell centre is farther than this from a road needs a drone or remote sensing.
 DEFAULT_REACHABLE_KM = 10.0
 ACCESS_ROAD = "road"
+ACCESS_PARTLY = "road_and_drone"
 ACCESS_REMOTE = "drone_or_remote_sensing"
 
 
@@ -39,8 +45,8 @@ def blind_cells(
     return (np.asarray(weight, dtype=float) > 0) & stale
 
 
-def merge_neighbours(cells: np.ndarray) -> np.ndarray:
-    """Component label of each cell when cells sharing an edge are joined."""
+def merge_neighbours(cells: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Component label of each cell when cells sharing an edge (and, if given, a group) are joined."""
     cells = np.asarray(cells, dtype=np.int64)
     if len(cells) == 0:
         return np.empty(0, dtype=np.int64)
@@ -50,6 +56,9 @@ def merge_neighbours(cells: np.ndarray) -> np.ndarray:
     source = np.repeat(np.arange(len(cells)), sizes)
     target = pd.Index(cells).get_indexer(neighbour)
     keep = target >= 0
+    if groups is not None:
+        groups = np.asarray(groups)
+        keep[keep] = groups[source[keep]] == groups[target[keep]]
     graph = coo_matrix((np.ones(keep.sum()), (source[keep], target[keep])), shape=(len(cells), len(cells)))
     return connected_components(graph, directed=False)[1]
 
@@ -75,6 +84,7 @@ def blind_spots(
     roads_metric: np.ndarray | None = None,
     reachable_km: float = DEFAULT_REACHABLE_KM,
     top: int | None = None,
+    split_by: str | None = "county_code",
 ) -> pd.DataFrame:
     """Blind spots ranked by total weight (rank 1 = heaviest).
 
@@ -83,7 +93,9 @@ def blind_spots(
     ``total_weight``, ``cells``, ``area_km2``, the weight per component, the heaviest cell
     (``peak_h3``, ``lon``, ``lat``, its county and prefecture), ``counties`` touched,
     ``last_covered_at`` (latest among its cells; empty if never in the data), ``nearest_road_km``,
-    ``farthest_road_km``, ``reachable``, ``access`` and the member ``cells_h3``.
+    ``farthest_road_km``, ``reachable``, ``in_reach_pct``, ``access`` and the member ``cells_h3``.
+    ``split_by`` (a grid column, default the county) keeps spots inside one region; ``None`` merges
+    across regions.
     """
     mask = blind_cells(weights["weight"], last_covered_at, as_of, days)
     rows = np.flatnonzero(mask)
@@ -92,9 +104,11 @@ def blind_spots(
     for component in COMPONENTS:
         members[component] = weights[component].to_numpy(float)[rows]
     members["last_covered_at"] = pd.to_datetime(last_covered_at, utc=True).to_numpy()[rows]
-    members["spot"] = merge_neighbours(members["cell"].to_numpy())
+    groups = members[split_by].astype(str).to_numpy() if split_by else None
+    members["spot"] = merge_neighbours(members["cell"].to_numpy(), groups)
     members["road_km"] = road_distance_km(members["x_m"].to_numpy(), members["y_m"].to_numpy(), roads_metric)
     members["h3"] = [h3i.int_to_str(int(c)) for c in members["cell"]]
+    members["weight_in_reach"] = np.where(members["road_km"] <= reachable_km, members["weight"], 0.0)
 
     grouped = members.groupby("spot")
     spots = grouped.agg(
@@ -103,6 +117,7 @@ def blind_spots(
         area_km2=("area_km2", "sum"),
         **{component: (component, "sum") for component in COMPONENTS},
         last_covered_at=("last_covered_at", "max"),
+        weight_in_reach=("weight_in_reach", "sum"),
         nearest_road_km=("road_km", "min"),
         farthest_road_km=("road_km", "max"),
     )
@@ -115,7 +130,12 @@ def blind_spots(
     spots["counties"] = grouped["county_name"].agg(lambda names: ";".join(sorted(set(names.dropna()))))
     spots["cells_h3"] = grouped["h3"].agg(list)
     spots["reachable"] = spots["nearest_road_km"] <= reachable_km
-    spots["access"] = np.where(spots["reachable"], ACCESS_ROAD, ACCESS_REMOTE)
+    spots["in_reach_pct"] = 100.0 * spots.pop("weight_in_reach") / spots["total_weight"]
+    spots["access"] = np.select(
+        [spots["in_reach_pct"] >= 100.0 - 1e-9, spots["reachable"]],
+        [ACCESS_ROAD, ACCESS_PARTLY],
+        ACCESS_REMOTE,
+    )
     spots = spots.sort_values(["total_weight", "peak_h3"], ascending=[False, True]).reset_index(drop=True)
     spots.insert(0, "rank", np.arange(1, len(spots) + 1))
     return spots.head(top) if top is not None else spots

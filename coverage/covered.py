@@ -95,8 +95,8 @@ def visit_events(index: CellIndex, visits: pd.DataFrame, radii: CoverageRadii) -
             "row": np.concatenate([rows, own[inside]]),
         }
     ).drop_duplicates()
-    ended = pd.to_datetime(placed["ended_at"], utc=True).fillna(
-        pd.to_datetime(placed["started_at"], utc=True)
+    ended = utc_ns(
+        pd.to_datetime(placed["ended_at"], utc=True).fillna(pd.to_datetime(placed["started_at"], utc=True))
     )
     return pd.DataFrame(
         {

@@ -19,7 +19,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, box
 
-from coverage.blindspots import ACCESS_REMOTE, ACCESS_ROAD, blind_spots, merge_neighbours
+from coverage.blindspots import ACCESS_PARTLY, ACCESS_REMOTE, ACCESS_ROAD, blind_spots, merge_neighbours
 from coverage.covered import CoverageRadii, covered_cells
 from coverage.grid import CellIndex, cells_geodataframe, grid_from_counties
 from coverage.plan_coverage import plan_activities, plan_vs_actual
@@ -124,13 +124,14 @@ def test_foot_corridor_is_narrower_than_vehicle(grid):
 
 def test_visit_covers_its_radius_and_its_own_cell(grid):
     lon, lat = 85.3, 42.1
+    # The first visit has no position: it covers nothing (and must not shift the others' rows).
     visit = pd.DataFrame(
         {
-            "site_id": ["S1"],
-            "started_at": [pd.Timestamp("2026-10-05T03:00Z")],
-            "ended_at": [pd.Timestamp("2026-10-05T04:00Z")],
-            "lon": [lon],
-            "lat": [lat],
+            "site_id": ["S0", "S1"],
+            "started_at": [pd.Timestamp("2026-10-01T03:00Z"), pd.Timestamp("2026-10-05T03:00Z")],
+            "ended_at": [pd.Timestamp("2026-10-09T04:00Z"), pd.Timestamp("2026-10-05T04:00Z")],
+            "lon": [None, lon],
+            "lat": [None, lat],
         }
     )
     covered = covered_cells(grid, visit, None, CoverageRadii(visit_km=4.0))
@@ -332,6 +333,26 @@ def test_blind_spots_merge_neighbours_and_rank_by_weight(grid):
     assert merge_neighbours(np.array([a, far, b])).tolist() in ([0, 1, 0], [1, 0, 1])
 
 
+def test_blind_spots_do_not_cross_county_lines_unless_asked(grid):
+    index = CellIndex(grid)
+    county = grid.set_index("cell")["county_code"]
+    west = next(
+        c
+        for c in grid.loc[grid["county_code"] == "650001", "cell"]
+        if any(county.get(n) == "650002" for n in h3i.grid_ring(int(c), 1))
+    )
+    east = next(n for n in h3i.grid_ring(int(west), 1) if county.get(n) == "650002")
+    weight = np.zeros(len(grid))
+    weight[index.rows_of_cells(np.array([west, east]))] = 1.0
+    weights = pd.DataFrame({c: 0.0 for c in COMPONENTS}, index=grid.index).assign(
+        w_river=weight, weight=weight
+    )
+    never = pd.Series(pd.NaT, index=grid.index, dtype="datetime64[ns, UTC]")
+    as_of = pd.Timestamp("2026-11-01T00:00Z")
+    assert blind_spots(grid, weights, never, as_of)["cells"].tolist() == [1, 1]
+    assert blind_spots(grid, weights, never, as_of, split_by=None)["cells"].tolist() == [2]
+
+
 def test_blind_spot_reachability_by_distance_to_road(grid):
     index = CellIndex(grid)
     near, far = h3i.latlng_to_cell(42.1, 85.05, RES), h3i.latlng_to_cell(42.1, 85.55, RES)
@@ -350,12 +371,26 @@ def test_blind_spot_reachability_by_distance_to_road(grid):
     ).set_index("peak_h3")
     assert spots.loc[h3i.int_to_str(near), "nearest_road_km"] == pytest.approx(5.0)
     assert spots.loc[h3i.int_to_str(near), "access"] == ACCESS_ROAD
+    assert spots.loc[h3i.int_to_str(near), "in_reach_pct"] == 100.0
     far_km = shapely.distance(Point(grid.loc[rows[1], "x_m"], grid.loc[rows[1], "y_m"]), road[0]) / 1000
     assert far_km > 30 and spots.loc[h3i.int_to_str(far), "nearest_road_km"] == pytest.approx(far_km)
     assert (
         not spots.loc[h3i.int_to_str(far), "reachable"]
         and spots.loc[h3i.int_to_str(far), "access"] == ACCESS_REMOTE
     )
+    assert spots.loc[h3i.int_to_str(far), "in_reach_pct"] == 0.0
+
+    # A spot of the near cell and its western neighbour (about 7.5 km from the road), with the
+    # limit between the two distances: reachable, but only half of its weight is within reach.
+    west = h3i.latlng_to_cell(42.1, 85.02, RES)
+    assert h3i.are_neighbor_cells(near, west)
+    weight[index.rows_of_cells(np.array([west]))] = 1.0
+    weights = weights.assign(w_source=weight, weight=weight)
+    west_km = shapely.distance(Point(*grid.set_index("cell").loc[west, ["x_m", "y_m"]]), road[0]) / 1000
+    limit = (5.0 + west_km) / 2
+    spot = blind_spots(grid, weights, never, pd.Timestamp("2026-11-01T00:00Z"), 90, road, limit).iloc[0]
+    assert spot["cells"] == 2 and spot["reachable"] and spot["in_reach_pct"] == 50.0
+    assert spot["access"] == ACCESS_PARTLY
 
 
 def _plan() -> dict:
