@@ -444,7 +444,7 @@ def plan_statistics(
             release_moment(stored[int(plan_id)]["plan"], date.fromisoformat(day), release_time) <= moment
             for plan_id, day in zip(frame["plan_id"], frame["day"], strict=True)
         ]
-        frame = frame[released]
+        frame = frame.loc[released]  # .loc: an empty list selects no rows, not no columns
     if account.role == "chief":
         frame = frame[frame["prefecture_code"] == account.detachment]
     return (

@@ -379,8 +379,12 @@ def authenticate(
         verified = reason is None and not too_long
     except (VerificationError, InvalidHashError):
         verified = False
-    if account is None or (reason is None and not verified):
-        reason = reason or "wrong_password"
+    if reason is None and not verified:
+        reason = "wrong_password"
+    # Hashed before the write transaction: argon2 takes long enough to hold up other writers.
+    new_hash = (
+        hasher.hash(password) if reason is None and hasher.check_needs_rehash(row["password_hash"]) else None
+    )
     at = utc_text(moment)
     actor = account.username if account is not None else logged_name(username)
     obj = f"account:{actor}"
@@ -391,10 +395,10 @@ def authenticate(
                 "WHERE account_id = ?",
                 (at, account.account_id),
             )
-            if hasher.check_needs_rehash(row["password_hash"]):
+            if new_hash is not None:
                 conn.execute(
                     "UPDATE accounts SET password_hash = ? WHERE account_id = ?",
-                    (hasher.hash(password), account.account_id),
+                    (new_hash, account.account_id),
                 )
                 audit.append(conn, "account.rehash", obj, {}, actor)
             audit.append(conn, "auth.login", obj, {}, actor)

@@ -234,6 +234,8 @@ def test_manager_gets_numbers_only_unless_allowed_to_drill_down(world):
         {"day": "2026-11-24", "prefecture_code": CHANGJI, "plans": 1, "teams": 1, "site_stops": 1},
         {"day": "2026-11-24", "prefecture_code": KASHGAR, "plans": 1, "teams": 1, "site_stops": 1},
     ]
+    empty = plan_statistics(store, manager, DAY1, DAY2, at(DAY1, "06:00"), SITES)
+    assert empty.empty and list(empty.columns) == list(stats.columns)
     with pytest.raises(AccessDenied, match="statistics only"):
         visible_assignments(store, manager, DAY1, noon, SITES)
     with pytest.raises(AccessDenied):
