@@ -348,8 +348,8 @@ def test_demo_accounts_get_random_passwords_written_privately(tmp_path, monkeypa
 #: A string literal assigned (or passed) to something named like a password or a secret.
 SECRET_LITERAL = re.compile(
     r"""(?ix)
-    (\b\w*(?:password|passwd|pwd|secret|api_?key|token)\w*\s*=(?!=)     # name = "..." or name="..."
-    |["']\w*(?:password|passwd|pwd|secret|api_?key|token)\w*["']\s*:)  # {"password": "..."}
+    (\b\w*(?:password|passwd|pwd|secret|api_?key|auth_?token|access_?token)\w*\s*=(?!=)     # name = "..." or name="..."
+    |["']\w*(?:password|passwd|pwd|secret|api_?key|auth_?token|access_?token)\w*["']\s*:)  # {"password": "..."}
     \s*[rbf]*(?P<quote>["'])(?!(?P=quote))                            # a non-empty literal
     """
 )
