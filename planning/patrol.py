@@ -61,6 +61,8 @@ DROP_PENALTY_BASE = 1000
 DROP_PENALTY_PER_PRIORITY = 100
 #: Dropping a mandatory site costs more than any feasible amount of driving.
 MANDATORY_PENALTY = 10_000_000
+#: Extra cost of an ordinary bed where its late copy could be used (keeps night checks insertable).
+LATE_BED_COST = 30
 #: Lodging towns kept per team and night (besides the base).
 LODGING_PER_NIGHT = 8
 STRATEGIES = ("week", "assign")
@@ -255,11 +257,31 @@ class _Builder:
             )
             info.append(NodeInfo("site", self.point_of[site_id], site=site_id))
         travel = self._node_matrix(info, horizon)
+        cost = travel.copy()
+        if has_night_sites:
+            # Where a day's last site may go to either copy of a bed, the late one is cheaper:
+            # local search then keeps late beds, and a night check can be slotted in before one
+            # in a single move (switching the bed and inserting the check is two moves, the first
+            # of them not improving, which local search never makes).
+            work = np.array(
+                [i.kind == "site" and not bool(self.sites.loc[i.site, "night_check"]) for i in info]
+            )
+            normal = np.array([i.kind == "lodging" and not i.late for i in info])
+            late = np.array([i.late for i in info])
+            both = np.ix_(work, normal)
+            cost[both] += (
+                LATE_BED_COST
+                * (travel[np.ix_(work, late)].min(axis=1) <= horizon)[:, None]
+                * (
+                    travel[both]
+                    <= rules.lodging_by - scenario.work_hours[1] - _service(info, self.sites)[work][:, None]
+                )
+            )
         problem = RoutingProblem(
             nodes=tuple(nodes),
             vehicles=tuple(vehicles),
             travel=travel,
-            cost=travel.copy(),
+            cost=cost,
             horizon=horizon,
             groups=tuple(groups),
         )
@@ -319,6 +341,10 @@ class _Builder:
             ("work", "night"): ne - ws,
             ("night", "night"): ne - ns,
             ("night", "late"): ne + rules.night_return_minutes - ns,
+            # Lets local search first switch a team's bed to its late copy and then slot a night
+            # check in before it; a drive this short still reaches the bed by lodging_by when the
+            # team leaves right after the visit (which is how the plan reports it).
+            ("work", "late"): lb - we,
         }
         morning = ws - rules.depart_after
         free = (sc.days + 1) * 1440
@@ -340,6 +366,11 @@ class _Builder:
                     continue
                 limit[np.ix_(rows, kinds == b)] = value[:, None]
         return limit
+
+
+def _service(info: list[NodeInfo], sites: pd.DataFrame) -> np.ndarray:
+    """Service minutes per routing node (0 for bases and beds)."""
+    return np.array([int(sites.loc[i.site, "service_minutes"]) if i.kind == "site" else 0 for i in info])
 
 
 def _prefilter(
