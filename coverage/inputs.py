@@ -132,6 +132,11 @@ class Records:
     track_points: pd.DataFrame
 
 
+def has_records(db: str | None) -> bool:
+    """Whether the records database (``--db`` or the default) exists."""
+    return (Path(db) if db else default_db_path()).exists()
+
+
 def read_records(
     db: str | None,
     track_since: pd.Timestamp | None,

@@ -190,30 +190,27 @@ def main(argv: list[str]) -> int:
         plan = load_plan_dict(args.plan)
         since, until = plan_period(plan)
         planned_visits, planned_tracks = plan_activities(plan, args.straight_legs)
+        # Past inspections decide which sites are due: use the records when there are any.
+        records = (
+            inputs.read_records(args.db, since, until) if args.actual or inputs.has_records(args.db) else None
+        )
+        history = records.visits[records.visits["started_at"] < since] if records else None
         model = inputs.load_model(args, as_of=since)
         keys = list(BY_LEVELS[args.by])
-        expected = region_stats(
-            model.grid,
-            model.weights["weight"],
-            model.covered(planned_visits, planned_tracks)["last_covered_at"].notna(),
-            model.sites(planned_visits, since, until),
-            by=args.by,
-        )
-        table = expected.set_index(keys).add_suffix("_expected")
+
+        def stats(visits: pd.DataFrame, tracks: pd.DataFrame | None, in_period: pd.DataFrame) -> pd.DataFrame:
+            covered = model.covered(in_period, tracks)["last_covered_at"].notna()
+            return region_stats(
+                model.grid, model.weights["weight"], covered, model.sites(visits, since, until), by=args.by
+            ).set_index(keys)
+
+        expected_visits = pd.concat([history, planned_visits], ignore_index=True)
+        table = stats(expected_visits, planned_tracks, planned_visits).add_suffix("_expected")
         stops = None
         if args.actual:
-            records = inputs.read_records(args.db, since, until)
             visits = records.visits
-            actual = region_stats(
-                model.grid,
-                model.weights["weight"],
-                model.covered(visits[visits["started_at"] >= since], records.track_points)[
-                    "last_covered_at"
-                ].notna(),
-                model.sites(visits, since, until),
-                by=args.by,
-            )
-            table = table.join(actual.set_index(keys).add_suffix("_actual"))
+            actual = stats(visits, records.track_points, visits[visits["started_at"] >= since])
+            table = table.join(actual.add_suffix("_actual"))
             stops = plan_vs_actual(plan, visits)
         table = table.reset_index()
     except (inputs.InputError, ValueError) as exc:

@@ -461,7 +461,7 @@ def test_cli_missing_database_is_a_clear_error(tmp_path, capsys):
 
 
 def test_cli_report_and_blindspots_on_a_small_database(tmp_path, monkeypatch, capsys):
-    from coverage import blindspots, stats
+    from coverage import blindspots, plan_coverage, stats
     from records.store import open_store
     from records.visits import Visit
 
@@ -512,3 +512,30 @@ def test_cli_report_and_blindspots_on_a_small_database(tmp_path, monkeypatch, ca
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("rank,total_weight") and len(lines) == 4
+
+    plan = _plan()
+    plan["teams"][0]["stops"][1].update(id="PS-00001", lon=87.618, lat=43.785)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan), encoding="utf-8")
+    code = plan_coverage.main(
+        [
+            str(plan_file),
+            "--actual",
+            "--format",
+            "json",
+            "--resolution",
+            "5",
+            "--db",
+            str(db),
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["planned_site_stops"] == 2
+    assert {s["site_id"]: s["inspected"] for s in result["stops"]} == {"PS-00001": True, "S1": False}
+    urumqi = next(r for r in result["rows"] if r["prefecture_code"] == "650100")
+    assert urumqi["weight_covered_expected"] > 0 and urumqi["weight_covered_actual"] > 0
+    assert plan_coverage.main([str(tmp_path / "nope.json")]) == 1
+    assert "cannot read plan JSON" in capsys.readouterr().err
