@@ -317,6 +317,11 @@ def officer_view(plan: dict, team_id: str, now: datetime, release_time: time | N
     return {"scenario": {"name": scenario.get("name")}, "teams": teams}
 
 
+def _stored_plans(handle: Handle, plan_ids: object) -> dict[int, dict]:
+    """plan_id -> stored plan row, each read once."""
+    return {int(plan_id): plans.get_plan(connection(handle), int(plan_id)) for plan_id in set(plan_ids)}
+
+
 def open_plan(
     handle: Handle,
     account: Account,
@@ -344,6 +349,27 @@ def open_plan(
     return row
 
 
+def visible_plans(
+    handle: Handle,
+    account: Account,
+    now: datetime | None = None,
+    site_prefectures: Mapping[str, str] | None = None,
+    release_time: time | None = None,
+) -> pd.DataFrame:
+    """The plan versions ``account`` may open (columns of :func:`records.plans.list_plans`), newest
+    first; a manager without ``drilldown`` is refused (audited)."""
+    moment = current_time(now)
+    if not capabilities(account) & {"own_assignments", "detachment_plans", "all_plans"}:
+        raise _deny(handle, account, "plans", "no access to plans", "Your account sees statistics only.")
+    frame = plans.list_plans(connection(handle))
+    stored = _stored_plans(handle, frame["plan_id"])
+    allowed = [
+        plan_decision(account, stored[int(plan_id)], moment, site_prefectures, release_time).allowed
+        for plan_id in frame["plan_id"]
+    ]
+    return frame.loc[allowed].reset_index(drop=True)
+
+
 def approve_plan(
     handle: Handle,
     account: Account,
@@ -365,11 +391,6 @@ def _issued_assignments(handle: Handle, pairs: list[tuple[str, str]], include_dr
     frames = [plans.assignments(conn, team, day, include_drafts) for team, day in pairs]
     # With no pair at all, an empty query still gives the frame its columns.
     return pd.concat(frames or [plans.assignments(conn, "", "")], ignore_index=True)
-
-
-def _stored_plans(handle: Handle, plan_ids: object) -> dict[int, dict]:
-    """plan_id -> stored plan row, each read once."""
-    return {int(plan_id): plans.get_plan(connection(handle), int(plan_id)) for plan_id in set(plan_ids)}
 
 
 def visible_assignments(

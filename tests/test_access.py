@@ -167,6 +167,26 @@ def test_direct_access_to_another_teams_or_detachments_plan_is_refused_and_logge
     assert not can_view_plan(officer_elsewhere, store.plan(solo), noon, SITES)
 
 
+def test_plan_lists_hold_only_what_each_account_may_open(world):
+    store, ids, people = world
+    draft = store.save_plan(plan("draft week", {"T1": [("PS-U1", DAY2)]}), actor="chief-u").plan_id
+    listed = {
+        who: access.visible_plans(store, people[who], at(DAY1, "07:30"), SITES)["plan_id"].tolist()
+        for who in ("officer", "officer2", "chief", "chief_k", "analyst", "admin")
+    }
+    assert listed == {
+        "officer": [ids["joint"]],
+        "officer2": [ids["joint"]],
+        "chief": [draft, ids["joint"]],
+        "chief_k": [ids["kashgar"]],
+        "analyst": [draft, ids["kashgar"], ids["joint"]],
+        "admin": [draft, ids["kashgar"], ids["joint"]],
+    }
+    assert access.visible_plans(store, people["officer"], at(DAY1, "06:59"), SITES).empty
+    with pytest.raises(AccessDenied):
+        access.visible_plans(store, people["manager"], at(DAY1, "07:30"), SITES)
+
+
 def test_drafts_are_never_shown_to_officers(world):
     store, _, people = world
     draft = store.save_plan(plan("draft week", {"T1": [("PS-U1", DAY1)]}), actor="chief-u").plan_id
