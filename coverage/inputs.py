@@ -69,15 +69,21 @@ def read_config(path: str | None) -> tuple[CoverageWeights, CoverageRadii]:
         raise InputError(f"{path}: cannot read config: {exc}") from None
     if not isinstance(data, dict) or set(data) - {"weights", "radii"}:
         raise InputError(f"{path}: config must be a mapping with only 'weights' and 'radii' sections")
+    return _settings(CoverageWeights, data.get("weights"), path), _settings(
+        CoverageRadii, data.get("radii"), path
+    )
+
+
+def _settings(cls: type, values: object, path: str) -> object:
+    """An instance of the settings dataclass ``cls`` from a config section, naming bad keys."""
+    known = set(cls.__dataclass_fields__)
+    if values is None:
+        values = {}
+    if not isinstance(values, dict) or set(values) - known:
+        unknown = sorted(set(values) - known) if isinstance(values, dict) else values
+        raise InputError(f"{path}: unknown {cls.__name__} setting(s) {unknown}; known: {sorted(known)}")
     try:
-        radii_values = data.get("radii") or {}
-        unknown = sorted(set(radii_values) - set(CoverageRadii.__dataclass_fields__))
-        if unknown:
-            raise ValueError(
-                f"unknown radius setting(s) {unknown}; known: {sorted(CoverageRadii.__dataclass_fields__)}"
-            )
-        radii = CoverageRadii(**{key: float(value) for key, value in radii_values.items()})
-        return CoverageWeights.from_mapping(data.get("weights") or {}), radii
+        return cls(**{key: float(value) for key, value in values.items()})
     except (TypeError, ValueError) as exc:
         raise InputError(f"{path}: {exc}") from None
 

@@ -63,15 +63,6 @@ class CoverageWeights:
                     f"CoverageWeights.{item.name} must not be negative, got {getattr(self, item.name)}"
                 )
 
-    @classmethod
-    def from_mapping(cls, values: dict) -> CoverageWeights:
-        """Build from a dict (e.g. a YAML or JSON config), naming any unknown key."""
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown coverage weight(s) {unknown}; known: {sorted(known)}")
-        return cls(**{key: float(value) for key, value in values.items()})
-
 
 def source_weights(
     sources: gpd.GeoDataFrame, as_of: date, weights: CoverageWeights, zones: gpd.GeoDataFrame | None = None

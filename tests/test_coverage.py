@@ -481,24 +481,9 @@ def test_cli_report_and_blindspots_on_a_small_database(tmp_path, monkeypatch, ca
             )  # fmt: skip
         )
     out = tmp_path / "report.json"
-    code = stats.main(
-        [
-            "--since",
-            "2026-10-01",
-            "--until",
-            "2026-10-31",
-            "--by",
-            "prefecture",
-            "--format",
-            "json",
-            "--resolution",
-            "5",
-            "--db",
-            str(db),
-            "--out",
-            str(out),
-        ]  # fmt: skip
-    )
+    common = ["--resolution", "5", "--db", str(db)]
+    period = ["--since", "2026-10-01", "--until", "2026-10-31"]
+    code = stats.main([*period, "--by", "prefecture", "--format", "json", *common, "--out", str(out)])
     assert code == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     total = report["rows"][-1]
@@ -506,9 +491,7 @@ def test_cli_report_and_blindspots_on_a_small_database(tmp_path, monkeypatch, ca
     urumqi = next(r for r in report["rows"] if r["prefecture_code"] == "650100")
     assert urumqi["weight_covered"] > 0 and 0 < urumqi["weighted_coverage_pct"] < 100
     assert sum(r["weight"] for r in report["rows"][:-1]) == pytest.approx(total["weight"], rel=1e-6)
-    code = blindspots.main(
-        ["--days", "90", "--top", "3", "--as-of", "2026-10-31", "--resolution", "5", "--db", str(db)]
-    )
+    code = blindspots.main(["--days", "90", "--top", "3", "--as-of", "2026-10-31", *common])
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("rank,total_weight") and len(lines) == 4
@@ -517,20 +500,7 @@ def test_cli_report_and_blindspots_on_a_small_database(tmp_path, monkeypatch, ca
     plan["teams"][0]["stops"][1].update(id="PS-00001", lon=87.618, lat=43.785)
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(plan), encoding="utf-8")
-    code = plan_coverage.main(
-        [
-            str(plan_file),
-            "--actual",
-            "--format",
-            "json",
-            "--resolution",
-            "5",
-            "--db",
-            str(db),
-            "--out",
-            str(out),
-        ]
-    )
+    code = plan_coverage.main([str(plan_file), "--actual", "--format", "json", *common, "--out", str(out)])
     assert code == 0
     result = json.loads(out.read_text(encoding="utf-8"))
     assert result["planned_site_stops"] == 2
@@ -539,3 +509,20 @@ def test_cli_report_and_blindspots_on_a_small_database(tmp_path, monkeypatch, ca
     assert urumqi["weight_covered_expected"] > 0 and urumqi["weight_covered_actual"] > 0
     assert plan_coverage.main([str(tmp_path / "nope.json")]) == 1
     assert "cannot read plan JSON" in capsys.readouterr().err
+
+
+def test_config_file_overrides_weights_and_radii_and_names_bad_keys(tmp_path):
+    from coverage.inputs import InputError, read_config
+
+    good = tmp_path / "coverage.yaml"
+    good.write_text("weights:\n  river_per_km: 0.5\nradii:\n  vehicle_km: 2\n", encoding="utf-8")
+    weights, radii = read_config(str(good))
+    assert weights.river_per_km == 0.5 and weights.water_zone_per_km2 == CoverageWeights().water_zone_per_km2
+    assert radii.half_width_m("vehicle") == 2000.0 and radii.visit_km == CoverageRadii().visit_km
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("weights:\n  rivers: 1\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.yaml: unknown CoverageWeights setting\(s\) \['rivers'\]"):
+        read_config(str(bad))
+    bad.write_text("radii:\n  foot_km: -1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="foot_km must be positive"):
+        read_config(str(bad))
