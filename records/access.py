@@ -16,7 +16,9 @@ and every assignment is checked against the account asking for it:
   plans and assignments need the ``drilldown`` permission;
 * an **admin** sees everything and manages accounts.
 
-Every refusal is written to the audit log with the account (``access.denied``), as are logins,
+Approvals (:func:`approve_plan`: a chief of the plan's detachment) and recorded visits
+(:func:`record_visit`: an officer for their own team, a chief in their detachment) carry the account
+as their actor. Every refusal is written to the audit log with the account (``access.denied``), as are logins,
 logouts and expired sessions. Nothing here imports streamlit: the dashboard keeps a :class:`Session`
 in its session state and calls :func:`resume` on every run.
 """
@@ -33,7 +35,7 @@ from functools import lru_cache
 import pandas as pd
 
 from layers.datasets import load_targets
-from records import audit, plans
+from records import audit, plans, visits
 from records.accounts import Account, Handle, authenticate, connection, current_time, find_account
 from records.db import LOCAL_TZ, RecordsError, parse_time
 
@@ -382,6 +384,37 @@ def approve_plan(
     require(handle, account, "approve_plan", f"plan:{plan_id}")
     open_plan(handle, account, plan_id, now, site_prefectures)
     plans.approve_plan(connection(handle), int(plan_id), account.username)
+
+
+def record_visit(
+    handle: Handle,
+    account: Account,
+    visit: visits.Visit,
+    supersedes: int | None = None,
+    site_prefectures: Mapping[str, str] | None = None,
+) -> int:
+    """Record (or correct) a visit as ``account``; the row and its audit entry name the account.
+
+    An officer records for their own team; a chief for sites of their detachment or under a plan of
+    it; an admin for anyone. Anything else is refused (audited). Returns the visit id.
+    """
+    obj = f"visit:{visit.site_id}"
+    require(handle, account, "record_visit", obj)
+    if account.role == "officer" and visit.team_id != account.team_id:
+        raise _deny(
+            handle, account, obj, "visit of another team", "You can record visits of your own team only."
+        )
+    if account.role == "chief":
+        mapping = registry_site_prefectures() if site_prefectures is None else site_prefectures
+        in_detachment = mapping.get(visit.site_id) == account.detachment
+        if not in_detachment and visit.plan_id is not None:
+            row = plans.get_plan(connection(handle), visit.plan_id)
+            in_detachment = account.detachment in plan_detachments(row["plan"], site_prefectures)
+        if not in_detachment:
+            raise _deny(
+                handle, account, obj, "site of another detachment", "This site is not in your detachment."
+            )
+    return visits.record_visit(connection(handle), visit, account.username, supersedes)
 
 
 # Assignments and statistics -----------------------------------------------------------------------

@@ -29,6 +29,7 @@ from records.access import (
 from records.accounts import AuthError, create_account, disable_account, get_account
 from records.db import LOCAL_TZ, RecordsError
 from records.store import open_store
+from records.visits import Visit
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 PASSWORD = "correct horse battery"
@@ -344,3 +345,27 @@ def test_without_a_mapping_the_shipped_registry_places_the_sites():
     kashgar_site = next(site for site, code in mapping.items() if code == KASHGAR)
     joint = plan("real sites", {"T1": [(urumqi_site, DAY1)], "T2": [(kashgar_site, DAY1)]})
     assert plan_detachments(joint) == {URUMQI, KASHGAR}
+
+
+def test_visits_are_recorded_by_the_right_people_and_name_them(world):
+    store, ids, people = world
+    start = at(DAY1, "10:00")
+
+    def visit(site: str, team: str, plan_id: int | None = None) -> Visit:
+        return Visit(site, team, start, start + timedelta(minutes=40), "compliant", plan_id=plan_id)
+
+    visit_id = access.record_visit(store, people["officer"], visit("PS-U1", "T1"), site_prefectures=SITES)
+    access.record_visit(store, people["chief"], visit("PS-U2", "T3"), site_prefectures=SITES)
+    access.record_visit(store, people["chief"], visit("PS-C1", "T2", ids["joint"]), site_prefectures=SITES)
+    for who, record in [
+        ("officer", visit("PS-C1", "T2")),
+        ("chief_k", visit("PS-U1", "T1")),
+        ("chief_k", visit("PS-U1", "T1", ids["joint"])),
+        ("manager", visit("PS-U1", "T1")),
+    ]:
+        with pytest.raises(AccessDenied):
+            access.record_visit(store, people[who], record, site_prefectures=SITES)
+    recorded = store.conn.execute("SELECT visit_id, recorded_by FROM visits ORDER BY visit_id").fetchall()
+    assert [tuple(row) for row in recorded] == [(visit_id, "officer-t1"), (2, "chief-u"), (3, "chief-u")]
+    assert store.audit_log(action="visit.record")["actor"].tolist() == ["officer-t1", "chief-u", "chief-u"]
+    assert [reason for _, reason in denials(store, "chief-k")] == ["site of another detachment"] * 2
