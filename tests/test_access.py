@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
@@ -369,3 +372,16 @@ def test_visits_are_recorded_by_the_right_people_and_name_them(world):
     assert [tuple(row) for row in recorded] == [(visit_id, "officer-t1"), (2, "chief-u"), (3, "chief-u")]
     assert store.audit_log(action="visit.record")["actor"].tolist() == ["officer-t1", "chief-u", "chief-u"]
     assert [reason for _, reason in denials(store, "chief-k")] == ["site of another detachment"] * 2
+
+
+def test_the_policy_modules_do_not_load_streamlit():
+    code = "import sys, records.access, records.accounts; print(sorted(m for m in sys.modules if 'streamlit' in m))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.stdout.strip() == "[]"
