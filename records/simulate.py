@@ -296,8 +296,8 @@ def execute_plan(
         crew = (officers or {}).get(team_id) or (f"{team_id} officer 1", f"{team_id} officer 2")
         steps, skipped = _itinerary(team, rng, noise, sites, planned)
         result.skipped += [(team_id, site_id) for site_id in skipped]
-        if not steps:
-            continue
+        if not any(step.kind in ("site", "ad_hoc") for step in steps):
+            continue  # nothing to do this week: the team stays at base, its device off
         recorder = _Recorder(rng, noise)
         clock = steps[0].depart + dt.timedelta(minutes=float(rng.exponential(noise.late_start_mean_minutes)))
         for previous, step in zip(steps[:-1], steps[1:], strict=True):
@@ -394,9 +394,9 @@ def store_execution(
 
     Returns counts (visits, tracks, points, dropped fixes, inferred visits, skipped sites).
     """
-    if conn.execute("SELECT 1 FROM plans WHERE plan_key = ?", (key,)).fetchone():
-        return None
     with transaction(conn):
+        if conn.execute("SELECT 1 FROM plans WHERE plan_key = ?", (key,)).fetchone():
+            return None
         saved = save_plan(conn, plan, key=key, actor=SIMULATION_ACTOR, simulated=True)
         approve_plan(conn, saved.plan_id, actor=SIMULATION_ACTOR)
         run = execute_plan(
@@ -466,8 +466,9 @@ def simulate_history(
     *,
     before: dt.date = dt.date(2026, 11, 23),
     scenarios: list[Path] | None = None,
-    seconds: float = 5.0,
+    seconds: float = 4.0,
     strategy: str = "assign",
+    max_sites: int = 120,
     seed: int = 0,
     road_geometry: bool = True,
     progress: Callable[[str], None] | None = None,
@@ -475,11 +476,14 @@ def simulate_history(
     """Plan and execute ``weeks`` past weeks (starting ``7*k`` days before ``before``) per scenario.
 
     ``seconds`` and ``strategy`` go to ``planning.patrol.plan_week``; the default (per-team routing,
-    5 s in all) keeps a 12-week demo to a couple of minutes.
+    4 s in all) keeps the demo short. ``max_sites`` caps each week's
+    candidates (the highest-priority ones): with a few seconds per team, OR-Tools finds no useful
+    route for a team offered ~150 sites, while 120 in all keeps every team busy.
 
     Each executed week updates the registry's ``last_inspected`` in memory, and sites inspected in
     the last :data:`REST_DAYS` days are left out of the next plans, so the weeks rotate through the
-    region as a chief's would. Returns one summary per stored week.
+    region as a chief's would. Returns
+    one summary per stored week.
     """
     from layers.datasets import load_targets
     from planning.patrol import plan_week
@@ -504,13 +508,13 @@ def simulate_history(
                 say(f"{key}: already stored")
                 continue
             rested = _recently_inspected(conn, start, set(base.sites.mandatory), set(targets["site_id"]))
-            selection = dataclasses.replace(
-                base.sites, exclude=tuple(sorted(set(base.sites.exclude) | rested))
+            capped = dataclasses.replace(
+                base.sites, max_sites=min(base.sites.max_sites or max_sites, max_sites)
             )
-            scenario = dataclasses.replace(
-                base, start=start, name=key, solver_seconds=seconds, sites=selection
-            )
-            plan = plan_week(scenario, targets=targets, seconds=seconds, strategy=strategy).to_dict()
+            selection = dataclasses.replace(capped, exclude=tuple(sorted(set(capped.exclude) | rested)))
+            week = dataclasses.replace(base, start=start, name=key, solver_seconds=seconds, sites=capped)
+            scenarios = (dataclasses.replace(week, sites=selection), week)
+            plan = _plan_every_team(plan_week, scenarios, targets, seconds, strategy, say)
             plan["scenario"] = {
                 **plan["scenario"],
                 "name": key,
@@ -530,16 +534,38 @@ def simulate_history(
     return summaries
 
 
+def _plan_every_team(
+    plan_week: Callable,
+    scenarios: tuple[object, object],
+    targets: gpd.GeoDataFrame,
+    seconds: float,
+    strategy: str,
+    say: Callable[[str], None],
+) -> dict:
+    """Plan the week so that every team has work, trying in turn: the rested scenario, the scenario
+    without rest exclusions (a small region may have nothing else near a base), the same with twice
+    the budget (OR-Tools' limit is wall-clock time, short on a busy machine)."""
+    rested, plain = scenarios
+    for scenario, budget in ((rested, seconds), (plain, seconds), (plain, 2 * seconds)):
+        plan = plan_week(scenario, targets=targets, seconds=budget, strategy=strategy).to_dict()
+        idle = [t["team_id"] for t in plan["teams"] if not any(s["type"] == "site" for s in t["stops"])]
+        if not idle:
+            break
+        say(f"{scenario.name}: team(s) {', '.join(idle)} got no sites in {budget:g} s; re-planning")
+    return plan
+
+
 def _recently_inspected(conn, start: dt.date, mandatory: set[str], known: set[str]) -> set[str]:
-    """Sites inspected in the :data:`REST_DAYS` before ``start`` (not mandatory): a chief leaves
-    them out of the next plans, which makes the simulated weeks rotate through the region."""
+    """Sites inspected in the :data:`REST_DAYS` before ``start``, mandatory ones excepted: the
+    simulated chief leaves them out of the next plans (priority alone keeps sending teams back to
+    the same high-risk cluster week after week)."""
     since = dt.datetime.combine(start - dt.timedelta(days=REST_DAYS), dt.time(0), LOCAL_TZ)
-    until = dt.datetime.combine(start, dt.time(0), LOCAL_TZ)
     rows = conn.execute(
-        "SELECT DISTINCT site_id FROM visits WHERE started_at >= ? AND started_at < ? AND outcome != 'not_inspected'",
-        (utc_text(since), utc_text(until)),
+        "SELECT DISTINCT site_id FROM visits WHERE started_at >= ? AND started_at < ? "
+        "AND outcome != 'not_inspected'",
+        (utc_text(since), utc_text(dt.datetime.combine(start, dt.time(0), LOCAL_TZ))),
     )
-    return {row[0] for row in rows} & known - mandatory
+    return ({row[0] for row in rows} & known) - mandatory
 
 
 def _road_or_straight(points: list[LonLat]) -> Legs:

@@ -146,7 +146,8 @@ def visits_frame(
 ) -> pd.DataFrame:
     """Current visits that started in ``[since, until)`` with :data:`VISIT_COLUMNS`, oldest first.
 
-    Times are tz-aware UTC; ``simulated`` is bool. Inferred visits are added only on request.
+    Times are tz-aware UTC; ``simulated`` is bool. Inferred visits are added only on request, with
+    ``visit_id = -inferred_id`` (negative, so ids never collide with recorded visits).
     """
     where, params = time_range_sql("started_at", since, until)
     sql = f"""

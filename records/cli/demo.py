@@ -24,8 +24,9 @@ def main(argv: list[str]) -> int:
     cli.add_argument(
         "--scenario", action="append", type=Path, help="scenario YAML (default: data/scenarios/*)"
     )
-    cli.add_argument("--seconds", type=float, default=5.0, help="solver budget per week")
+    cli.add_argument("--seconds", type=float, default=4.0, help="solver budget per week")
     cli.add_argument("--strategy", choices=("assign", "week"), default="assign", help="planner strategy")
+    cli.add_argument("--max-sites", type=int, default=120, help="candidate sites per week (highest priority)")
     cli.add_argument("--seed", type=int, default=0)
     cli.add_argument("--straight", action="store_true", help="straight legs instead of road geometry")
     args = cli.parse_args(argv)
@@ -46,6 +47,7 @@ def main(argv: list[str]) -> int:
                 scenarios=args.scenario,
                 seconds=args.seconds,
                 strategy=args.strategy,
+                max_sites=args.max_sites,
                 seed=args.seed,
                 road_geometry=not args.straight,
                 progress=lambda message: print(message, file=sys.stderr, flush=True),
