@@ -148,7 +148,7 @@ def run_once(path: Path) -> dict:
     grid = build_grid(FINE_RESOLUTION)
     index = CellIndex(grid)
     lap("grid")
-    weights = cell_weights(grid, targets, SINCE.date(), rivers, lakes)
+    weights = cell_weights(grid, targets, SINCE.date(), rivers, lakes, index=index)
     lap("weights")
     covered = covered_cells(grid, visits, points, CoverageRadii(), index)
     lap("covered")

@@ -119,15 +119,10 @@ def load_model(args: argparse.Namespace, as_of: pd.Timestamp) -> CoverageModel:
     except Exception as exc:  # the registry is a file a user may have broken; name it, not a traceback
         raise InputError(f"cannot read the target registry (data/registry): {exc}") from None
     as_of_day = as_of.tz_convert("Asia/Shanghai").date()
-    weights = cell_weights(
-        grid,
-        targets,
-        as_of_day,
-        rivers=load_context("rivers"),
-        lakes=load_context("lakes"),
-        weights=weights_config,
-    )
-    return CoverageModel(grid, weights, targets, radii, CellIndex(grid))
+    index = CellIndex(grid)
+    rivers, lakes = load_context("rivers"), load_context("lakes")
+    weights = cell_weights(grid, targets, as_of_day, rivers, lakes, weights_config, index)
+    return CoverageModel(grid, weights, targets, radii, index)
 
 
 @dataclass

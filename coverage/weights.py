@@ -132,6 +132,7 @@ def cell_weights(
     rivers: gpd.GeoDataFrame | None = None,
     lakes: gpd.GeoDataFrame | None = None,
     weights: CoverageWeights | None = None,
+    index: CellIndex | None = None,
 ) -> pd.DataFrame:
     """Weight components (:data:`COMPONENTS`) and their sum ``weight``, one row per grid row.
 
@@ -139,7 +140,7 @@ def cell_weights(
     counts as river). Sources outside the grid add nothing.
     """
     weights = weights or CoverageWeights()
-    index = CellIndex(grid)
+    index = index or CellIndex(grid)
     parts = {name: np.zeros(len(grid)) for name in COMPONENTS}
     layer = targets["layer"].astype("string")
     zones = targets[layer.isin(["water_source", "protected_area"]).fillna(False).to_numpy(bool)]
