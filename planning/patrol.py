@@ -66,6 +66,12 @@ LATE_BED_COST = 30
 #: Lodging towns kept per team and night (besides the base).
 LODGING_PER_NIGHT = 8
 STRATEGIES = ("week", "assign")
+#: First-solution strategies tried in turn (share of the budget), keeping the best result. Starting
+#: from an empty plan, local search places the nights first (beds have the lowest node indices)
+#: and scales to hundreds of sites; cheapest insertion builds better small plans but needs many
+#: seconds for its first solution on large ones. Neither alone found the optimum of every tiny
+#: test instance; together they did.
+PORTFOLIO = (("LOCAL_CHEAPEST_INSERTION", 1 / 3), ("ALL_UNPERFORMED", 2 / 3))
 
 Progress = Callable[[str], None]
 
@@ -300,12 +306,16 @@ class _Builder:
         travel[travel > limit] = blocked
         for j, node in enumerate(info):
             if node.kind == "end" and node.point < 0:
+                # Without return the route ends in the last night's bed; the empty route (start
+                # straight to end) stays open so that search can start from an empty plan.
                 final = [
                     i
                     for i, other in enumerate(info)
-                    if other.kind == "lodging"
-                    and other.team == node.team
-                    and other.night == self.scenario.days - 1
+                    if other.team == node.team
+                    and (
+                        other.kind == "start"
+                        or (other.kind == "lodging" and other.night == self.scenario.days - 1)
+                    )
                 ]
                 travel[final, j] = 0
         return travel
@@ -431,6 +441,65 @@ def _assign(
     return share
 
 
+def _solve(
+    model: PatrolModel,
+    seconds: float,
+    first_solution: str,
+    report: Callable[[float, int], None],
+    say: Progress,
+) -> RoutingSolution:
+    """Solve with one OR-Tools first-solution strategy, or with the :data:`PORTFOLIO`."""
+    if first_solution != "portfolio":
+        return solve(model.problem, SolveParams(seconds=seconds, first_solution=first_solution), report)
+    best = None
+    for name, share in PORTFOLIO:
+        say(f"search from {name} for {seconds * share:.1f} s")
+        found = solve(model.problem, SolveParams(seconds=seconds * share, first_solution=name), report)
+        if found.feasible and (best is None or found.objective < best.objective):
+            best = found
+    return best if best is not None else found
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    candidates: Candidates
+    matrix: TravelMatrix
+    builder: _Builder
+    allowed: dict[str, tuple[int, ...]]
+    pre_dropped: list[tuple[str, str]]
+
+
+def _prepare(
+    scenario: Scenario, targets: gpd.GeoDataFrame | None, network: object | None | str, say: Progress
+) -> _Prepared:
+    """Candidates, travel matrix and pre-routing drops of a scenario."""
+    started = time.perf_counter()
+    if targets is None:
+        from layers.datasets import load_targets
+
+        targets = load_targets()
+    candidates = select_sites(scenario, targets)
+    say(f"{len(candidates.all_ids)} scenario sites, {len(candidates.sites)} candidates for routing")
+    towns = lodging_candidates(scenario)
+    matrix = travel_matrix(_points(candidates, towns), None if scenario.travel == "great_circle" else network)
+    say(
+        f"travel matrix ({matrix.model}) for {len(matrix.ids)} points in {time.perf_counter() - started:.1f} s"
+    )
+    allowed, pre_dropped = _prefilter(scenario, candidates, matrix)
+    return _Prepared(
+        candidates, matrix, _Builder(scenario, candidates.sites, matrix, towns), allowed, pre_dropped
+    )
+
+
+def week_model(
+    scenario: Scenario, *, targets: gpd.GeoDataFrame | None = None, network: object | None | str = "default"
+) -> PatrolModel:
+    """The one-model-for-the-week routing problem of ``scenario`` (what :func:`plan_week` solves
+    with ``strategy="week"``), for inspection and tests."""
+    prepared = _prepare(scenario, targets, network, lambda message: None)
+    return prepared.builder.build(tuple(range(len(scenario.teams))), prepared.allowed)
+
+
 def plan_week(
     scenario: Scenario,
     *,
@@ -438,7 +507,7 @@ def plan_week(
     network: object | None | str = "default",
     seconds: float | None = None,
     strategy: str = "week",
-    first_solution: str = "ALL_UNPERFORMED",
+    first_solution: str = "portfolio",
     progress: Progress | None = None,
 ) -> Plan:
     """Plan ``scenario`` over the registry ``targets`` (default: the shipped registry).
@@ -452,23 +521,14 @@ def plan_week(
         raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    if targets is None:
-        from layers.datasets import load_targets
-
-        targets = load_targets()
-    candidates = select_sites(scenario, targets)
-    say(f"{len(candidates.all_ids)} scenario sites, {len(candidates.sites)} candidates for routing")
-    towns = lodging_candidates(scenario)
-    if scenario.travel == "great_circle":
-        network = None
-    matrix = travel_matrix(_points(candidates, towns), network)
-    say(
-        f"travel matrix ({matrix.model}) for {len(matrix.ids)} points in {time.perf_counter() - started:.1f} s"
+    prepared = _prepare(scenario, targets, network, say)
+    candidates, matrix, builder, allowed = (
+        prepared.candidates,
+        prepared.matrix,
+        prepared.builder,
+        prepared.allowed,
     )
-    allowed, pre_dropped = _prefilter(scenario, candidates, matrix)
-    builder = _Builder(scenario, candidates.sites, matrix, towns)
     budget = scenario.solver_seconds if seconds is None else seconds
-    params = SolveParams(seconds=budget, first_solution=first_solution)
 
     def report(elapsed: float, objective: int) -> None:
         say(f"solver {elapsed:6.1f} s  objective {objective}")
@@ -478,17 +538,23 @@ def plan_week(
         say(
             f"model: {len(model.problem.nodes)} nodes, {len(model.problem.groups)} night groups; solving {budget:g} s"
         )
-        parts = [(model, solve(model.problem, params, report))]
+        parts = [(model, _solve(model, budget, first_solution, report, say))]
     else:
         share = _assign(matrix, scenario, allowed)
-        per_team = SolveParams(seconds=budget / len(scenario.teams), first_solution=first_solution)
         parts = []
         for k in range(len(scenario.teams)):
             model = builder.build((k,), {s: (k,) for s in share[k]})
             say(f"team {scenario.teams[k].id}: {len(share[k])} sites, {len(model.problem.nodes)} nodes")
-            parts.append((model, solve(model.problem, per_team, report)))
+            parts.append((model, _solve(model, budget / len(scenario.teams), first_solution, report, say)))
     return _to_plan(
-        scenario, candidates, matrix, builder, parts, pre_dropped, strategy, time.perf_counter() - started
+        scenario,
+        candidates,
+        matrix,
+        builder,
+        parts,
+        prepared.pre_dropped,
+        strategy,
+        time.perf_counter() - started,
     )
 
 
