@@ -25,7 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import multiprocessing
+import os
+import sys
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -460,61 +464,90 @@ def scenario_files() -> list[Path]:
     return sorted(data_path("scenarios").glob("*.yaml"))
 
 
-def simulate_history(
-    conn,
-    weeks: int = 12,
-    *,
-    before: dt.date = dt.date(2026, 11, 23),
-    scenarios: list[Path] | None = None,
-    seconds: float = 4.0,
-    strategy: str = "assign",
-    max_sites: int = 120,
-    seed: int = 0,
-    road_geometry: bool = True,
-    progress: Callable[[str], None] | None = None,
-) -> list[dict]:
-    """Plan and execute ``weeks`` past weeks (starting ``7*k`` days before ``before``) per scenario.
+@dataclass(frozen=True)
+class HistoryOptions:
+    """Settings of a simulated history (see :func:`simulate_history`)."""
 
-    ``seconds`` and ``strategy`` go to ``planning.patrol.plan_week``; the default (per-team routing,
-    4 s in all) keeps the demo short. ``max_sites`` caps each week's
-    candidates (the highest-priority ones): with a few seconds per team, OR-Tools finds no useful
-    route for a team offered ~150 sites, while 120 in all keeps every team busy.
+    weeks: int = 12
+    before: dt.date = dt.date(2026, 11, 23)
+    seconds: float = 4.0
+    strategy: str = "assign"
+    max_sites: int = 120
+    seed: int = 0
+    road_geometry: bool = True
+    verbose: bool = False
+
+
+def simulate_history(
+    db_path: str | Path | None = None,
+    options: HistoryOptions | None = None,
+    scenarios: list[Path] | None = None,
+    workers: int | None = None,
+) -> list[dict]:
+    """Plan and execute past weeks (starting ``7*k`` days before ``options.before``) per scenario.
+
+    ``seconds`` and ``strategy`` go to ``planning.patrol.plan_week``; the defaults (per-team
+    routing, 4 s in all) keep the demo short, and scenarios run in parallel processes (one per
+    scenario, at most ``workers``, default the CPU count), each writing its own transactions.
+    ``max_sites`` caps each week's candidates (the highest-priority ones): offered ~150 sites, a
+    team gets no useful route in a few seconds, while 120 in all keeps every team busy.
 
     Each executed week updates the registry's ``last_inspected`` in memory, and sites inspected in
     the last :data:`REST_DAYS` days are left out of the next plans, so the weeks rotate through the
-    region as a chief's would. Returns
-    one summary per stored week.
+    region as a chief's would. Returns one summary per stored week.
     """
+    from records.db import connect, default_db_path
+
+    options = options or HistoryOptions()
+    db_path = str(db_path or default_db_path())
+    connect(db_path).close()  # create and migrate before the workers race for it
+    files = [str(path) for path in (scenarios if scenarios is not None else scenario_files())]
+    if not files:
+        raise RecordsError("no scenarios to simulate (data/scenarios/*.yaml is empty)")
+    jobs = [(db_path, path, number, options) for number, path in enumerate(files)]
+    workers = max(1, min(len(jobs), workers or os.cpu_count() or 1))
+    if workers == 1:
+        return [week for job in jobs for week in _simulate_scenario(job)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [week for weeks in pool.map(_simulate_scenario, jobs) for week in weeks]
+
+
+def _simulate_scenario(job: tuple[str, str, int, HistoryOptions]) -> list[dict]:
+    """Worker: simulate the weeks of one scenario into the database (one transaction per week)."""
     from layers.datasets import load_targets
     from planning.patrol import plan_week
     from planning.scenario import load_scenario
+    from records.db import connect
 
-    say = progress or (lambda message: None)
-    files = scenarios if scenarios is not None else scenario_files()
-    if not files:
-        raise RecordsError("no scenarios to simulate (data/scenarios/*.yaml is empty)")
+    db_path, path, number, opt = job
+
+    def say(message: str) -> None:
+        if opt.verbose:
+            print(message, file=sys.stderr, flush=True)
+
+    try:
+        base = load_scenario(path)
+    except ValueError as exc:  # planning.scenario.ScenarioError names the field
+        raise RecordsError(f"{path}: {exc}") from None
     targets = load_targets()
+    crews = _officers(base, opt.seed + number)
+    conn = connect(db_path)
     summaries = []
-    for number, path in enumerate(files):
-        try:
-            base = load_scenario(path)
-        except ValueError as exc:  # planning.scenario.ScenarioError names the field
-            raise RecordsError(f"{path}: {exc}") from None
-        crews = _officers(base, seed + number)
-        for k in range(weeks, 0, -1):
-            start = before - dt.timedelta(days=7 * k)
+    try:
+        for k in range(opt.weeks, 0, -1):
+            start = opt.before - dt.timedelta(days=7 * k)
             key = f"{base.name} · simulated {start.isoformat()}"
             if conn.execute("SELECT 1 FROM plans WHERE plan_key = ?", (key,)).fetchone():
                 say(f"{key}: already stored")
                 continue
             rested = _recently_inspected(conn, start, set(base.sites.mandatory), set(targets["site_id"]))
             capped = dataclasses.replace(
-                base.sites, max_sites=min(base.sites.max_sites or max_sites, max_sites)
+                base.sites, max_sites=min(base.sites.max_sites or opt.max_sites, opt.max_sites)
             )
             selection = dataclasses.replace(capped, exclude=tuple(sorted(set(capped.exclude) | rested)))
-            week = dataclasses.replace(base, start=start, name=key, solver_seconds=seconds, sites=capped)
+            week = dataclasses.replace(base, start=start, name=key, solver_seconds=opt.seconds, sites=capped)
             scenarios = (dataclasses.replace(week, sites=selection), week)
-            plan = _plan_every_team(plan_week, scenarios, targets, seconds, strategy, say)
+            plan = _plan_every_team(plan_week, scenarios, targets, opt.seconds, opt.strategy, say)
             plan["scenario"] = {
                 **plan["scenario"],
                 "name": key,
@@ -522,15 +555,18 @@ def simulate_history(
                 "simulated": True,
             }
             stops = [(s["lon"], s["lat"]) for team in plan["teams"] for s in team["stops"]]
-            legs = _road_or_straight(stops) if road_geometry else straight_legs
+            legs = _road_or_straight(stops) if opt.road_geometry else straight_legs
+            week_seed = opt.seed + 1000 * number + k
             counts = store_execution(
-                conn, plan, key, legs=legs, seed=seed + 1000 * number + k, sites=targets, officers=crews
+                conn, plan, key, legs=legs, seed=week_seed, sites=targets, officers=crews
             )
             if counts is None:
                 continue
             _mark_inspected(conn, targets, key)
             summaries.append({"plan_key": key, **counts})
             say(f"{key}: {counts}")
+    finally:
+        conn.close()
     return summaries
 
 
@@ -595,7 +631,7 @@ def _mark_inspected(conn, targets: gpd.GeoDataFrame, key: str) -> None:
     )
 
 
-def ensure_demo_history(path: str | Path | None = None, weeks: int = 12, **options: object) -> bool:
+def ensure_demo_history(path: str | Path | None = None, options: HistoryOptions | None = None) -> bool:
     """Fill an empty records database with the simulated history (for the dashboard's first start).
 
     Returns True if it simulated, False if the database already holds plans.
@@ -606,8 +642,12 @@ def ensure_demo_history(path: str | Path | None = None, weeks: int = 12, **optio
     try:
         if conn.execute("SELECT 1 FROM plans LIMIT 1").fetchone():
             return False
-        simulate_history(conn, weeks, **options)
-        audit.append(conn, "demo.simulate", "db", {"weeks": weeks}, SIMULATION_ACTOR)
-        return True
     finally:
         conn.close()
+    weeks = simulate_history(path, options)
+    conn = connect(path)
+    try:
+        audit.append(conn, "demo.simulate", "db", {"weeks_stored": len(weeks)}, SIMULATION_ACTOR)
+    finally:
+        conn.close()
+    return True

@@ -6,14 +6,13 @@ Everything written is flagged ``simulated`` and attributed to the actor ``simula
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import time
 from pathlib import Path
 
+from records import audit
 from records.cli import parser, run
-from records.db import RecordsError
-from records.simulate import simulate_history
-from records.store import open_store
+from records.db import RecordsError, connect
+from records.simulate import SIMULATION_ACTOR, HistoryOptions, simulate_history
 
 
 def main(argv: list[str]) -> int:
@@ -28,6 +27,7 @@ def main(argv: list[str]) -> int:
     cli.add_argument("--strategy", choices=("assign", "week"), default="assign", help="planner strategy")
     cli.add_argument("--max-sites", type=int, default=120, help="candidate sites per week (highest priority)")
     cli.add_argument("--seed", type=int, default=0)
+    cli.add_argument("--workers", type=int, help="parallel scenario processes (default: CPU count)")
     cli.add_argument("--straight", action="store_true", help="straight legs instead of road geometry")
     args = cli.parse_args(argv)
 
@@ -38,21 +38,25 @@ def main(argv: list[str]) -> int:
             raise RecordsError(f"--before: {args.before!r} is not a date (YYYY-MM-DD)") from None
         if args.weeks < 1:
             raise RecordsError("--weeks: must be at least 1")
+        options = HistoryOptions(
+            weeks=args.weeks,
+            before=before,
+            seconds=args.seconds,
+            strategy=args.strategy,
+            max_sites=args.max_sites,
+            seed=args.seed,
+            road_geometry=not args.straight,
+            verbose=True,
+        )
         started = time.perf_counter()
-        with open_store(args.db) as store:
-            weeks = simulate_history(
-                store.conn,
-                args.weeks,
-                before=before,
-                scenarios=args.scenario,
-                seconds=args.seconds,
-                strategy=args.strategy,
-                max_sites=args.max_sites,
-                seed=args.seed,
-                road_geometry=not args.straight,
-                progress=lambda message: print(message, file=sys.stderr, flush=True),
+        weeks = simulate_history(args.db, options, args.scenario, args.workers)
+        conn = connect(args.db)
+        try:
+            audit.append(
+                conn, "demo.simulate", "db", {"weeks": args.weeks, "stored": len(weeks)}, SIMULATION_ACTOR
             )
-            store.log("demo.simulate", "db", {"weeks": args.weeks, "stored": len(weeks)}, "simulation")
+        finally:
+            conn.close()
         total = {
             k: sum(w[k] for w in weeks)
             for k in ("visits", "tracks", "points", "dropped", "inferred", "skipped")
