@@ -169,7 +169,7 @@ def main(argv: list[str]) -> int:
         _, as_of = inputs.period(as_of_day, as_of_day)
         since = as_of - pd.Timedelta(days=max(args.days, args.lookback_days))
         records = inputs.read_records(args.db, since, as_of, visit_since=since)
-        model = inputs.load_model(args, as_of=as_of)
+        model = inputs.model_for(args, as_of=as_of)
         covered = model.covered(records.visits, records.track_points)
         roads = load_context("roads")
         roads = roads[roads["in_xinjiang"].astype(bool)].to_crs(XINJIANG_METRIC_CRS).geometry.to_numpy()

@@ -46,6 +46,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="write here instead of standard output")
 
 
+def model_for(args: argparse.Namespace, as_of: pd.Timestamp) -> CoverageModel:
+    """:func:`load_model` with the options of :func:`add_model_arguments`."""
+    return load_model(as_of, args.resolution, args.prefecture, args.config)
+
+
 def period(since: str, until: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``[since 00:00, until+1 00:00)`` at +08:00, in UTC, from two inclusive ``YYYY-MM-DD`` days."""
     days = []
@@ -107,11 +112,19 @@ class CoverageModel:
         return site_table(self.targets, visits, since, until)
 
 
-def load_model(args: argparse.Namespace, as_of: pd.Timestamp) -> CoverageModel:
-    """Grid, weights (priorities scored on ``as_of``) and registry for the command's options."""
-    weights_config, radii = read_config(args.config)
+def load_model(
+    as_of: pd.Timestamp,
+    resolution: int = DEFAULT_RESOLUTION,
+    prefecture_codes: list[str] | None = None,
+    config: str | None = None,
+) -> CoverageModel:
+    """Grid, weights (priorities scored on ``as_of``, a UTC instant) and the shipped registry.
+
+    ``config`` is an optional YAML/JSON file with ``weights`` and ``radii`` sections.
+    """
+    weights_config, radii = read_config(config)
     try:
-        grid = build_grid(args.resolution, prefecture_codes=args.prefecture or None)
+        grid = build_grid(resolution, prefecture_codes=prefecture_codes or None)
     except ValueError as exc:
         raise InputError(str(exc)) from None
     try:

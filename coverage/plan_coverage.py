@@ -195,7 +195,7 @@ def main(argv: list[str]) -> int:
             inputs.read_records(args.db, since, until) if args.actual or inputs.has_records(args.db) else None
         )
         history = records.visits[records.visits["started_at"] < since] if records else None
-        model = inputs.load_model(args, as_of=since)
+        model = inputs.model_for(args, as_of=since)
         keys = list(BY_LEVELS[args.by])
 
         def stats(visits: pd.DataFrame, tracks: pd.DataFrame | None, in_period: pd.DataFrame) -> pd.DataFrame:

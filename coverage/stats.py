@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
         since, until = inputs.period(args.since, args.until)
         records = inputs.read_records(args.db, since, until)
         visits = records.visits
-        model = inputs.load_model(args, as_of=since)
+        model = inputs.model_for(args, as_of=since)
         in_period = visits[visits["started_at"] >= since]
         covered = model.covered(in_period, records.track_points)
         sites = model.sites(visits, since, until)
