@@ -49,7 +49,8 @@ def _stop_key(stop: dict) -> str:
 def plan_legs(
     plan: dict, network: object | None | str = "default"
 ) -> dict[str, list[list[tuple[float, float]]]]:
-    """Per team, the (lon, lat) polyline of each leg (leg k arrives at stop k + 1)."""
+    """Per team, the (lon, lat) polyline of each leg (leg k arrives at stop k + 1; empty when the
+    team does not move)."""
     points: dict[str, tuple[float, float]] = {}
     for team in plan["teams"]:
         for stop in team["stops"]:
@@ -67,10 +68,12 @@ def plan_legs(
     legs = {}
     for team in plan["teams"]:
         stops = team["stops"]
-        legs[team["team_id"]] = [
+        drawn = [
             matrix.leg_lonlat(index[_stop_key(a)], index[_stop_key(b)])
             for a, b in zip(stops, stops[1:], strict=False)
         ]
+        # A stay in the same place (a night at the base after starting there) draws nothing.
+        legs[team["team_id"]] = [leg if len(set(leg)) >= 2 else [] for leg in drawn]
     return legs
 
 
