@@ -13,7 +13,8 @@ reach, measured in the Xinjiang Albers CRS (:data:`layers.schema.XINJIANG_METRIC
 Counting cells by their centre makes ``covered cells × cell area`` an unbiased estimate of the
 area really seen: a corridor narrower than the cells covers a proportional share of the cells it
 crosses rather than all of them. Inferred visits (from GPS dwell) cover area like any visit; only
-site coverage (:mod:`coverage.sites`) leaves them out. Visits without a position cover no area.
+site coverage (:mod:`coverage.sites`) leaves them out. A visit recorded without a position stands
+at its site when the site is a point (:func:`fill_visit_positions`); otherwise it covers no area.
 
 **Method.** Each track segment is sampled every ``half-width`` metres (at the middles of equal
 pieces); every cell centre within ``w + piece/2`` of a sample is a candidate (by the triangle
@@ -78,6 +79,27 @@ def _empty_events() -> pd.DataFrame:
             "activity": pd.Categorical([], categories=ACTIVITIES),
         }
     )
+
+
+def fill_visit_positions(visits: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
+    """``visits`` with a missing position taken from the visited site when that site is a point.
+
+    (A polygon site's interior point is not where the officers stood, so those stay unplaced.)
+    """
+    missing = visits["lon"].isna() | visits["lat"].isna()
+    if not missing.any():
+        return visits
+    points = targets[targets.geom_type == "Point"]
+    where = pd.DataFrame(
+        {"lon": points.geometry.x.to_numpy(), "lat": points.geometry.y.to_numpy()},
+        index=points["site_id"].astype(str).to_numpy(),
+    )
+    where = where[~where.index.duplicated()]
+    site = visits.loc[missing, "site_id"].astype(str).to_numpy()
+    result = visits.copy()
+    result.loc[missing, "lon"] = where["lon"].reindex(site).to_numpy()
+    result.loc[missing, "lat"] = where["lat"].reindex(site).to_numpy()
+    return result
 
 
 def visit_events(index: CellIndex, visits: pd.DataFrame, radii: CoverageRadii) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import geopandas as gpd
 import pandas as pd
 import yaml
 
-from coverage.covered import CoverageRadii, covered_cells
+from coverage.covered import CoverageRadii, covered_cells, fill_visit_positions
 from coverage.grid import DEFAULT_RESOLUTION, CellIndex, build_grid
 from coverage.sites import day_start_utc, draw_status, site_table
 from coverage.weights import CoverageWeights, cell_weights
@@ -105,6 +105,8 @@ class CoverageModel:
 
     def covered(self, visits: pd.DataFrame | None, track_points: pd.DataFrame | None) -> pd.DataFrame:
         """:func:`coverage.covered.covered_cells` on this grid."""
+        if visits is not None and len(visits):
+            visits = fill_visit_positions(visits, self.targets)
         return covered_cells(self.grid, visits, track_points, self.radii, self.index)
 
     def sites(self, visits: pd.DataFrame | None, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:

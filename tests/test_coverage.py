@@ -20,7 +20,7 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point, box
 
 from coverage.blindspots import ACCESS_PARTLY, ACCESS_REMOTE, ACCESS_ROAD, blind_spots, merge_neighbours
-from coverage.covered import CoverageRadii, covered_cells
+from coverage.covered import CoverageRadii, covered_cells, fill_visit_positions
 from coverage.grid import CellIndex, cells_geodataframe, grid_from_counties
 from coverage.plan_coverage import plan_activities, plan_vs_actual
 from coverage.sites import day_start_utc, draw_status, site_table
@@ -140,6 +140,12 @@ def test_visit_covers_its_radius_and_its_own_cell(grid):
     assert len(expected) >= 3
     assert _covered_set(grid, covered) == expected
     assert (covered.loc[covered["visit"], "last_covered_at"] == pd.Timestamp("2026-10-05T04:00Z")).all()
+    # A visit without a position stands at its site if the site is a point.
+    sites = _targets([{}, {"layer": "water_source"}], [Point(lon, lat), box(85.0, 42.0, 85.1, 42.1)])
+    unplaced = visit.assign(site_id=["S1", "S0"], lon=[None, None], lat=[None, None])
+    placed = fill_visit_positions(unplaced, sites)
+    assert placed["lon"].tolist()[1] == lon and np.isnan(placed["lon"].tolist()[0])
+    assert _covered_set(grid, covered_cells(grid, placed, None, CoverageRadii(visit_km=4.0))) == expected
     # A radius smaller than a cell still covers the cell the officers stood in.
     tiny = covered_cells(grid, visit, None, CoverageRadii(visit_km=0.01))
     assert _covered_set(grid, tiny) == {h3i.latlng_to_cell(lat, lon, RES)}
