@@ -46,6 +46,8 @@ GRID_COLUMNS = (
     "prefecture_code",
     "prefecture_name",
 )
+#: The region columns of a grid row (and of :func:`county_regions`).
+REGION_COLUMNS = ("county_code", "county_name", "prefecture_code", "prefecture_name")
 _TO_METRIC = Transformer.from_crs(WGS84, XINJIANG_METRIC_CRS, always_xy=True)
 
 
@@ -130,7 +132,23 @@ def build_grid(
             _region_mask(grid["prefecture_code"], grid["county_code"], prefecture_codes, county_codes)
         ]
         grid = grid.reset_index(drop=True)
+        if grid.empty:
+            raise ValueError(f"no county matches prefectures {prefecture_codes} / counties {county_codes}")
     return grid
+
+
+def county_regions(prefecture_codes: list[str] | None = None) -> pd.DataFrame:
+    """The shipped counties (all, or those of some prefectures) as :data:`REGION_COLUMNS`."""
+    counties = load_context("counties")
+    regions = pd.DataFrame(
+        {
+            column: counties[source].astype(str).astype("string")
+            for column, source in zip(
+                REGION_COLUMNS, ("adcode", "name_zh", "pref_adcode", "pref_name_zh"), strict=True
+            )
+        }
+    )
+    return regions[_region_mask(regions["prefecture_code"], regions["county_code"], prefecture_codes, None)]
 
 
 def _region_mask(

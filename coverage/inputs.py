@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from coverage.covered import CoverageRadii, covered_cells, fill_visit_positions
-from coverage.grid import DEFAULT_RESOLUTION, CellIndex, build_grid
+from coverage.grid import DEFAULT_RESOLUTION, CellIndex, build_grid, county_regions
 from coverage.sites import day_start_utc, draw_status, site_table
 from coverage.weights import CoverageWeights, cell_weights
 from layers.datasets import load_context, load_targets
@@ -102,6 +102,8 @@ class CoverageModel:
     targets: gpd.GeoDataFrame
     radii: CoverageRadii
     index: CellIndex
+    #: The counties reported on (:data:`coverage.grid.REGION_COLUMNS`), cells or not.
+    regions: pd.DataFrame
 
     def covered(self, visits: pd.DataFrame | None, track_points: pd.DataFrame | None) -> pd.DataFrame:
         """:func:`coverage.covered.covered_cells` on this grid."""
@@ -137,7 +139,7 @@ def load_model(
     index = CellIndex(grid)
     rivers, lakes = load_context("rivers"), load_context("lakes")
     weights = cell_weights(grid, targets, as_of_day, rivers, lakes, weights_config, index)
-    return CoverageModel(grid, weights, targets, radii, index)
+    return CoverageModel(grid, weights, targets, radii, index, county_regions(prefecture_codes or None))
 
 
 @dataclass

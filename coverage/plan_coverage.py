@@ -200,8 +200,9 @@ def main(argv: list[str]) -> int:
 
         def stats(visits: pd.DataFrame, tracks: pd.DataFrame | None, in_period: pd.DataFrame) -> pd.DataFrame:
             covered = model.covered(in_period, tracks)["last_covered_at"].notna()
+            sites = model.sites(visits, since, until)
             return region_stats(
-                model.grid, model.weights["weight"], covered, model.sites(visits, since, until), by=args.by
+                model.grid, model.weights["weight"], covered, sites, by=args.by, regions=model.regions
             ).set_index(keys)
 
         expected_visits = pd.concat([history, planned_visits], ignore_index=True)

@@ -22,6 +22,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from coverage.grid import REGION_COLUMNS
 from coverage.sites import values_for
 from layers.schema import CATEGORIES
 
@@ -44,12 +45,16 @@ def region_stats(
     sites: pd.DataFrame,
     draws: pd.DataFrame | None = None,
     by: str = "county",
+    regions: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per region of ``by`` (plus ``total``) with the measures in the module docstring.
 
     ``weight`` and ``covered`` (bool) are aligned with ``grid``; ``sites`` is
-    :func:`coverage.sites.site_table`; ``draws`` has ``site_id`` and ``met``. Sites in counties
-    outside the grid are left out, so a grid cut to a prefecture reports only that prefecture.
+    :func:`coverage.sites.site_table`; ``draws`` has ``site_id`` and ``met``. ``regions`` lists
+    the counties to report (:data:`coverage.grid.REGION_COLUMNS`; default: the counties of the
+    grid's cells). Pass it: at a coarse resolution a small urban district holds no cell centre,
+    yet its sites must still count. Sites of other counties are left out, so a grid cut to a
+    prefecture reports only that prefecture.
     """
     if by not in BY_LEVELS:
         raise ValueError(f"--by must be one of {sorted(BY_LEVELS)}, got {by!r}")
@@ -62,11 +67,11 @@ def region_stats(
     cells["weight"] = np.asarray(weight, dtype=float)
     cells["weight_covered"] = np.where(covered, cells["weight"], 0.0)
 
-    sites = sites[sites["county_code"].isin(grid["county_code"].unique())].copy()
-    if by == "prefecture":
-        # The grid's county -> prefecture mapping, so sites and cells always agree on the prefecture.
-        prefecture_of = grid.drop_duplicates("county_code").set_index("county_code")["prefecture_code"]
-        sites["prefecture_code"] = values_for(sites["county_code"], prefecture_of)
+    regions = (grid if regions is None else regions)[list(REGION_COLUMNS)].drop_duplicates("county_code")
+    sites = sites[sites["county_code"].isin(regions["county_code"])].copy()
+    # The boundary layer's county -> prefecture mapping, so sites and cells agree on the prefecture.
+    prefecture_of = regions.set_index("county_code")["prefecture_code"]
+    sites["prefecture_code"] = values_for(sites["county_code"], prefecture_of)
     sites["sites_due"] = sites["due"].astype(int)
     sites["sites_due_inspected"] = (sites["due"] & sites["inspected"]).astype(int)
     sites["sites_inspected"] = sites["inspected"].astype(int)
@@ -74,7 +79,7 @@ def region_stats(
     sites["debt_days"] = sites["overdue_days"]
     for category in CATEGORIES:
         sites[f"debt_days_{category}"] = sites["overdue_days"].where(sites["category"] == category, 0)
-    drawn = draws if draws is not None else pd.DataFrame({"site_id": [], "met": []})
+    drawn = draws if draws is not None else pd.DataFrame({"site_id": pd.Series(dtype="string"), "met": False})
     drawn = sites[["site_id", keys[0]]].merge(drawn, on="site_id", how="inner")
     drawn["draw_targets"] = 1
     drawn["draw_met"] = drawn["met"].astype(bool).astype(int)
@@ -94,9 +99,11 @@ def region_stats(
         sites.groupby(code)[site_sums].sum(),
         drawn.groupby(code)[["draw_targets", "draw_met"]].sum(),
     ]
-    # Names come from the grid (the boundary layer), whatever the registry rows say.
-    names = cells.drop_duplicates(code).set_index(code)[keys[1:]]
-    table = names.join(pd.concat(parts, axis=1).fillna(0), how="left").fillna(0).reset_index()
+    # Names come from the boundary layer, whatever the registry rows say.
+    names = regions.drop_duplicates(code).set_index(code)[keys[1:]]
+    table = names.join(pd.concat(parts, axis=1), how="left")
+    table[table.columns[len(keys) - 1 :]] = table[table.columns[len(keys) - 1 :]].fillna(0)
+    table = table.reset_index()
     total = table[[*cell_sums, *site_sums, "draw_targets", "draw_met"]].sum().to_frame().T
     total[code] = TOTAL_CODE
     table = pd.concat([table.sort_values(code), total], ignore_index=True)
@@ -149,7 +156,13 @@ def main(argv: list[str]) -> int:
         sites = model.sites(visits, since, until)
         draws = inputs.read_draws(args.draw, visits, (since, until))
         table = region_stats(
-            model.grid, model.weights["weight"], covered["last_covered_at"].notna(), sites, draws, args.by
+            model.grid,
+            model.weights["weight"],
+            covered["last_covered_at"].notna(),
+            sites,
+            draws,
+            args.by,
+            model.regions,
         )
     except (inputs.InputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -252,9 +252,20 @@ def test_region_with_every_due_site_visited_has_full_site_coverage(grid):
     )
     sites = site_table(targets, visits, day_start_utc("2026-10-01"), day_start_utc("2026-11-01"))
     assert sites["due"].all()  # last inspected 2026-09-01 every 30 days: all due in October
-    stats = region_stats(grid, np.ones(len(grid)), np.zeros(len(grid), bool), sites, by="county").set_index(
-        "county_code"
+    draws = pd.DataFrame({"site_id": ["S0", "S3", "S9"], "met": [True, False, True]})  # S9: not a site
+    stats = region_stats(grid, np.ones(len(grid)), np.zeros(len(grid), bool), sites, draws, by="county")
+    stats = stats.set_index("county_code")
+    assert stats["draw_targets"].to_dict() == {"650001": 1, "650002": 1, "650101": 0, TOTAL_CODE: 2}
+    assert stats["draw_met"].to_dict() == {"650001": 1, "650002": 0, "650101": 0, TOTAL_CODE: 1}
+    # A county holding no cell centre (a small district at a coarse resolution) still reports its sites.
+    regions = grid.drop_duplicates("county_code")
+    only_west = grid[grid["county_code"] == "650001"]
+    sparse = region_stats(
+        only_west, np.ones(len(only_west)), np.zeros(len(only_west), bool), sites, regions=regions
     )
+    sparse = sparse.set_index("county_code")
+    assert sparse.loc["650002", ["cells", "sites_due", "sites_due_inspected"]].tolist() == [0, 2, 0]
+    assert sparse.loc["650002", "county_name"] == "乙县" and sparse.loc[TOTAL_CODE, "sites_due"] == 5
     assert stats.loc["650001", "site_coverage_pct"] == 100.0
     assert stats.loc["650002", "site_coverage_pct"] == 0.0
     assert np.isnan(stats.loc["650101", "site_coverage_pct"])  # nothing due there
@@ -489,13 +500,17 @@ def test_cli_report_and_blindspots_on_a_small_database(tmp_path, monkeypatch, ca
     out = tmp_path / "report.json"
     common = ["--resolution", "5", "--db", str(db)]
     period = ["--since", "2026-10-01", "--until", "2026-10-31"]
-    code = stats.main([*period, "--by", "prefecture", "--format", "json", *common, "--out", str(out)])
+    draw = tmp_path / "draw.json"
+    draw.write_text(json.dumps({"period": "2026Q4", "result": [{"site_id": "PS-00001"}]}), encoding="utf-8")
+    by_prefecture = ["--by", "prefecture", "--format", "json", "--draw", str(draw)]
+    code = stats.main([*period, *by_prefecture, *common, "--out", str(out)])
     assert code == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     total = report["rows"][-1]
     assert total["prefecture_code"] == TOTAL_CODE and total["sites_inspected"] >= 1
     urumqi = next(r for r in report["rows"] if r["prefecture_code"] == "650100")
     assert urumqi["weight_covered"] > 0 and 0 < urumqi["weighted_coverage_pct"] < 100
+    assert (urumqi["draw_targets"], urumqi["draw_met"]) == (1, 1)
     assert sum(r["weight"] for r in report["rows"][:-1]) == pytest.approx(total["weight"], rel=1e-6)
     code = blindspots.main(["--days", "90", "--top", "3", "--as-of", "2026-10-31", *common])
     assert code == 0
