@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
+import pytest
 from records_fixtures import SITES, small_plan
 
 from records.simulate import Noise, execute_plan, store_execution, straight_legs
@@ -100,3 +101,47 @@ def test_glitches_are_dropped_before_storing(tmp_path):
         assert counts["dropped"] > 0
         assert store.tracks()["n_dropped"].sum() == counts["dropped"]
         assert store.track_points()["lon"].between(87.4, 87.8).all()
+
+
+SMALL_SCENARIO = """
+name: tiny demo
+start: 2026-11-23
+days: 2
+work_hours: "10:00-19:30"
+teams:
+  - {id: D1, base: Shihezi, members: 2, skills: [sampling]}
+sites:
+  regions: [石河子市]
+  layers: [pollution_source]
+  max_sites: 8
+travel: great_circle
+lodging: auto
+return_to_base: true
+solver: {seconds: 1, seed: 1}
+"""
+
+
+@pytest.mark.slow
+def test_demo_history_plans_executes_and_is_idempotent(tmp_path):
+    """The real planner's plan JSON goes through save, approve, execute and done."""
+    from records.simulate import HistoryOptions, ensure_demo_history, simulate_history
+
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(SMALL_SCENARIO, encoding="utf-8")
+    db = tmp_path / "history.sqlite"
+    options = HistoryOptions(weeks=2, seconds=1, road_geometry=False)
+    weeks = simulate_history(db, options, [scenario], workers=1)
+    assert [w["plan_key"] for w in weeks] == [
+        "tiny demo · simulated 2026-11-09",
+        "tiny demo · simulated 2026-11-16",
+    ]
+    with open_store(db) as store:
+        plans = store.plans()
+        assert plans["status"].tolist() == ["done", "done"] and plans["simulated"].all()
+        visits = store.visits()
+        assert len(visits) == sum(w["visits"] for w in weeks) > 0
+        assert visits["simulated"].all() and set(visits["team_id"]) == {"D1"}
+        assert visits["started_at"].min() >= pd.Timestamp("2026-11-09", tz="Asia/Shanghai")
+        assert store.plan(int(plans["plan_id"].iloc[0]))["plan"]["scenario"]["simulated"] is True
+    assert simulate_history(db, options, [scenario], workers=1) == []  # already stored: nothing added
+    assert ensure_demo_history(db, options) is False  # the database holds plans already
