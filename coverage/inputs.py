@@ -21,6 +21,7 @@ import yaml
 from coverage.covered import CoverageRadii, covered_cells, fill_visit_positions
 from coverage.grid import DEFAULT_RESOLUTION, CellIndex, build_grid, county_regions
 from coverage.sites import day_start_utc, draw_status, site_table
+from coverage.stats import region_stats
 from coverage.weights import CoverageWeights, cell_weights
 from layers.datasets import load_context, load_targets
 from records.db import RecordsError, default_db_path
@@ -114,6 +115,25 @@ class CoverageModel:
     def sites(self, visits: pd.DataFrame | None, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame:
         """:func:`coverage.sites.site_table` for this registry."""
         return site_table(self.targets, visits, since, until)
+
+    def region_table(
+        self,
+        visits: pd.DataFrame | None,
+        track_points: pd.DataFrame | None,
+        since: pd.Timestamp,
+        until: pd.Timestamp,
+        by: str,
+        draws: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """:func:`coverage.stats.region_stats` for ``[since, until)``.
+
+        ``visits`` may reach back before ``since`` (they set which sites are due); only those from
+        ``since`` on, and the fixes given, cover area.
+        """
+        in_period = visits[visits["started_at"] >= since] if visits is not None else None
+        covered = self.covered(in_period, track_points)["last_covered_at"].notna()
+        sites = self.sites(visits, since, until)
+        return region_stats(self.grid, self.weights["weight"], covered, sites, draws, by, self.regions)
 
 
 def load_model(

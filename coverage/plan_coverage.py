@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from coverage.sites import inspections, values_for
-from coverage.stats import BY_LEVELS, region_stats
+from coverage.stats import BY_LEVELS
 from records.db import LOCAL_TZ
 
 STOP_COLUMNS = ("team_id", "seq", "type", "site_id", "name", "lon", "lat", "arrive", "depart")
@@ -197,22 +197,14 @@ def main(argv: list[str]) -> int:
         history = records.visits[records.visits["started_at"] < since] if records else None
         model = inputs.model_for(args, as_of=since)
         keys = list(BY_LEVELS[args.by])
-
-        def stats(visits: pd.DataFrame, tracks: pd.DataFrame | None, in_period: pd.DataFrame) -> pd.DataFrame:
-            covered = model.covered(in_period, tracks)["last_covered_at"].notna()
-            sites = model.sites(visits, since, until)
-            return region_stats(
-                model.grid, model.weights["weight"], covered, sites, by=args.by, regions=model.regions
-            ).set_index(keys)
-
         expected_visits = pd.concat([history, planned_visits], ignore_index=True)
-        table = stats(expected_visits, planned_tracks, planned_visits).add_suffix("_expected")
+        expected = model.region_table(expected_visits, planned_tracks, since, until, args.by)
+        table = expected.set_index(keys).add_suffix("_expected")
         stops = None
         if args.actual:
-            visits = records.visits
-            actual = stats(visits, records.track_points, visits[visits["started_at"] >= since])
-            table = table.join(actual.add_suffix("_actual"))
-            stops = plan_vs_actual(plan, visits)
+            actual = model.region_table(records.visits, records.track_points, since, until, args.by)
+            table = table.join(actual.set_index(keys).add_suffix("_actual"))
+            stops = plan_vs_actual(plan, records.visits)
         table = table.reset_index()
     except (inputs.InputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -149,21 +149,9 @@ def main(argv: list[str]) -> int:
     try:
         since, until = inputs.period(args.since, args.until)
         records = inputs.read_records(args.db, since, until)
-        visits = records.visits
         model = inputs.model_for(args, as_of=since)
-        in_period = visits[visits["started_at"] >= since]
-        covered = model.covered(in_period, records.track_points)
-        sites = model.sites(visits, since, until)
-        draws = inputs.read_draws(args.draw, visits, (since, until))
-        table = region_stats(
-            model.grid,
-            model.weights["weight"],
-            covered["last_covered_at"].notna(),
-            sites,
-            draws,
-            args.by,
-            model.regions,
-        )
+        draws = inputs.read_draws(args.draw, records.visits, (since, until))
+        table = model.region_table(records.visits, records.track_points, since, until, args.by, draws)
     except (inputs.InputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
