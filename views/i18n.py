@@ -1,0 +1,57 @@
+"""Chinese / English user-interface text.
+
+Each page module keeps its own strings next to its code and registers them once at import::
+
+    T = register({"plan.title": ("周巡护计划", "Plan the week"), ...})
+    st.header(T("plan.title"))
+
+Place names stay as they are in the data (Chinese); only interface text is translated.
+The language lives in ``st.session_state["lang"]`` ("zh" or "en"); Chinese is the default,
+as in the offices that use the tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+LANGUAGES = {"zh": "中文", "en": "English"}
+DEFAULT_LANGUAGE = "zh"
+_STRINGS: dict[str, tuple[str, str]] = {}
+
+
+def register(strings: dict[str, tuple[str, str]]) -> Callable[..., str]:
+    """Add ``key -> (中文, English)`` pairs and return the translate function.
+
+    A key registered twice with different text is a programming error (two pages would fight
+    over one label), so it raises instead of silently keeping one of them.
+    """
+    for key, pair in strings.items():
+        if key in _STRINGS and _STRINGS[key] != pair:
+            raise ValueError(f"i18n key {key!r} registered twice with different text")
+        _STRINGS[key] = pair
+    return translate
+
+
+def language() -> str:
+    """The current session's language code."""
+    return st.session_state.get("lang", DEFAULT_LANGUAGE)
+
+
+def translate(key: str, **values: object) -> str:
+    """The text for ``key`` in the session's language, formatted with ``values``."""
+    zh, en = _STRINGS[key]
+    text = zh if language() == "zh" else en
+    return text.format(**values) if values else text
+
+
+def language_picker() -> None:
+    """A compact language switch (put it in the sidebar)."""
+    st.radio(
+        "语言 / Language",
+        list(LANGUAGES),
+        format_func=LANGUAGES.__getitem__,
+        horizontal=True,
+        key="lang",
+    )
