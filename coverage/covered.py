@@ -135,10 +135,11 @@ def track_segments(points: pd.DataFrame, radii: CoverageRadii) -> pd.DataFrame:
     A segment joins consecutive fixes of one track at most ``max_gap_minutes`` apart; a fix that
     no segment touches becomes a zero-length segment (it covers the disc around it).
     """
-    transport = pd.Categorical(points["transport"], categories=TRANSPORTS)
-    if (transport.codes < 0).any():
-        unknown = sorted(set(points["transport"][transport.codes < 0].astype(str)))
+    known = points["transport"].isin(TRANSPORTS).to_numpy(bool)
+    if not known.all():
+        unknown = sorted(set(points["transport"][~known].astype(str)))
         raise ValueError(f"track points: unknown transport {unknown}; expected one of {TRANSPORTS}")
+    transport = pd.Categorical(points["transport"], categories=TRANSPORTS)
     placed = points[["track_id", "time", "lon", "lat"]].assign(code=transport.codes).dropna()
     time = utc_ns(placed["time"])
     track = placed["track_id"].to_numpy()

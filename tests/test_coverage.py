@@ -113,6 +113,21 @@ def test_track_gap_longer_than_the_limit_is_not_joined(grid):
     assert len(_covered_set(grid, joined)) > 3 * len(_covered_set(grid, broken))
 
 
+def test_track_fixes_in_any_order_and_unknown_transport(grid):
+    points = [(85.03, 42.03), (85.17, 42.09), (85.33, 42.16)]
+    ordered = _track(points, 10)
+    shuffled = pd.concat([ordered, ordered.assign(track_id=2, lat=ordered["lat"] - 0.05)]).iloc[
+        [4, 0, 2, 5, 1, 3]
+    ]
+    both = covered_cells(
+        grid, None, pd.concat([ordered, ordered.assign(track_id=2, lat=ordered["lat"] - 0.05)])
+    )
+    assert _covered_set(grid, covered_cells(grid, None, shuffled)) == _covered_set(grid, both)
+    assert _covered_set(grid, both) > _covered_set(grid, covered_cells(grid, None, ordered))
+    with pytest.raises(ValueError, match=r"unknown transport \['bicycle'\]"):
+        covered_cells(grid, None, ordered.assign(transport="bicycle"))
+
+
 def test_foot_corridor_is_narrower_than_vehicle(grid):
     points = [(85.03, 42.03), (85.33, 42.16)]
     foot = _covered_set(grid, covered_cells(grid, None, _track(points, 5, "foot"), CoverageRadii()))
