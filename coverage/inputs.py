@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from coverage.covered import CoverageRadii, covered_cells, fill_visit_positions
-from coverage.grid import DEFAULT_RESOLUTION, CellIndex, build_grid, county_regions
+from coverage.grid import DEFAULT_RESOLUTION, FINE_RESOLUTION, CellIndex, build_grid, county_regions
 from coverage.sites import day_start_utc, draw_status, site_table
 from coverage.stats import region_stats
 from coverage.weights import CoverageWeights, cell_weights
@@ -35,7 +35,10 @@ class InputError(Exception):
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Options every coverage command shares: grid, config, database and output file."""
     parser.add_argument(
-        "--resolution", type=int, default=DEFAULT_RESOLUTION, help="H3 resolution (6 ≈ 36 km², 7 ≈ 5 km²)"
+        "--resolution",
+        type=int,
+        help=f"H3 resolution: 6 ≈ 41 km² cells, 7 ≈ 6 km² (default {DEFAULT_RESOLUTION}, "
+        f"{FINE_RESOLUTION} with --prefecture)",
     )
     parser.add_argument(
         "--prefecture", action="append", default=[], help="limit to a prefecture adcode (repeatable)"
@@ -49,6 +52,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def model_for(args: argparse.Namespace, as_of: pd.Timestamp) -> CoverageModel:
     """:func:`load_model` with the options of :func:`add_model_arguments`."""
+    if args.resolution is None:
+        args.resolution = FINE_RESOLUTION if args.prefecture else DEFAULT_RESOLUTION
     return load_model(as_of, args.resolution, args.prefecture, args.config)
 
 
