@@ -223,13 +223,16 @@ def read_draws(
 
 
 def write_table(table: pd.DataFrame, fmt: str, out: str | None, meta: dict | None = None) -> None:
-    """Print or write ``table`` as CSV or as JSON ``{**meta, "rows": [...]}``."""
+    """Print or write ``table`` as CSV or as JSON ``{**meta, "rows": [...]}``.
+
+    Numbers are rounded to 2 decimals, coordinates (``lon``, ``lat``) to 5 (about 1 m).
+    """
+    digits = {c: 5 if c in ("lon", "lat") else 2 for c in table.select_dtypes("float").columns}
+    table = table.round(digits)
     if fmt == "csv":
-        text = table.to_csv(index=False, float_format="%.2f")
+        text = table.to_csv(index=False)
     else:
-        rows = json.loads(
-            table.to_json(orient="records", date_format="iso", force_ascii=False, double_precision=4)
-        )
+        rows = json.loads(table.to_json(orient="records", date_format="iso", force_ascii=False))
         text = json.dumps({**(meta or {}), "rows": rows}, ensure_ascii=False, indent=1) + "\n"
     if out:
         Path(out).write_text(text, encoding="utf-8")
