@@ -427,8 +427,16 @@ def test_blind_spot_reachability_by_distance_to_road(grid):
 
 def _plan() -> dict:
     def stop(seq, kind, ident, lon, lat, arrive, depart):
-        return {"seq": seq, "type": kind, "id": ident, "lon": lon, "lat": lat,
-                "arrive": f"2026-10-05T{arrive}:00+08:00", "depart": f"2026-10-05T{depart}:00+08:00"}  # fmt: skip
+        day = "2026-10-05T{}:00+08:00"
+        return dict(
+            seq=seq,
+            type=kind,
+            id=ident,
+            lon=lon,
+            lat=lat,
+            arrive=day.format(arrive),
+            depart=day.format(depart),
+        )
 
     stops = [
         stop(0, "base", "B", 85.02, 42.02, "08:00", "08:00"),
@@ -510,7 +518,7 @@ def test_cli_report_and_blindspots_on_a_small_database(tmp_path, monkeypatch, ca
                 outcome="compliant",
                 lon=87.618,
                 lat=43.785,
-            )  # fmt: skip
+            )
         )
     out = tmp_path / "report.json"
     common = ["--resolution", "5", "--db", str(db)]
