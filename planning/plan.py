@@ -62,7 +62,7 @@ class Plan:
     dropped: tuple[dict, ...]
     mandatory_unmet: tuple[str, ...] = ()
     kpis: dict = field(default_factory=dict)
-    strategy: str = "week"
+    strategy: str = "assign"
 
     def to_dict(self) -> dict:
         """The plan as a JSON-ready dict."""
@@ -96,7 +96,7 @@ class Plan:
             dropped=tuple(data.get("dropped", ())),
             mandatory_unmet=tuple(data.get("mandatory_unmet", ())),
             kpis=data.get("kpis", {}),
-            strategy=data.get("strategy", "week"),
+            strategy=data.get("strategy", "assign"),
         )
 
     def save(self, path: str | Path) -> None:

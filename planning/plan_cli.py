@@ -24,7 +24,10 @@ def main(argv: list[str] | None = None) -> int:
         "--seconds", type=float, help="solver budget (default: the scenario's solver.seconds)"
     )
     parser.add_argument(
-        "--strategy", choices=STRATEGIES, default="week", help="one model for the week, or assign then route"
+        "--strategy",
+        choices=STRATEGIES,
+        default="assign",
+        help="assign sites to teams then route each (default), or one model for the week",
     )
     parser.add_argument(
         "--great-circle",

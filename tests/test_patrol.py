@@ -136,8 +136,10 @@ def test_every_night_at_a_lodging_town_or_the_base(return_to_base):
         assert (last["type"] == "base") if return_to_base else (last["night"] == scenario.days - 1)
 
 
-def test_assign_then_route_strategy_also_passes_the_checker():
+@pytest.mark.parametrize("strategy", ["week", "assign"])
+def test_both_strategies_pass_the_checker(strategy):
     targets = make_targets(ring_sites(20, radius_deg=1.0))
     teams = [{"id": "T1", "base": "Urumqi"}, {"id": "T2", "base": "Changji"}]
-    _, plan = _plan_and_check(scenario_dict(days=2, teams=teams), targets, strategy="assign")
-    assert plan["strategy"] == "assign" and plan["kpis"]["sites_visited"] > 0
+    _, plan = _plan_and_check(scenario_dict(days=2, teams=teams), targets, strategy=strategy)
+    assert plan["strategy"] == strategy and plan["kpis"]["sites_visited"] > 0
+    assert all(any(s["type"] == "site" for s in team["stops"]) for team in plan["teams"])
