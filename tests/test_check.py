@@ -40,6 +40,11 @@ def _site_positions(plan):
     ]
 
 
+def _renumber(stops: list[dict]) -> None:
+    for seq, stop in enumerate(stops):
+        stop["seq"] = seq
+
+
 def _shift(text: str, minutes: int) -> str:
     return (dt.datetime.fromisoformat(text) + dt.timedelta(minutes=minutes)).isoformat()
 
@@ -61,8 +66,7 @@ def test_missing_night(good):
     stops = broken["teams"][0]["stops"]
     (night,) = [i for i, s in enumerate(stops) if s["night"] == 0]
     del stops[night]
-    for seq, stop in enumerate(stops):
-        stop["seq"] = seq
+    _renumber(stops)
     assert "night" in _rules(scenario, broken)
 
 
@@ -70,12 +74,9 @@ def test_duplicated_site(good):
     scenario, plan = good
     broken = copy.deepcopy(plan)
     t, i = _site_positions(broken)[0]
-    other = 1 - t
-    copy_stop = dict(broken["teams"][t]["stops"][i])
-    stops = broken["teams"][other]["stops"]
-    stops.insert(1, copy_stop)
-    for seq, stop in enumerate(stops):
-        stop["seq"] = seq
+    stops = broken["teams"][1 - t]["stops"]
+    stops.insert(1, dict(broken["teams"][t]["stops"][i]))
+    _renumber(stops)
     assert "duplicate" in _rules(scenario, broken)
 
 
