@@ -8,6 +8,7 @@ Times are ISO-8601 strings with the Beijing offset (``2026-11-23T10:00:00+08:00`
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -120,6 +121,12 @@ def plan_kpis(plan_teams: tuple[TeamRoute, ...], dropped: tuple[dict, ...], cand
     visits = [s for t in plan_teams for s in t.stops if s.type == "site"]
     mandatory_total = sum(1 for s in visits if s.mandatory) + sum(1 for d in dropped if d.get("mandatory"))
     nights = [s for t in plan_teams for s in t.stops if s.night is not None]
+    # Waiting after a visit before driving on (the model does not cap it; shown so a chief sees it).
+    idle = sum(
+        (dt.datetime.fromisoformat(s.depart) - dt.datetime.fromisoformat(s.arrive)).total_seconds() / 60
+        - s.service_minutes
+        for s in visits
+    )
     return {
         "sites_total": candidate_count,
         "sites_visited": len(visits),
@@ -131,6 +138,7 @@ def plan_kpis(plan_teams: tuple[TeamRoute, ...], dropped: tuple[dict, ...], cand
         "drive_km": round(sum(t.drive_km for t in plan_teams), 1),
         "drive_minutes": sum(t.drive_minutes for t in plan_teams),
         "service_minutes": sum(t.service_minutes for t in plan_teams),
+        "idle_minutes_after_visits": round(idle),
         "nights_total": len(nights),
         "nights_away_from_base": sum(1 for s in nights if s.type == "lodging"),
     }
