@@ -20,6 +20,7 @@ from planning.vrptw import customer_routes, evaluate, load_solomon, read_bks, to
 VRPTW_PARAMS = SolveParams(
     first_solution="LOCAL_CHEAPEST_COST_INSERTION",
     metaheuristic="GUIDED_LOCAL_SEARCH",
+    restart_lambdas=(0.2, 0.05),
 )
 """Search settings for plain VRPTW, chosen by the measurements in bench/RESULTS.md."""
 

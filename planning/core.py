@@ -10,6 +10,7 @@ Time is in whole minutes from the start of the horizon (or the instance's own ti
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import queue
 import time
@@ -125,6 +126,10 @@ class SolveParams:
     ``(("use_cross_exchange", True),)``. ``workers`` > 1 runs :func:`portfolio` variants of these
     settings in that many parallel processes and keeps the best; each worker gets the full
     ``seconds`` / ``cpu_seconds``, so the CPU spent is ``workers`` times the budget.
+    ``restart_lambdas``: after the first search, one more guided local search per value, each
+    restarted from the best routes so far with fresh penalties and that lambda (guided local
+    search stalls in deep local optima; a restart with other penalties often escapes). The
+    budget is split equally over the phases.
     """
 
     seconds: float = 10.0
@@ -135,6 +140,7 @@ class SolveParams:
     guided_lambda: float | None = None
     operators: tuple[tuple[str, bool], ...] = ()
     workers: int = 1
+    restart_lambdas: tuple[float, ...] = ()
 
 
 Progress = Callable[[float, int], None]
@@ -153,12 +159,18 @@ def solve(
     """
     if params.workers > 1:
         return solve_portfolio(problem, portfolio(params), progress)
-    search = _search_parameters(params)
+    phases = 1 + len(params.restart_lambdas)
+    searches = [_search_parameters(params, seconds=params.seconds / phases)]
+    for guided_lambda in params.restart_lambdas:
+        searches.append(
+            _search_parameters(replace(params, guided_lambda=guided_lambda), params.seconds / phases)
+        )
     started = time.perf_counter()
     cpu_started = time.process_time()
     model = _Model(problem)
     routing = model.routing
     best: list[int] = []
+    cpu_deadline = [math.inf]
 
     def at_solution() -> None:
         objective = routing.CostVar().Value()
@@ -166,13 +178,30 @@ def solve(
             best[:] = [objective]
             if progress is not None:
                 progress(time.perf_counter() - started, objective)
-        # OR-Tools only limits wall time; CancelSearch keeps the best solution found so far.
-        if params.cpu_seconds is not None and time.process_time() - cpu_started >= params.cpu_seconds:
-            routing.CancelSearch()
+        # OR-Tools only limits wall time. FinishCurrentSearch keeps the best solution found so
+        # far and, unlike CancelSearch, does not stay set for the next phase's search.
+        if time.process_time() >= cpu_deadline[0]:
+            routing.solver().FinishCurrentSearch()
 
     routing.AddAtSolutionCallback(at_solution)
-    assignment = routing.SolveWithParameters(search)
-    solution = model.extract(assignment, time.perf_counter() - started)
+    solution: RoutingSolution | None = None
+    for phase, search in enumerate(searches):
+        if params.cpu_seconds is not None:
+            cpu_deadline[0] = cpu_started + params.cpu_seconds * (phase + 1) / phases
+        if solution is None:
+            assignment = routing.SolveWithParameters(search)
+        else:
+            # A restart: fresh guided-local-search penalties from the best routes so far.
+            incumbent = routing.ReadAssignmentFromRoutes(model.route_indices(solution), True)
+            if incumbent is None:
+                break
+            assignment = routing.SolveFromAssignmentWithParameters(incumbent, search)
+        found = model.extract(assignment, time.perf_counter() - started)
+        if solution is None or (found.feasible and found.objective < solution.objective):
+            solution = found
+        if not solution.feasible:
+            break
+    solution = replace(solution, solve_seconds=time.perf_counter() - started)
     solution.stats.update(cpu_seconds=time.process_time() - cpu_started, settings=describe(params))
     return solution
 
@@ -183,11 +212,14 @@ def describe(params: SolveParams) -> str:
     if params.guided_lambda is not None:
         parts.append(f"lambda={params.guided_lambda:g}")
     parts += [f"{name}={'on' if on else 'off'}" for name, on in params.operators]
+    if params.restart_lambdas:
+        parts.append("restarts lambda=" + ",".join(f"{value:g}" for value in params.restart_lambdas))
     return " ".join(parts)
 
 
-def _search_parameters(params: SolveParams):
-    """OR-Tools search parameters for ``params``; ``ValueError`` for names OR-Tools lacks."""
+def _search_parameters(params: SolveParams, seconds: float):
+    """OR-Tools search parameters for ``params`` with a wall limit of ``seconds``;
+    ``ValueError`` for names OR-Tools lacks."""
     search = pywrapcp.DefaultRoutingSearchParameters()
     for enum, name, target in (
         (routing_enums_pb2.FirstSolutionStrategy, params.first_solution, "first_solution_strategy"),
@@ -203,7 +235,7 @@ def _search_parameters(params: SolveParams):
         setattr(operators, name, OptionalBoolean.BOOL_TRUE if on else OptionalBoolean.BOOL_FALSE)
     if params.guided_lambda is not None:
         search.guided_local_search_lambda_coefficient = params.guided_lambda
-    search.time_limit.FromMilliseconds(int(params.seconds * 1000))
+    search.time_limit.FromMilliseconds(int(seconds * 1000))
     search.log_search = params.log_search
     return search
 
@@ -379,6 +411,10 @@ class _Model:
         for (_, end), (next_start, _) in zip(windows, windows[1:], strict=False):
             if next_start > end + 1:
                 cumul.RemoveInterval(end + 1, next_start - 1)
+
+    def route_indices(self, solution: RoutingSolution) -> list[list[int]]:
+        """``solution``'s routes as OR-Tools indices without starts and ends, one per vehicle."""
+        return [[self.manager.NodeToIndex(visit.node) for visit in route[1:-1]] for route in solution.routes]
 
     def extract(self, assignment, elapsed: float) -> RoutingSolution:
         """Turn an OR-Tools assignment into a :class:`RoutingSolution`."""

@@ -166,6 +166,27 @@ def test_cpu_budget_stops_a_long_search() -> None:
     assert improvements[-1] == solution.objective
 
 
+def test_restarts_split_the_cpu_budget_and_never_lose_the_best() -> None:
+    rng = np.random.default_rng(5)
+    positions = rng.integers(0, 1000, size=30).tolist()
+    nodes = [Node("depot")] + [Node(str(i), service=1, penalty=400) for i in range(1, 30)]
+    problem = line_problem(positions, nodes, [Vehicle(0, 0)] * 2, horizon=100_000)
+    improvements: list[int] = []
+    params = SolveParams(seconds=60, cpu_seconds=0.6, restart_lambdas=(0.3, 0.05))
+    solution = solve(problem, params, lambda _elapsed, objective: improvements.append(objective))
+    assert solution.feasible
+    assert solution.objective == min(improvements)
+    assert solution.stats["cpu_seconds"] < 5
+    assert "restarts lambda=0.3,0.05" in solution.stats["settings"]
+    # The objective counts travel and the penalties of dropped sites, and nothing else.
+    travel = sum(
+        problem.cost[a.node, b.node]
+        for route in solution.routes
+        for a, b in zip(route, route[1:], strict=False)
+    )
+    assert solution.objective == travel + 400 * len(solution.dropped)
+
+
 def test_unknown_operator_or_strategy_is_a_clear_error() -> None:
     problem = line_problem([0, 1], [Node("depot"), Node("site")])
     with pytest.raises(ValueError, match="use_teleport"):
