@@ -97,7 +97,11 @@ class SiteSelection:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A validated scenario. ``work_hours``/``night_hours`` are (start, end) minutes after midnight."""
+    """A validated scenario. ``work_hours``/``night_hours`` are (start, end) minutes after midnight.
+
+    ``solver_seed`` is recorded with the plan for the record; the OR-Tools routing search takes no
+    seed, so two runs differ only through how far the search gets in its time budget.
+    """
 
     name: str
     start: dt.date
