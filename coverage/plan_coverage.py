@@ -7,8 +7,10 @@ A plan (the planner's JSON: ``teams[].stops[]`` with ``type``, ``id``, ``lon``, 
   the stop (base and lodging stops are towns, not inspections);
 * a team's optional ``legs`` (one per stop, the leg *arriving* at it: a list of ``[lon, lat]`` or
   a GeoJSON LineString, or ``null``) is an expected vehicle track, timed evenly between the
-  previous departure and the arrival. Without leg geometry only the stops count, unless
-  ``straight_legs`` asks for straight lines between stops (crow-fly, so only a rough guess).
+  previous departure and the arrival. :func:`with_route_legs` fills them from the planner's own
+  travel model (``planning.export.plan_legs``: the road network's shortest paths, or straight
+  lines for a great-circle plan); ``straight_legs`` takes straight lines between stops instead
+  (crow-fly, a rough guess); without either only the stops count.
 
 The expected activities then go through the same coverage and site accounting as real records.
 Plan-vs-actual lists every planned site stop with whether that site was inspected (by anyone)
@@ -25,10 +27,13 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from coverage.grid import to_metric
 from coverage.sites import inspections, values_for
 from coverage.stats import BY_LEVELS
 from records.db import LOCAL_TZ
 
+#: ``--legs``: the planner's route, straight lines between stops, or stops only.
+LEG_CHOICES = ("route", "straight", "none")
 STOP_COLUMNS = ("team_id", "seq", "type", "site_id", "name", "lon", "lat", "arrive", "depart")
 
 
@@ -95,6 +100,48 @@ def _leg_coordinates(leg: object, where: str) -> np.ndarray:
     return array[:, :2]
 
 
+def with_route_legs(plan: dict) -> dict:
+    """A copy of ``plan`` whose teams without ``legs`` get the legs the planner's travel model drives."""
+    from planning.export import plan_legs
+
+    drawn = plan_legs(plan)
+    teams = [
+        team
+        if team.get("legs")
+        else {**team, "legs": [None] + [leg or None for leg in drawn[team["team_id"]]]}
+        for team in plan["teams"]
+    ]
+    return {**plan, "teams": teams}
+
+
+def _timed_leg(
+    coords: np.ndarray, start: pd.Timestamp, end: pd.Timestamp, step_minutes: float = 1.0
+) -> pd.DataFrame:
+    """Vehicle fixes along a leg at constant speed: its vertices plus a point every ``step_minutes``.
+
+    The extra points keep consecutive fixes far closer in time than the track gap limit of
+    :class:`coverage.covered.CoverageRadii`, so a long planned leg is one unbroken corridor.
+    """
+    x, y = to_metric(coords[:, 0], coords[:, 1])
+    along = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+    minutes = max((end - start).total_seconds() / 60.0, 0.0)
+    steps = int(np.ceil(minutes / step_minutes))
+    if along[-1] > 0 and steps > 1:
+        along_all = np.union1d(along, np.linspace(0.0, along[-1], steps + 1))
+        lon, lat = np.interp(along_all, along, coords[:, 0]), np.interp(along_all, along, coords[:, 1])
+        fraction = along_all / along[-1]
+    else:
+        lon, lat, fraction = coords[:, 0], coords[:, 1], np.linspace(0.0, 1.0, len(coords))
+    return pd.DataFrame(
+        {
+            "transport": "vehicle",
+            "time": pd.DatetimeIndex(start + (end - start) * fraction),
+            "lon": lon,
+            "lat": lat,
+        }
+    )
+
+
 def plan_activities(plan: dict, straight_legs: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The plan as expected visits (site stops) and expected vehicle track points (legs)."""
     stops = plan_stops(plan)
@@ -126,18 +173,9 @@ def plan_activities(plan: dict, straight_legs: bool = False) -> tuple[pd.DataFra
             else:
                 continue
             start, end = team_stops.loc[i - 1, "depart"], team_stops.loc[i, "arrive"]
-            times = start + (end - start) * np.linspace(0.0, 1.0, len(coords))
+            leg_points = _timed_leg(coords, start, end)
             points.append(
-                pd.DataFrame(
-                    {
-                        "track_id": f"plan:{team['team_id']}:{i}",
-                        "team_id": str(team["team_id"]),
-                        "transport": "vehicle",
-                        "time": pd.DatetimeIndex(times),
-                        "lon": coords[:, 0],
-                        "lat": coords[:, 1],
-                    }
-                )
+                leg_points.assign(track_id=f"plan:{team['team_id']}:{i}", team_id=str(team["team_id"]))
             )
     tracks = pd.concat(points, ignore_index=True) if points else None
     return visits, tracks
@@ -179,7 +217,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--by", choices=sorted(BY_LEVELS), default="prefecture")
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
     parser.add_argument(
-        "--straight-legs", action="store_true", help="count straight lines between stops as tracks"
+        "--legs",
+        choices=LEG_CHOICES,
+        default="route",
+        help="expected tracks between stops: the planner's route (default), straight lines, or none",
     )
     parser.add_argument("--actual", action="store_true", help="compare with the records of the plan's days")
     inputs.add_model_arguments(parser)
@@ -189,7 +230,8 @@ def main(argv: list[str]) -> int:
 
         plan = load_plan_dict(args.plan)
         since, until = plan_period(plan)
-        planned_visits, planned_tracks = plan_activities(plan, args.straight_legs)
+        route = with_route_legs(plan) if args.legs == "route" else plan
+        planned_visits, planned_tracks = plan_activities(route, straight_legs=args.legs == "straight")
         # Past inspections decide which sites are due: use the records when there are any.
         records = (
             inputs.read_records(args.db, since, until) if args.actual or inputs.has_records(args.db) else None

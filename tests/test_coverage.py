@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from pyproj import Transformer
+from pyproj import Geod, Transformer
 from shapely.geometry import LineString, Point, box
 
 from coverage.blindspots import ACCESS_PARTLY, ACCESS_REMOTE, ACCESS_ROAD, blind_spots, merge_neighbours
 from coverage.covered import CoverageRadii, covered_cells, fill_visit_positions
 from coverage.grid import CellIndex, cells_geodataframe, grid_from_counties
-from coverage.plan_coverage import plan_activities, plan_vs_actual
+from coverage.plan_coverage import plan_activities, plan_vs_actual, with_route_legs
 from coverage.sites import day_start_utc, draw_status, site_table
 from coverage.stats import TOTAL_CODE, region_stats
 from coverage.weights import COMPONENTS, CoverageWeights, cell_weights
@@ -458,16 +458,37 @@ def test_plan_expected_coverage_uses_stops_and_optional_legs(grid):
         expected |= set(grid["cell"][near].tolist()) | {h3i.latlng_to_cell(lat, lon, RES)}
     assert only_stops == expected
     _, straight = plan_activities(plan, straight_legs=True)
-    assert len(straight) == 6  # three legs of two points
+    # One fix a minute (plus the stops): the 60-minute legs are not broken by the 15-minute gap rule.
+    assert straight.groupby("track_id")["time"].diff().max() < pd.Timedelta(seconds=61)
     with_legs = _covered_set(grid, covered_cells(grid, visits, straight, CoverageRadii()))
-    assert with_legs > only_stops
+    route = shapely.distance(
+        _metric_centres(grid),
+        _metric(LineString([(85.02, 42.02), (85.1, 42.1), (85.3, 42.1), (85.02, 42.02)])),
+    )
+    # Legs are straight in lon/lat, the corridor is measured in metres: allow 10 m at its edge.
+    assert set(grid["cell"][route <= 990].tolist()) | only_stops <= with_legs
+    assert with_legs <= set(grid["cell"][route <= 1010].tolist()) | only_stops
+    assert len(with_legs - only_stops) > 5
+    # The planner's own legs: for a great-circle plan those are the same straight lines.
+    _, routed = plan_activities(with_route_legs({**plan, "travel_model": "great_circle"}))
+    assert _covered_set(grid, covered_cells(grid, visits, routed, CoverageRadii())) == with_legs
     plan["teams"][0]["legs"] = [
         None,
         {"type": "LineString", "coordinates": [[85.02, 42.02], [85.06, 42.1], [85.1, 42.1]]},
     ]
     _, given = plan_activities(plan)
-    assert given["lon"].tolist() == [85.02, 85.06, 85.1]
-    assert given["time"].iloc[1] == pd.Timestamp("2026-10-05T00:30Z")  # halfway 08:00 -> 09:00 local
+    # The given vertices are kept, in order, timed at constant speed from 08:00 to 09:00 local.
+    vertex = [
+        given.index[(given["lon"] == x) & (given["lat"] == y)][0]
+        for x, y in ((85.02, 42.02), (85.06, 42.1), (85.1, 42.1))
+    ]
+    assert vertex == sorted(vertex)
+    first_m, second_m = (
+        Geod(ellps="WGS84").inv(*a, *b)[2]
+        for a, b in (((85.02, 42.02), (85.06, 42.1)), ((85.06, 42.1), (85.1, 42.1)))
+    )
+    expected = pd.Timestamp("2026-10-05T00:00Z") + pd.Timedelta(hours=1) * first_m / (first_m + second_m)
+    assert abs(given.loc[vertex[1], "time"] - expected) < pd.Timedelta(seconds=5)
 
 
 def test_plan_vs_actual_marks_inspected_stops():
