@@ -14,11 +14,13 @@ from streamlit_folium import st_folium
 
 from layers.datasets import REGISTRY_FILES, attribution, data_path, load_context, load_targets
 from layers.schema import CATEGORIES, CATEGORY_ZH, LAYERS
-from views.basemap import BasemapData, build_basemap, prepare_basemap
+from views.basemap import BasemapData, build_basemap, prepare_basemap, view_for
 from views.offline_map import localize
 from views.target_layers import LAYER_NAMES, prepare_target_map, select_targets, target_groups
 
 MAP_HEIGHT_PX = 640
+#: A typical width of the map column on a laptop, used to pick the zoom for a prefecture.
+MAP_WIDTH_PX = 900
 
 
 @st.cache_resource(show_spinner="Preparing the basemap…")
@@ -90,14 +92,20 @@ else:
     for column, layer in zip(columns[1:], LAYERS, strict=True):
         column.metric(LAYER_NAMES[layer], int((shown["layer"] == layer).sum()))
 
-m = prepare_target_map(build_basemap(cached_basemap(), height_px=MAP_HEIGHT_PX))
+basemap = cached_basemap()
+m = prepare_target_map(build_basemap(basemap, height_px=MAP_HEIGHT_PX))
 groups = target_groups(shown) if not shown.empty else []
+# st_folium moves the view only when centre or zoom change, so other filters keep the user's view.
+bounds = basemap.bounds if chosen_prefecture is None else basemap.prefecture_bounds[chosen_prefecture]
+centre, zoom = view_for(bounds, MAP_WIDTH_PX, MAP_HEIGHT_PX)
 st_folium(
     localize(m, extra=groups),
     key="map",
     height=MAP_HEIGHT_PX,
     use_container_width=True,
     feature_group_to_add=groups,
+    center=centre,
+    zoom=zoom,
     layer_control=folium.LayerControl(collapsed=False),
     returned_objects=[],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 HOSTLESS_SCHEMES = {"data", "blob", "about"}
 SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "test-results"
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+CIRCLE_MARKER = '.leaflet-overlay-pane path[stroke="#333333"]'  # pollution sources, unclustered
 WAIT_MS = 45_000  # the first session imports geopandas and prepares the basemap on 2 shared cores
 
 
@@ -36,6 +38,14 @@ def _open_map(page: Page, app_url: str) -> FrameLocator:
     expect(frame.locator(".leaflet-container")).to_be_visible(timeout=WAIT_MS)
     expect(frame.locator(".marker-cluster").first).to_be_visible(timeout=WAIT_MS)
     return frame
+
+
+def _wait_until(page: Page, condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` (Python side: it may query several frames) until true; fail after WAIT_MS."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not condition():
+        assert time.monotonic() < deadline, "condition still false after the wait"
+        page.wait_for_timeout(200)
 
 
 def _metric(page: Page, label: str) -> int:
@@ -98,26 +108,27 @@ def test_prefecture_filter_redraws_map_with_fewer_targets(page: Page, app_url: s
     # The basemap stays; only the target feature groups are swapped, a moment after the rerun.
     sources = _metric(page, LAYER_NAMES["pollution_source"])
     clusters = page.frame_locator(MAP_IFRAME).locator(".marker-cluster")
-    deadline = time.monotonic() + WAIT_MS / 1000
-    while sum(int(text) for text in clusters.all_inner_texts()) != sources and time.monotonic() < deadline:
-        page.wait_for_timeout(250)
-    assert sum(int(text) for text in clusters.all_inner_texts()) == sources
+    _wait_until(page, lambda: sum(int(text) for text in clusters.all_inner_texts()) == sources)
 
     # Zoomed in past the clustering limit, each source is a circle marker with its own tooltip.
     (map_frame,) = [frame for frame in page.frames if "st_folium" in frame.url]
-    map_frame.evaluate("map_div.setView([43.83, 87.60], 12)")
-    markers = page.frame_locator(MAP_IFRAME).locator('.leaflet-overlay-pane path[stroke="#333333"]')
+    # The view has moved in to the prefecture (Leaflet ignores setView while a zoom animates).
+    _wait_until(page, lambda: map_frame.evaluate("!map_div._animatingZoom && map_div.getZoom() > 7"))
+    # void: returning the Map object would make Playwright serialise the whole layer graph.
+    map_frame.evaluate("void map_div.setView([43.83, 87.60], 12)")
+    markers = page.frame_locator(MAP_IFRAME).locator(CIRCLE_MARKER)
     expect(markers.first).to_be_attached(timeout=WAIT_MS)
+    # One round trip for all boxes (in iframe coordinates), not one per marker.
+    boxes = map_frame.evaluate(
+        "(selector) => Array.from(document.querySelectorAll(selector), (element) => {"
+        " const r = element.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })",
+        CIRCLE_MARKER,
+    )
     map_box = page.locator(MAP_IFRAME).bounding_box()
-    boxes = [box for box in (marker.bounding_box() for marker in markers.all()) if box]
-    inside = [
-        box
-        for box in boxes
-        if map_box["x"] + 80 < box["x"] < map_box["x"] + map_box["width"] / 2
-        and map_box["y"] + 80 < box["y"] < map_box["y"] + map_box["height"] - 200
-    ]
+    # Away from the zoom buttons (top left), the legends (bottom left) and the layer list (right).
+    inside = [(x, y) for x, y in boxes if 80 < x < map_box["width"] / 2 and 80 < y < map_box["height"] - 250]
     assert inside, "no circle marker in the open part of the map"
-    page.mouse.move(inside[0]["x"] + inside[0]["width"] / 2, inside[0]["y"] + inside[0]["height"] / 2)
+    page.mouse.move(map_box["x"] + inside[0][0], map_box["y"] + inside[0][1])
     tooltip = page.frame_locator(MAP_IFRAME).locator(".leaflet-tooltip")
     expect(tooltip).to_contain_text("PS-")
     assert any(zh in tooltip.inner_text() for zh in ("重点", "特殊", "一般"))

@@ -102,7 +102,12 @@ def test_prefecture_filter_changes_counts_and_map(app: AppTest, targets):
     metrics = _metrics(app)
     assert 0 < metrics["Targets shown"] == len(expected) < len(targets)
     assert metrics[LAYER_NAMES["pollution_source"]] == (expected["layer"] == "pollution_source").sum()
-    groups = _map_args(app)["feature_group"]
+    args = _map_args(app)
+    groups = args["feature_group"]
+    # The view moves to the prefecture: its centre lies inside the prefecture's targets' extent.
+    west, south, east, north = expected.total_bounds
+    assert south - 1 <= args["center"][0] <= north + 1 and west - 1 <= args["center"][1] <= east + 1
+    assert args["zoom"] > 7
     site_ids = set(expected["site_id"])
     assert all(site_id in groups for site_id in list(site_ids)[:20])
     assert not any(site_id in groups for site_id in set(targets["site_id"]) - site_ids)

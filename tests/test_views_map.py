@@ -13,7 +13,7 @@ from folium.plugins import MarkerCluster
 
 from layers.datasets import load_targets
 from layers.schema import XINJIANG_BBOX
-from views.basemap import build_basemap, prepare_basemap
+from views.basemap import build_basemap, prepare_basemap, view_for
 from views.offline_map import LOCAL, localize, vendor_base
 from views.target_layers import (
     APPROXIMATE_NOTE,
@@ -133,3 +133,17 @@ def test_prepare_target_map_adds_cluster_assets_to_this_map_only():
     assert any("markercluster" in url for _, url in m.default_js)
     assert not any("markercluster" in url for _, url in folium.Map.default_js)
     assert len(prepare_target_map(m).default_js) == len(m.default_js)
+
+
+def test_view_for_fits_bounds_like_leaflet(basemap):
+    centre, zoom = view_for([[-10.0, -10.0], [10.0, 10.0]], 256, 256)
+    assert centre == pytest.approx([0.0, 0.0], abs=1e-9)
+    assert zoom == 4.0  # log2(256 / (20 / 360 * 256)) = 4.17, floored to a quarter step
+    assert view_for([[-5.0, -5.0], [5.0, 5.0]], 256, 256)[1] == 5.0
+    # Each prefecture view sits inside that prefecture and is closer than the province view.
+    province_zoom = view_for(basemap.bounds, 900, 640)[1]
+    for bounds in basemap.prefecture_bounds.values():
+        (south, west), (north, east) = bounds
+        (lat, lon), zoom = view_for(bounds, 900, 640)
+        assert south <= lat <= north and west <= lon <= east
+        assert zoom >= province_zoom

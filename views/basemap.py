@@ -8,6 +8,7 @@ optional extra layer, off by default.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import folium
@@ -43,6 +44,8 @@ class BasemapData:
     roads: list[list[tuple[float, float]]]
     #: [[south, west], [north, east]] of the province, for ``fit_bounds``.
     bounds: list[list[float]]
+    #: The same per prefecture code, to zoom to a chosen prefecture.
+    prefecture_bounds: dict[str, list[list[float]]]
 
 
 def _feature_collection(frame: gpd.GeoDataFrame, columns: list[str]) -> dict:
@@ -80,6 +83,12 @@ def prepare_basemap(tolerance_m: float = 2000.0, decimals: int = 3) -> BasemapDa
         for_web(frame, decimals) for frame in (counties, prefectures, province, lakes, rivers, roads)
     )
     west, south, east, north = province.total_bounds
+    prefecture_bounds = {
+        str(code): [[float(s), float(w)], [float(n), float(e)]]
+        for code, (w, s, e, n) in zip(
+            prefectures["pref_adcode"], prefectures.geometry.bounds.values, strict=True
+        )
+    }
     return BasemapData(
         province=_feature_collection(province, []),
         prefectures=_feature_collection(prefectures, ["name_zh", "name_en"]),
@@ -88,7 +97,28 @@ def prepare_basemap(tolerance_m: float = 2000.0, decimals: int = 3) -> BasemapDa
         rivers=lines_latlon(rivers.geometry),
         roads=lines_latlon(roads.geometry),
         bounds=[[float(south), float(west)], [float(north), float(east)]],
+        prefecture_bounds=prefecture_bounds,
     )
+
+
+def view_for(bounds: list[list[float]], width_px: int, height_px: int) -> tuple[list[float], float]:
+    """Centre [lat, lon] and zoom that fit ``bounds`` into a map of the given size.
+
+    Leaflet's own fitBounds arithmetic in Web Mercator (256-pixel world at zoom 0), rounded down
+    to the map's quarter-zoom steps, for callers that can only set a centre and zoom (st_folium).
+    """
+    (south, west), (north, east) = bounds
+
+    def mercator_y(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    width_at_zoom0 = max(east - west, 1e-6) / 360 * 256
+    height_at_zoom0 = max(mercator_y(north) - mercator_y(south), 1e-6) / (2 * math.pi) * 256
+    zoom = min(math.log2(width_px / width_at_zoom0), math.log2(height_px / height_at_zoom0))
+    centre_lat = math.degrees(
+        2 * math.atan(math.exp((mercator_y(north) + mercator_y(south)) / 2)) - math.pi / 2
+    )
+    return [centre_lat, (west + east) / 2], math.floor(zoom * 4) / 4
 
 
 def _outline_style(kind: str, fill: bool = False, dash: str | None = None):

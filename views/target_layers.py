@@ -127,6 +127,9 @@ def _source_cluster(sources: gpd.GeoDataFrame) -> FastMarkerCluster:
         callback=callback,
         disableClusteringAtZoom=11,
         showCoverageOnHover=False,
+        # With animation, MarkerCluster 1.1 showed every cluster twice (checked in Chromium) when
+        # st_folium swapped the groups and moved the view in the same frame.
+        animate=False,
     )
 
 
