@@ -281,6 +281,13 @@ def _ids_from_draw(path: Path, field_path: str) -> list[str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScenarioError(field_path, f"cannot read draw file {path}: {exc}") from exc
+    return draw_site_ids(data, str(path), field_path)
+
+
+def draw_site_ids(data: object, source: str, field_path: str) -> list[str]:
+    """Site ids of a parsed draw record (its ``result`` list) or of a plain list of ids;
+    ``source`` names the file in the error."""
+    path = source
     if isinstance(data, dict):
         for key in ("result", "site_ids", "sites"):
             if key in data:
