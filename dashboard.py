@@ -1,113 +1,199 @@
-"""XunHu 巡护 dashboard (placeholder page): the shipped layers and targets on an offline map.
+"""XunHu 巡护 dashboard: the shell around the pages (login, navigation by role, footer).
 
-Run with ``streamlit run dashboard.py`` (see README). The page is thin: data comes from
-``layers`` through cached wrappers, the map from ``views``; nothing here fetches from the
-internet (the Leaflet files are vendored under static/, the basemap is drawn from data/geo).
+Run with ``streamlit run dashboard.py`` (see README). The shell only decides who is logged in and
+which pages they may open; each page lives in ``views/pages/`` and checks ``records.access``
+itself for the data it shows. Every page is registered with ``st.navigation`` so that a direct URL
+resolves; the pages the role may not open are hidden from the menu and refused (and audited) when
+asked for by URL.
+
+On first start, when the records database does not exist yet, the prebuilt SIMULATED history
+(data/demo/records_demo.sqlite.gz) is unpacked in its place: a second instead of minutes of
+simulation.
 """
 
 from __future__ import annotations
 
-import folium
-import geopandas as gpd
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import streamlit as st
-from streamlit_folium import st_folium
 
-from layers.datasets import REGISTRY_FILES, attribution, data_path, load_context, load_targets
-from layers.schema import CATEGORIES, CATEGORY_ZH, LAYERS
-from views.basemap import BasemapData, build_basemap, prepare_basemap, view_for
-from views.offline_map import localize
-from views.target_layers import LAYER_NAMES, prepare_target_map, select_targets, target_groups
+from records import access
+from records.accounts import Account, AuthError, list_accounts
+from records.db import RecordsError, default_db_path
+from records.simulate import DEMO_SNAPSHOT, install_demo_snapshot
+from views import data
+from views.i18n import language_picker, register
+from views.pages import audit_log, coverage_page, layers_page, map_page, my_sites, plan_week
+from views.session import audit_refusal, log_in, log_out, pop_notice, resume_session
 
-MAP_HEIGHT_PX = 640
-#: A typical width of the map column on a laptop, used to pick the zoom for a prefecture.
-MAP_WIDTH_PX = 900
-
-
-@st.cache_resource(show_spinner="Preparing the basemap…")
-def cached_basemap() -> BasemapData:
-    """Simplified basemap geometry, shared by every session (read-only)."""
-    return prepare_basemap()
-
-
-@st.cache_data(show_spinner="Loading the registry…")
-def cached_targets() -> gpd.GeoDataFrame:
-    """The shipped registry in the target schema (empty if the registry files are missing)."""
-    if not all(data_path(path).exists() for path in REGISTRY_FILES.values()):
-        return gpd.GeoDataFrame()
-    return load_targets()
-
-
-@st.cache_data
-def cached_prefectures() -> dict[str, str]:
-    """Prefecture code -> "中文名 English name", in code order."""
-    frame = load_context("prefectures").sort_values("adcode")
-    return {
-        str(code): f"{zh} {en}"
-        for code, zh, en in zip(frame["adcode"], frame["name_zh"], frame["name_en"], strict=True)
+T = register(
+    {
+        "shell.tagline": (
+            "新疆生态环境执法支队巡护计划与覆盖分析",
+            "Patrol planning and coverage for environmental-enforcement detachments in Xinjiang.",
+        ),
+        "shell.page.map": ("地图", "Map"),
+        "shell.page.my_sites": ("我的点位", "My sites"),
+        "shell.page.plan": ("周计划", "Plan week"),
+        "shell.page.coverage": ("覆盖情况", "Coverage"),
+        "shell.page.layers": ("图层", "Layers"),
+        "shell.page.audit": ("审计日志", "Audit log"),
+        "shell.login": ("登录", "Log in"),
+        "shell.username": ("用户名", "Username"),
+        "shell.password": ("密码", "Password"),
+        "shell.logout": ("退出登录", "Log out"),
+        "shell.signed_in": ("{name}（{role}）", "{name} ({role})"),
+        "shell.role.officer": ("执法队员", "officer"),
+        "shell.role.chief": ("支队长", "chief"),
+        "shell.role.manager": ("管理人员", "manager"),
+        "shell.role.admin": ("管理员", "admin"),
+        "shell.no_accounts": (
+            "还没有任何账号。在服务器上创建第一个管理员：\n\n"
+            "`python -m records create-admin --username 用户名`\n\n"
+            "或者创建演示账号（每个角色一个，随机密码只在控制台显示一次）：\n\n"
+            "`python -m records demo-accounts`",
+            "No account exists yet. On the server, create the first admin:\n\n"
+            "`python -m records create-admin --username NAME`\n\n"
+            "or the demo accounts (one per role; their random passwords are printed once, on the "
+            "console):\n\n`python -m records demo-accounts`",
+        ),
+        "shell.refused": ("您的账号不能打开此页面。", "Your account may not open this page."),
+        "shell.simulated": (
+            "此处显示的执法对象、检查记录和人员均为**模拟**演示数据（SIMULATED）；保护地边界为**近似**"
+            "示意（APPROXIMATE），不是法定边界。",
+            "Enforcement targets, inspection history and officers shown here are **SIMULATED** demo "
+            "data. Protected-area shapes are **APPROXIMATE** placeholders, not legal boundaries.",
+        ),
+        "shell.attribution": ("数据来源：{text}", "Data: {text}"),
     }
-
-
-@st.cache_data
-def cached_attribution() -> str:
-    """The attribution text from data/SOURCES.md."""
-    return attribution()
-
-
-st.set_page_config(page_title="XunHu 巡护", layout="wide")
-st.title("XunHu 巡护")
-st.caption("Patrol planning and coverage for environmental-enforcement detachments in Xinjiang.")
-st.info(
-    "Enforcement targets, inspection history and officers shown here are **SIMULATED** demo data. "
-    "Protected-area shapes are **APPROXIMATE** placeholders, not legal boundaries."
 )
 
-targets = cached_targets()
-prefectures = cached_prefectures()
-with st.sidebar:
-    st.header("Filters")
-    chosen_layers = st.multiselect(
-        "Layers 图层", LAYERS, default=list(LAYERS), format_func=LAYER_NAMES.__getitem__, key="layers"
-    )
-    chosen_prefecture = st.selectbox(
-        "Prefecture 地州市",
-        [None, *prefectures],
-        format_func=lambda code: "All prefectures 全部" if code is None else prefectures[code],
-        key="prefecture",
-    )
-    chosen_categories = st.multiselect(
-        "Category 类别",
-        CATEGORIES,
-        default=list(CATEGORIES),
-        format_func=lambda c: f"{c} {CATEGORY_ZH[c]}",
-        key="categories",
-    )
 
-if targets.empty:
-    st.warning("No registry found in data/registry: showing the basemap only.")
-    shown = targets
-else:
-    shown = select_targets(targets, chosen_layers, chosen_prefecture, chosen_categories)
-    columns = st.columns(len(LAYERS) + 1)
-    columns[0].metric("Targets shown", len(shown))
-    for column, layer in zip(columns[1:], LAYERS, strict=True):
-        column.metric(LAYER_NAMES[layer], int((shown["layer"] == layer).sum()))
+@dataclass(frozen=True)
+class PageSpec:
+    """One page of the app: where it lives and what it is called."""
 
-basemap = cached_basemap()
-m = prepare_target_map(build_basemap(basemap, height_px=MAP_HEIGHT_PX))
-groups = target_groups(shown) if not shown.empty else []
-# st_folium moves the view only when centre or zoom change, so other filters keep the user's view.
-bounds = basemap.bounds if chosen_prefecture is None else basemap.prefecture_bounds[chosen_prefecture]
-centre, zoom = view_for(bounds, MAP_WIDTH_PX, MAP_HEIGHT_PX)
-st_folium(
-    localize(m, extra=groups),
-    key="map",
-    height=MAP_HEIGHT_PX,
-    use_container_width=True,
-    feature_group_to_add=groups,
-    center=centre,
-    zoom=zoom,
-    layer_control=folium.LayerControl(collapsed=False),
-    returned_objects=[],
+    url_path: str
+    render: Callable[[], None]
+    title_key: str
+    icon: str
+
+
+PAGES = (
+    PageSpec("map", map_page.render, "shell.page.map", ":material/map:"),
+    PageSpec("my-sites", my_sites.render, "shell.page.my_sites", ":material/checklist:"),
+    PageSpec("plan", plan_week.render, "shell.page.plan", ":material/route:"),
+    PageSpec("coverage", coverage_page.render, "shell.page.coverage", ":material/hexagon:"),
+    PageSpec("layers", layers_page.render, "shell.page.layers", ":material/layers:"),
+    PageSpec("audit", audit_log.render, "shell.page.audit", ":material/policy:"),
 )
+#: The pages each role may open, in menu order (the map, at the root URL, is everyone's).
+ROLE_PAGES: dict[str, tuple[str, ...]] = {
+    "officer": ("my-sites", "map"),
+    "chief": ("plan", "my-sites", "map", "layers"),
+    "manager": ("coverage", "map"),
+    "admin": ("plan", "my-sites", "coverage", "map", "layers", "audit"),
+}
 
-st.caption(f"Data: {cached_attribution()}")
+
+def allowed_pages(account: Account) -> tuple[str, ...]:
+    """The url paths of the pages ``account`` may open; a manager with drill-down also gets My sites."""
+    pages = ROLE_PAGES[account.role]
+    if account.role == "manager" and access.can(account, "all_plans"):
+        pages = ("coverage", "my-sites", "map")
+    return pages
+
+
+@st.cache_resource(show_spinner="Installing the demo history…")
+def install_snapshot_once(db_path: str) -> bool:
+    """Unpack the prebuilt demo history if the database ``db_path`` does not exist (once per process;
+    a checkout without the snapshot starts with an empty database)."""
+    return DEMO_SNAPSHOT.exists() and install_demo_snapshot(DEMO_SNAPSHOT, db_path)
+
+
+def login_form() -> None:
+    """The login page (shown instead of any page while nobody is logged in)."""
+    st.title("XunHu 巡护")
+    st.caption(T("shell.tagline"))
+    notice = pop_notice()
+    if notice:
+        st.warning(notice)
+    with data.records_store() as store:
+        no_accounts = list_accounts(store).empty
+    if no_accounts:
+        st.info(T("shell.no_accounts"))
+    with st.form("login"):
+        username = st.text_input(T("shell.username"), key="login_username")
+        password = st.text_input(T("shell.password"), type="password", key="login_password")
+        submitted = st.form_submit_button(T("shell.login"))
+    if not submitted:
+        return
+    try:
+        log_in(username, password)
+    except AuthError as failed:  # one message for every failure, lockout included
+        st.error(str(failed))
+        return
+    except RecordsError as problem:
+        st.error(str(problem))
+        return
+    st.rerun()
+
+
+def account_box(account: Account) -> None:
+    """Who is logged in, and the logout button (sidebar)."""
+    st.caption(
+        T(
+            "shell.signed_in",
+            name=account.display_name or account.username,
+            role=T(f"shell.role.{account.role}"),
+        )
+    )
+    if st.button(T("shell.logout"), key="logout"):
+        log_out()
+        st.rerun()
+
+
+def footer() -> None:
+    """Attribution and the SIMULATED data note, on every page."""
+    st.divider()
+    st.caption(T("shell.simulated"))
+    st.caption(T("shell.attribution", text=data.attribution_text()))
+
+
+def main() -> None:
+    """One run of the app."""
+    st.set_page_config(page_title="XunHu 巡护", layout="wide")
+    install_snapshot_once(str(default_db_path()))
+    with st.sidebar:
+        language_picker()
+    account = resume_session()
+    allowed = allowed_pages(account) if account is not None else ()
+    pages = {
+        spec.url_path: st.Page(
+            spec.render,
+            title=T(spec.title_key),
+            icon=spec.icon,
+            url_path=spec.url_path,
+            default=spec.url_path == "map",
+            visibility="visible" if spec.url_path in allowed else "hidden",
+        )
+        for spec in PAGES
+    }
+    menu = [pages[path] for path in allowed] + [page for path, page in pages.items() if path not in allowed]
+    page = st.navigation(menu, position="sidebar" if account is not None else "hidden")
+    if account is None:
+        login_form()
+    else:
+        with st.sidebar:
+            account_box(account)
+        current = next(path for path, candidate in pages.items() if candidate is page)
+        if current in allowed:
+            page.run()
+        else:
+            audit_refusal(account, f"page:{current}", "page not open to the role")
+            st.error(T("shell.refused"))
+    footer()
+
+
+main()

@@ -14,10 +14,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from dashboard_fixtures import DEMO_NOW, make_demo_db
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -32,6 +34,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_TIMEOUT_S = 60
+#: Browser waits: the first session imports geopandas and prepares the basemap on 2 shared cores.
+BROWSER_WAIT_MS = 45_000
+#: The login form's labels in the default language (Chinese; see dashboard.py).
+LOGIN_LABELS = {"username": "用户名", "password": "密码", "submit": "登录", "logout": "退出登录"}
 
 
 def _in_ci() -> bool:
@@ -61,11 +67,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a dashboard server started for this test session and stopped at its end."""
+@contextmanager
+def dashboard_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """Run ``streamlit run dashboard.py`` on a free loopback port with ``env``; yield its URL."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     with log_path.open("wb") as log:
         # Popen (not a shell `&`) so teardown terminates exactly this process.
         server = subprocess.Popen(
@@ -82,6 +87,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 "--server.fileWatcherType=none",
             ],
             cwd=REPO_ROOT,
+            env={**os.environ, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -109,3 +115,75 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def demo_db_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tuple[str, str]]]:
+    """A records DB made by :func:`make_demo_db`, never opened by a server: copy it, don't write it."""
+    path = tmp_path_factory.mktemp("records-template") / "records.sqlite"
+    return path, make_demo_db(path)
+
+
+@pytest.fixture
+def demo_records(
+    demo_db_template: tuple[Path, dict[str, tuple[str, str]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, dict[str, tuple[str, str]]]:
+    """A fresh copy of the demo records DB for one test, with ``XUNHU_DB`` pointing to it and the
+    dashboard clock (``XUNHU_NOW``) at :data:`DEMO_NOW`; returns (path, {role: (username, password)})."""
+    template, accounts = demo_db_template
+    path = tmp_path / "records.sqlite"
+    shutil.copyfile(template, path)
+    monkeypatch.setenv("XUNHU_DB", str(path))
+    monkeypatch.setenv("XUNHU_NOW", DEMO_NOW)
+    return path, accounts
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tuple[str, str]]]:
+    """(path, {role: (username, password)}) of a records DB made by :func:`make_demo_db` for the
+    session's dashboard server (tests read it to check what the browser stored)."""
+    path = tmp_path_factory.mktemp("records") / "records.sqlite"
+    return path, make_demo_db(path)
+
+
+@pytest.fixture(scope="session")
+def app_with_accounts(
+    tmp_path_factory: pytest.TempPathFactory, demo_db: tuple[Path, dict[str, tuple[str, str]]]
+) -> Iterator[tuple[str, dict[str, tuple[str, str]]]]:
+    """A dashboard server on the ``demo_db`` records DB (demo snapshot + one account per role).
+
+    Yields (url, {role: (username, password)}) for the roles officer, chief, manager and admin.
+    The server's clock is :data:`DEMO_NOW` (``XUNHU_NOW``), so releases are deterministic.
+    """
+    db_path, accounts = demo_db
+    env = {"XUNHU_DB": str(db_path), "XUNHU_NOW": DEMO_NOW}
+    with dashboard_server(env, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
+        yield url, accounts
+
+
+@pytest.fixture(scope="session")
+def app_url(app_with_accounts: tuple[str, dict[str, tuple[str, str]]]) -> str:
+    """URL of the session's dashboard server (log in with ``app_with_accounts``'s accounts)."""
+    return app_with_accounts[0]
+
+
+@pytest.fixture
+def log_in(app_with_accounts: tuple[str, dict[str, tuple[str, str]]]) -> Callable[..., None]:
+    """``log_in(page, role, path="", lang="zh")``: open ``path`` of the app in ``page``, log in as
+    ``role`` and switch the interface to ``lang``."""
+    url, accounts = app_with_accounts
+
+    def go(page, role: str, path: str = "", lang: str = "zh") -> None:
+        from playwright.sync_api import expect
+
+        username, password = accounts[role]
+        page.goto(url + path)
+        page.get_by_label(LOGIN_LABELS["username"]).fill(username)
+        page.get_by_label(LOGIN_LABELS["password"]).fill(password)
+        page.get_by_role("button", name=LOGIN_LABELS["submit"]).click()
+        expect(page.get_by_role("button", name=LOGIN_LABELS["logout"])).to_be_visible(timeout=BROWSER_WAIT_MS)
+        if lang == "en":
+            page.get_by_test_id("stSidebar").get_by_text("English", exact=True).click()
+            expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=BROWSER_WAIT_MS)
+
+    return go

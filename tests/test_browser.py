@@ -30,8 +30,8 @@ def _external(urls: list[str]) -> list[str]:
     ]
 
 
-def _open_map(page: Page, app_url: str) -> FrameLocator:
-    page.goto(app_url)
+def _open_map(page: Page, log_in: Callable[..., None]) -> FrameLocator:
+    log_in(page, "manager", lang="en")
     iframe = page.locator(MAP_IFRAME)
     expect(iframe).to_be_visible(timeout=WAIT_MS)
     frame = page.frame_locator(MAP_IFRAME)
@@ -53,10 +53,10 @@ def _metric(page: Page, label: str) -> int:
     return int(metric.get_by_test_id("stMetricValue").inner_text().replace(",", ""))
 
 
-def test_offline_map_renders_basemap_and_targets_without_leaving_loopback(page: Page, app_url: str):
+def test_offline_map_renders_basemap_and_targets_without_leaving_loopback(page: Page, log_in):
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
-    frame = _open_map(page, app_url)
+    frame = _open_map(page, log_in)
 
     # A map whose scripts failed keeps its iframe at height 0: the classic silent offline failure.
     assert float(page.locator(MAP_IFRAME).get_attribute("height") or 0) > 0
@@ -91,10 +91,10 @@ def test_offline_map_renders_basemap_and_targets_without_leaving_loopback(page: 
     assert _external(requests) == []
 
 
-def test_prefecture_filter_redraws_map_with_fewer_targets(page: Page, app_url: str):
+def test_prefecture_filter_redraws_map_with_fewer_targets(page: Page, log_in):
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
-    _open_map(page, app_url)
+    _open_map(page, log_in)
     total = _metric(page, "Targets shown")
 
     page.get_by_test_id("stSidebar").get_by_role("combobox").nth(1).click()

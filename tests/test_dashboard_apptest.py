@@ -1,12 +1,17 @@
-"""The dashboard script under Streamlit's AppTest: widgets, counts and the map payload (no browser)."""
+"""The dashboard's map page under Streamlit's AppTest: widgets, counts and the map payload (no browser).
+
+The shell runs for real (dashboard.py); the account is put in the session state, as after a login.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dashboard_fixtures import account_for
 from streamlit.testing.v1 import AppTest
 
 from layers.datasets import attribution, load_targets
@@ -21,19 +26,30 @@ def targets():
     return load_targets()
 
 
+@pytest.fixture(scope="module")
+def records_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A records DB of the test's own (the shell installs the demo snapshot there on first start)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XUNHU_DB", str(tmp_path_factory.mktemp("records") / "records.sqlite"))
+        yield
+
+
 def _run_app() -> AppTest:
     # The first run imports geopandas and prepares the basemap: far beyond AppTest's 3 s default.
-    return AppTest.from_file(str(REPO_ROOT / "dashboard.py"), default_timeout=60).run()
+    app = AppTest.from_file(str(REPO_ROOT / "dashboard.py"), default_timeout=60)
+    app.session_state["lang"] = "en"
+    app.session_state["account"] = account_for("manager")
+    return app.run()
 
 
 @pytest.fixture(scope="module")
-def shown() -> AppTest:
+def shown(records_db) -> AppTest:
     """The page as first shown; shared by the tests that only read it."""
     return _run_app()
 
 
 @pytest.fixture
-def app() -> AppTest:
+def app(records_db) -> AppTest:
     """A fresh page for tests that change widgets."""
     return _run_app()
 
@@ -50,12 +66,12 @@ def _metrics(app: AppTest) -> dict[str, int]:
 
 def test_dashboard_runs_and_counts_the_whole_registry(shown: AppTest, targets):
     assert not shown.exception
-    assert shown.title[0].value == "XunHu 巡护"
+    assert shown.header[0].value == "Map"
     metrics = _metrics(shown)
     assert metrics["Targets shown"] == len(targets)
     for layer, name in LAYER_NAMES.items():
         assert metrics[name] == (targets["layer"] == layer).sum()
-    assert any("SIMULATED" in info.value for info in shown.info)
+    assert any("SIMULATED" in caption.value for caption in shown.main.caption)
 
 
 def test_map_assets_are_served_locally_and_exist(shown: AppTest):

@@ -109,3 +109,10 @@ def log_out() -> None:
 def pop_notice() -> str | None:
     """Why the previous session ended, once (None if it did not end by itself)."""
     return st.session_state.pop(NOTICE_KEY, None)
+
+
+def audit_refusal(account: Account, obj: str, reason: str) -> None:
+    """Audit a refusal the dashboard decides itself (a page or a team the account may not open),
+    with the same action as ``records.access`` refusals (``access.denied``)."""
+    with records_store() as store:
+        store.log("access.denied", obj, {"reason": reason, "role": account.role}, account.username)

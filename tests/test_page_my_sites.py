@@ -1,0 +1,164 @@
+"""My sites page (AppTest): the officer's released stops, site cards, recording a visit; chiefs' teams."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dashboard_fixtures import DEMO_NOW
+from streamlit.testing.v1 import AppTest
+
+from records.accounts import get_account
+from records.store import open_store
+
+TODAY = date.fromisoformat(DEMO_NOW[:10])
+
+
+def _page(account, params: dict[str, str] | None = None) -> AppTest:
+    def app():
+        from views.pages import my_sites
+
+        my_sites.render()
+
+    at = AppTest.from_function(app, default_timeout=60)
+    at.session_state["lang"] = "en"
+    at.session_state["account"] = account
+    for name, value in (params or {}).items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def _account(path: Path, username: str):
+    with open_store(path) as store:
+        return get_account(store, username)
+
+
+def _issued(path: Path, team: str) -> pd.DataFrame:
+    """The team's issued stops per day in the demo DB, straight from the assignments table."""
+    with open_store(path) as store:
+        days = sorted(
+            {row[0] for row in store.conn.execute("SELECT day FROM assignments WHERE team_id = ?", (team,))}
+        )
+        return pd.concat([store.assignments(team, day) for day in days], ignore_index=True)
+
+
+def _cards(at: AppTest) -> list:
+    return [expander for expander in at.expander if expander.label == "Site card"]
+
+
+def test_checklist_follows_kind_category_and_flags():
+    from views.pages.my_sites import T, checklist
+
+    site = {
+        "kind": "hazardous_waste",
+        "category": "key",
+        "online_monitoring": True,
+        "violations_3y": 2,
+        "night_check": True,
+        "skills_required": "drone;sampling",
+    }
+    items = checklist(site)
+    expected = [
+        "my_sites.check.hazardous_waste",
+        "my_sites.check.key_category",
+        "my_sites.check.online",
+        "my_sites.check.previous_violations",
+    ]
+    expected += ["my_sites.check.night", "my_sites.check.skill.drone", "my_sites.check.skill.sampling"]
+    assert items == [T(key) for key in expected]
+    plain = {"kind": "reservoir", "category": "ordinary", "online_monitoring": pd.NA, "violations_3y": pd.NA}
+    assert checklist(plain | {"night_check": False, "skills_required": None}) == [
+        T("my_sites.check.reservoir")
+    ]
+
+
+@pytest.fixture
+def officer_day(demo_records):
+    """(db path, officer account, the latest released day with stops of team T1, its stops)."""
+    path, accounts = demo_records
+    officer = _account(path, accounts["officer"][0])
+    stops = _issued(path, "T1")
+    released = stops[pd.to_datetime(stops["day"]).dt.date <= TODAY]
+    day = released["day"].max()
+    return path, officer, day, released[released["day"] == day]
+
+
+def test_officer_sees_the_days_stops_in_order_with_cards(officer_day):
+    path, officer, day, stops = officer_day
+    at = _page(officer, {"day": day})
+    assert not at.exception and not at.error
+    assert at.date_input(key="my_sites_day").value == date.fromisoformat(day)
+    assert not at.selectbox, "an officer's team is fixed"
+    cards = _cards(at)
+    assert len(cards) == len(stops) > 0
+    text = " ".join(md.value for md in at.markdown)
+    ordered = stops.sort_values("arrive")
+    positions = [text.index(str(name)) for name in ordered["name"]]
+    assert positions == sorted(positions)
+    arrivals = " ".join(caption.value for caption in at.caption)
+    for arrive in ordered["arrive"]:
+        assert f"arrive {pd.Timestamp(arrive).tz_convert('Asia/Shanghai'):%H:%M}" in arrivals
+    card = " ".join(md.value for md in cards[0].markdown)
+    assert "Kind" in card and "Category" in card and "priority" in card and "What to check" in card
+
+
+def test_officer_cannot_pick_a_day_not_released_yet(officer_day):
+    _, officer, _, _ = officer_day
+    at = _page(officer, {"day": "2026-11-20"})
+    assert at.date_input(key="my_sites_day").value == TODAY
+    assert at.date_input(key="my_sites_day").max == TODAY
+
+
+def test_officer_records_a_visit_with_the_account_as_actor(officer_day):
+    path, officer, day, stops = officer_day
+    at = _page(officer, {"day": day})
+    first = stops.sort_values("arrive").iloc[0]
+    key = f"visit-{first['plan_id']}-T1-{first['seq']}"
+    at.radio(key=f"{key}-outcome").set_value("violation")
+    at.text_area(key=f"{key}-notes").input("outfall bypassing the meter")
+    next(button for button in at.button if button.label == "Save").click().run()
+    assert not at.exception and not at.error
+    assert any("Recorded (visit" in success.value for success in at.success)
+    with open_store(path) as store:
+        row = store.conn.execute("SELECT * FROM visits ORDER BY visit_id DESC LIMIT 1").fetchone()
+        audit = store.audit_log(action="visit.record").iloc[-1]
+    assert (row["site_id"], row["team_id"], row["outcome"]) == (first["site_id"], "T1", "violation")
+    assert row["recorded_by"] == officer.username and row["plan_id"] == first["plan_id"]
+    assert row["notes"] == "outfall bypassing the meter" and not row["simulated"]
+    assert audit["actor"] == officer.username
+
+
+def test_not_inspected_needs_a_reason_and_stores_nothing_without(officer_day):
+    path, officer, day, stops = officer_day
+    with open_store(path) as store:
+        before = store.conn.execute("SELECT count(*) FROM visits").fetchone()[0]
+    at = _page(officer, {"day": day})
+    first = stops.sort_values("arrive").iloc[0]
+    key = f"visit-{first['plan_id']}-T1-{first['seq']}"
+    at.radio(key=f"{key}-outcome").set_value("not inspected")
+    next(button for button in at.button if button.label == "Save").click().run()
+    assert [error.value for error in at.error] == ["Please give the reason the site was not inspected."]
+    with open_store(path) as store:
+        assert store.conn.execute("SELECT count(*) FROM visits").fetchone()[0] == before
+
+
+def test_chief_picks_among_the_detachments_teams(demo_records):
+    path, accounts = demo_records
+    chief = _account(path, accounts["chief"][0])
+    stops = _issued(path, "T2")
+    day = stops[pd.to_datetime(stops["day"]).dt.date <= TODAY]["day"].max()
+    at = _page(chief, {"day": day, "team": "T2"})
+    assert not at.exception and not at.error
+    team = at.selectbox(key="my_sites_team")
+    assert "T1" in team.options or "T3" in team.options
+    assert team.value == "T2"
+    assert len(_cards(at)) == len(stops[stops["day"] == day])
+
+
+def test_manager_without_drilldown_is_refused(demo_records):
+    path, accounts = demo_records
+    at = _page(_account(path, accounts["manager"][0]))
+    assert [warning.value for warning in at.warning] == ["Your account cannot see patrol assignments."]
+    assert not _cards(at)

@@ -1,0 +1,93 @@
+"""Map (every role): the shipped layers and targets on the offline map, with filters.
+
+Data comes from :mod:`views.data` (cached), the map from :mod:`views.basemap` and
+:mod:`views.target_layers`; nothing here fetches from the internet (the Leaflet files are vendored
+under static/, the basemap is drawn from data/geo). The registry is public information about the
+targets, so every logged-in role sees it; plans and visits are not on this page.
+"""
+
+from __future__ import annotations
+
+import folium
+import streamlit as st
+from streamlit_folium import st_folium
+
+from layers.schema import CATEGORIES, CATEGORY_ZH, LAYERS
+from views import data
+from views.basemap import build_basemap, view_for
+from views.i18n import register
+from views.offline_map import localize
+from views.target_layers import LAYER_NAMES, prepare_target_map, select_targets, target_groups
+
+MAP_HEIGHT_PX = 640
+#: A typical width of the map column on a laptop, used to pick the zoom for a prefecture.
+MAP_WIDTH_PX = 900
+
+T = register(
+    {
+        "map.title": ("地图", "Map"),
+        "map.filters": ("筛选", "Filters"),
+        "map.layers": ("图层", "Layers"),
+        "map.prefecture": ("地州市", "Prefecture"),
+        "map.all_prefectures": ("全部地州市", "All prefectures"),
+        "map.category": ("类别", "Category"),
+        "map.no_registry": (
+            "data/registry 中没有名录：只显示底图。",
+            "No registry found in data/registry: showing the basemap only.",
+        ),
+        "map.targets_shown": ("显示的对象", "Targets shown"),
+    }
+)
+
+
+def render() -> None:
+    """The map page: filters in the sidebar, counts, and the offline map."""
+    st.header(T("map.title"))
+    targets = data.targets()
+    prefectures = data.prefectures()
+    with st.sidebar:
+        st.subheader(T("map.filters"))
+        chosen_layers = st.multiselect(
+            T("map.layers"), LAYERS, default=list(LAYERS), format_func=LAYER_NAMES.__getitem__, key="layers"
+        )
+        chosen_prefecture = st.selectbox(
+            T("map.prefecture"),
+            [None, *prefectures],
+            format_func=lambda code: T("map.all_prefectures") if code is None else prefectures[code],
+            key="prefecture",
+        )
+        chosen_categories = st.multiselect(
+            T("map.category"),
+            CATEGORIES,
+            default=list(CATEGORIES),
+            format_func=lambda c: f"{c} {CATEGORY_ZH[c]}",
+            key="categories",
+        )
+
+    if targets.empty:
+        st.warning(T("map.no_registry"))
+        shown = targets
+    else:
+        shown = select_targets(targets, chosen_layers, chosen_prefecture, chosen_categories)
+        columns = st.columns(len(LAYERS) + 1)
+        columns[0].metric(T("map.targets_shown"), len(shown))
+        for column, layer in zip(columns[1:], LAYERS, strict=True):
+            column.metric(LAYER_NAMES[layer], int((shown["layer"] == layer).sum()))
+
+    basemap = data.basemap()
+    m = prepare_target_map(build_basemap(basemap, height_px=MAP_HEIGHT_PX))
+    groups = target_groups(shown) if not shown.empty else []
+    # st_folium moves the view only when centre or zoom change, so other filters keep the user's view.
+    bounds = basemap.bounds if chosen_prefecture is None else basemap.prefecture_bounds[chosen_prefecture]
+    centre, zoom = view_for(bounds, MAP_WIDTH_PX, MAP_HEIGHT_PX)
+    st_folium(
+        localize(m, extra=groups),
+        key="map",
+        height=MAP_HEIGHT_PX,
+        use_container_width=True,
+        feature_group_to_add=groups,
+        center=centre,
+        zoom=zoom,
+        layer_control=folium.LayerControl(collapsed=False),
+        returned_objects=[],
+    )

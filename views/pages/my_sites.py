@@ -1,0 +1,382 @@
+"""My sites (officer; chiefs for the teams of their detachment): the day's stops, site cards, visits.
+
+Built for a phone in the field: one bordered block per stop, details in expanders, no wide tables.
+What is shown comes from ``records.access`` only, so an officer sees their own team's stops of
+issued plans from the release time on, and a chief the teams of their detachment.
+
+A link may name a plan, a team and a day (``/my-sites?plan=12&team=T1&day=2026-11-18``). The plan
+is opened through :func:`records.access.open_plan` (a refusal is audited there); an officer asking
+for another team is refused the same way and audited here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from layers.priority import FACTORS, ZONE_LAYERS, priority_breakdown
+from layers.schema import CATEGORY_ZH, SKILLS, parse_skills
+from records import access
+from records.accounts import Account
+from records.db import LOCAL_TZ, RecordsError
+from records.visits import OUTCOMES, Visit
+from views import data
+from views.i18n import register
+from views.session import audit_refusal, now, require_login
+
+#: Last visits shown on a site card.
+HISTORY_VISITS = 3
+
+T = register(
+    {
+        "my_sites.title": ("我的点位", "My sites"),
+        "my_sites.refused": ("您的账号不能查看巡查任务。", "Your account cannot see patrol assignments."),
+        "my_sites.team": ("小组", "Team"),
+        "my_sites.day": ("日期", "Day"),
+        "my_sites.own_team": ("小组 {team}", "Team {team}"),
+        "my_sites.plan_link": ("计划 #{plan}", "Plan #{plan}"),
+        "my_sites.none": (
+            "这一天没有可查看的任务（任务在当天早上发布）。",
+            "No stops to show for this day (assignments are released on the morning of the day).",
+        ),
+        "my_sites.no_teams": ("这一天没有已下达的任务。", "No issued assignments on this day."),
+        "my_sites.count": ("{n} 个点位", "{n} stops"),
+        "my_sites.arrive": ("到达 {time}", "arrive {time}"),
+        "my_sites.minutes": ("停留 {n} 分钟", "{n} min on site"),
+        "my_sites.card": ("点位详情", "Site card"),
+        "my_sites.kind": ("类型", "Kind"),
+        "my_sites.category": ("监管类别", "Category"),
+        "my_sites.risk_level": ("风险等级 {n}/5", "risk level {n}/5"),
+        "my_sites.priority": ("优先级 {n:.0f}/100", "priority {n:.0f}/100"),
+        "my_sites.factor.risk": ("风险", "risk"),
+        "my_sites.factor.overdue": ("超期", "overdue"),
+        "my_sites.factor.complaints": ("投诉", "complaints"),
+        "my_sites.factor.violations": ("违法记录", "violations"),
+        "my_sites.factor.sensitivity": ("敏感区", "sensitive zone"),
+        "my_sites.history": ("最近检查", "Recent visits"),
+        "my_sites.never": ("没有检查记录。", "No visits recorded."),
+        "my_sites.last_result": ("上次结果：{outcome}（{day}）", "Last result: {outcome} ({day})"),
+        "my_sites.checklist": ("检查要点", "What to check"),
+        "my_sites.unknown_site": ("名录中没有此点位。", "This site is not in the registry."),
+        "my_sites.record": ("记录检查结果", "Record the visit"),
+        "my_sites.outcome": ("结果", "Outcome"),
+        "my_sites.outcome.compliant": ("合规", "compliant"),
+        "my_sites.outcome.violation": ("违法", "violation"),
+        "my_sites.outcome.not_inspected": ("未检查", "not inspected"),
+        "my_sites.reason": ("未检查原因", "Reason not inspected"),
+        "my_sites.notes": ("备注", "Notes"),
+        "my_sites.started": ("开始时间", "Started at"),
+        "my_sites.duration": ("时长（分钟）", "Duration (minutes)"),
+        "my_sites.save": ("保存", "Save"),
+        "my_sites.reason_needed": (
+            "请填写未检查的原因。",
+            "Please give the reason the site was not inspected.",
+        ),
+        "my_sites.saved": ("已记录（编号 {id}）。", "Recorded (visit {id})."),
+        "my_sites.read_only": ("您的账号只能查看。", "Your account may view only."),
+        "my_sites.bad_link": ("链接参数无效：{field}", "Invalid link parameter: {field}"),
+        "my_sites.check.key_discharge_unit": (
+            "排污口、在线监测数据与排污许可是否一致",
+            "Outfalls, online-monitoring data and the discharge permit agree",
+        ),
+        "my_sites.check.industrial_park": (
+            "园区污水集中处理与企业接管情况",
+            "Park's central wastewater treatment and which firms are connected",
+        ),
+        "my_sites.check.hazardous_waste": (
+            "危废贮存场所、标识与转移联单",
+            "Hazardous-waste storage, labels and transfer manifests",
+        ),
+        "my_sites.check.sewage_plant": (
+            "出水水质、污泥去向与运行记录",
+            "Effluent quality, sludge disposal and logs",
+        ),
+        "my_sites.check.tailings_pond": ("坝体、渗滤与防渗设施", "Dam, seepage and lining"),
+        "my_sites.check.livestock_farm": (
+            "粪污处理与还田记录",
+            "Manure handling and field-application records",
+        ),
+        "my_sites.check.mine": ("扬尘、废石堆放与生态修复", "Dust, waste-rock dumps and land restoration"),
+        "my_sites.check.drinking_water_zone": (
+            "一级保护区内有无排污口、建设或养殖",
+            "No outfall, building or farming inside the first-grade zone",
+        ),
+        "my_sites.check.reservoir": ("库区周边排污与垃圾", "Discharges and waste around the reservoir"),
+        "my_sites.check.river_intake": (
+            "取水口上游排污与警示标志",
+            "Discharges upstream of the intake; signs",
+        ),
+        "my_sites.check.groundwater_wellfield": (
+            "井场周边污染源与井口防护",
+            "Pollution sources near the wells; wellhead protection",
+        ),
+        "my_sites.check.nature_reserve": (
+            "核心区、缓冲区内有无开发活动",
+            "No development in the core and buffer zones",
+        ),
+        "my_sites.check.red_line_zone": (
+            "生态红线内新增建设或开垦",
+            "New building or land clearing in the red line",
+        ),
+        "my_sites.check.wetland_park": (
+            "湿地填埋、排污与水位",
+            "Wetland filling, discharges and water level",
+        ),
+        "my_sites.check.scenic_area": ("游客设施污水与垃圾处理", "Sewage and waste of visitor facilities"),
+        "my_sites.check.key_category": (
+            "重点监管对象：全面检查并拍照取证",
+            "Key supervision target: full inspection with photo evidence",
+        ),
+        "my_sites.check.online": (
+            "核对在线监测设备运行与数据",
+            "Check the online-monitoring device and its data",
+        ),
+        "my_sites.check.previous_violations": (
+            "近三年有违法记录：复查整改落实",
+            "Violations in the last 3 years: check they were remedied",
+        ),
+        "my_sites.check.night": (
+            "需夜查：核实夜间生产与排放",
+            "Night check: verify night-time production and discharge",
+        ),
+        "my_sites.check.skill.drone": ("无人机巡查厂区及周边", "Drone flight over the site and surroundings"),
+        "my_sites.check.skill.sampling": (
+            "按规范采样并封存",
+            "Take and seal samples by the standard procedure",
+        ),
+        "my_sites.check.skill.radiation": ("辐射剂量率检测", "Measure the radiation dose rate"),
+        "my_sites.check.skill.boat": ("乘船查看水面与岸线", "Inspect the water surface and banks by boat"),
+    }
+)
+
+
+def checklist(site: Mapping[str, object]) -> list[str]:
+    """A short list of what to check at ``site`` (a registry row), in the session's language.
+
+    Derived from the site's kind, its category, online monitoring, past violations, the night-check
+    flag and the skills it requires, in that order.
+    """
+    items = [T(f"my_sites.check.{site['kind']}")]
+    if site.get("category") == "key":
+        items.append(T("my_sites.check.key_category"))
+    if site.get("online_monitoring") is True:
+        items.append(T("my_sites.check.online"))
+    violations = site.get("violations_3y")
+    if violations is not None and not pd.isna(violations) and int(violations) > 0:
+        items.append(T("my_sites.check.previous_violations"))
+    if site.get("night_check") is True:
+        items.append(T("my_sites.check.night"))
+    skills = site.get("skills_required")
+    required = parse_skills(None if skills is None or pd.isna(skills) else str(skills))
+    items += [T(f"my_sites.check.skill.{skill}") for skill in SKILLS if skill in required]
+    return items
+
+
+@st.cache_data(show_spinner=False)
+def site_priorities(site_ids: tuple[str, ...], as_of: date) -> pd.DataFrame:
+    """Priority points per factor for ``site_ids`` on ``as_of``, indexed by site_id."""
+    targets = data.targets()
+    chosen = targets[targets["site_id"].isin(site_ids)]
+    parts = priority_breakdown(chosen, as_of, zones=targets[targets["layer"].isin(ZONE_LAYERS)])
+    parts.index = chosen["site_id"].astype(str)
+    return parts
+
+
+def _local_day(moment: datetime) -> date:
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+def _link_parameters() -> tuple[int | None, str | None, date | None]:
+    """plan, team and day from the page's query string; a malformed value stops the page."""
+    params = st.query_params
+    try:
+        plan_id = int(params["plan"]) if "plan" in params else None
+        day = date.fromisoformat(params["day"]) if "day" in params else None
+    except ValueError:
+        st.error(T("my_sites.bad_link", field="plan/day"))
+        st.stop()
+    return plan_id, params.get("team"), day
+
+
+def _assignments(account: Account, day: date, plan_id: int | None) -> pd.DataFrame:
+    """The stops of ``day`` the account may see (of plan ``plan_id`` only, when given)."""
+    with data.records_store() as store:
+        if plan_id is not None:
+            access.open_plan(store, account, plan_id, now())
+        frame = access.visible_assignments(store, account, day, now())
+    return frame if plan_id is None else frame[frame["plan_id"] == plan_id].reset_index(drop=True)
+
+
+def _site_history(site_ids: list[str]) -> pd.DataFrame:
+    with data.records_store() as store:
+        visits = store.visits()
+    return visits[visits["site_id"].isin(site_ids)]
+
+
+def _outcome(name: str) -> str:
+    return T(f"my_sites.outcome.{name}")
+
+
+def _site_card(site: pd.Series | None, priority: pd.Series | None, history: pd.DataFrame) -> None:
+    if site is None:
+        st.caption(T("my_sites.unknown_site"))
+    else:
+        category = str(site["category"])
+        st.markdown(
+            f"**{T('my_sites.kind')}:** {site['kind']}  \n"
+            f"**{T('my_sites.category')}:** {CATEGORY_ZH.get(category, category)} {category} · "
+            + T("my_sites.risk_level", n=site["risk_level"])
+        )
+    if priority is not None:
+        factors = " · ".join(
+            f"{T(f'my_sites.factor.{factor}')} {priority[factor]:.0f}"
+            for factor in FACTORS
+            if priority[factor] >= 0.5
+        )
+        st.markdown(f"{T('my_sites.priority', n=priority['priority'])}  \n{factors}")
+    st.markdown(f"**{T('my_sites.history')}**")
+    if history.empty:
+        st.caption(T("my_sites.never"))
+    else:
+        last = history.iloc[-1]
+        st.markdown(
+            T("my_sites.last_result", outcome=_outcome(last["outcome"]), day=_local_day(last["started_at"]))
+        )
+        for _, visit in history.tail(HISTORY_VISITS).iloc[::-1].iterrows():
+            note = f" — {visit['notes']}" if visit["notes"] else ""
+            st.caption(
+                f"{visit['started_at'].astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} · {visit['team_id']} · "
+                f"{_outcome(visit['outcome'])}{note}"
+            )
+    if site is not None:
+        st.markdown(f"**{T('my_sites.checklist')}**")
+        st.markdown("\n".join(f"- {item}" for item in checklist(site.to_dict())))
+
+
+def _visit_form(account: Account, stop: pd.Series) -> None:
+    """The visit outcome form of one stop; records through records.access (the account is the actor)."""
+    arrive = datetime.fromisoformat(str(stop["arrive"])).astimezone(LOCAL_TZ)
+    key = f"visit-{stop['plan_id']}-{stop['team_id']}-{stop['seq']}"
+    with st.form(key):
+        # Labels as options (not a format_func): what the widget holds is what the user reads.
+        labels = {_outcome(name): name for name in OUTCOMES}
+        choice = st.radio(T("my_sites.outcome"), list(labels), horizontal=True, key=f"{key}-outcome")
+        reason = st.text_input(T("my_sites.reason"), key=f"{key}-reason")
+        notes = st.text_area(T("my_sites.notes"), key=f"{key}-notes", height=80)
+        started = st.time_input(T("my_sites.started"), value=arrive.time(), step=300, key=f"{key}-started")
+        minutes = st.number_input(
+            T("my_sites.duration"),
+            min_value=1,
+            max_value=24 * 60,
+            value=int(stop["service_minutes"] or 30),
+            key=f"{key}-minutes",
+        )
+        if not st.form_submit_button(T("my_sites.save")):
+            return
+    outcome = labels[choice]
+    if outcome == "not_inspected" and not reason.strip():
+        st.error(T("my_sites.reason_needed"))
+        return
+    started_at = datetime.combine(arrive.date(), started or time(0), LOCAL_TZ)
+    visit = Visit(
+        site_id=str(stop["site_id"]),
+        team_id=str(stop["team_id"]),
+        started_at=started_at,
+        ended_at=started_at + timedelta(minutes=int(minutes)),
+        outcome=outcome,
+        officers=(account.display_name or account.username,),
+        reason=reason.strip() or None,
+        notes=notes.strip(),
+        lon=float(stop["lon"]),
+        lat=float(stop["lat"]),
+        plan_id=int(stop["plan_id"]),
+    )
+    try:
+        with data.records_store() as store:
+            visit_id = access.record_visit(store, account, visit)
+    except RecordsError as problem:
+        st.error(str(problem))
+        return
+    st.success(T("my_sites.saved", id=visit_id))
+
+
+def _stop_block(
+    account: Account, stop: pd.Series, sites: pd.DataFrame, priorities: pd.DataFrame, history: pd.DataFrame
+) -> None:
+    site_id = str(stop["site_id"])
+    arrive = datetime.fromisoformat(str(stop["arrive"])).astimezone(LOCAL_TZ)
+    site = sites.loc[site_id] if site_id in sites.index else None
+    with st.container(border=True):
+        st.markdown(f"**{int(stop['seq'])}. {stop['name']}**  \n`{site_id}`")
+        st.caption(
+            f"{T('my_sites.arrive', time=f'{arrive:%H:%M}')} · {T('my_sites.minutes', n=int(stop['service_minutes']))}"
+        )
+        with st.expander(T("my_sites.card")):
+            _site_card(
+                site,
+                priorities.loc[site_id] if site_id in priorities.index else None,
+                history[history["site_id"] == site_id],
+            )
+        if access.can(account, "record_visit"):
+            with st.expander(T("my_sites.record")):
+                _visit_form(account, stop)
+
+
+def render() -> None:
+    """The My sites page."""
+    account = require_login()
+    st.header(T("my_sites.title"))
+    if not access.capabilities(account) & {"own_assignments", "detachment_plans", "all_plans"}:
+        st.warning(T("my_sites.refused"))
+        return
+    plan_id, asked_team, asked_day = _link_parameters()
+    today = _local_day(now())
+    officer = account.role == "officer"
+    if officer and asked_team is not None and asked_team != account.team_id:
+        audit_refusal(account, f"team:{asked_team}", "team of another officer")
+        st.error(access.NOT_AVAILABLE)
+        return
+    # An officer's days end today: later days are not released yet.
+    day = st.date_input(
+        T("my_sites.day"),
+        value=min(asked_day or today, today) if officer else asked_day or today,
+        max_value=today if officer else None,
+        key="my_sites_day",
+    )
+    try:
+        frame = _assignments(account, day, plan_id)
+    except access.AccessDenied as refused:
+        st.error(str(refused))
+        return
+    if officer:
+        team = account.team_id
+        st.caption(T("my_sites.own_team", team=team))
+    else:
+        teams = sorted(frame["team_id"].unique())
+        if not teams:
+            st.info(T("my_sites.no_teams"))
+            return
+        team = st.selectbox(
+            T("my_sites.team"),
+            teams,
+            index=teams.index(asked_team) if asked_team in teams else 0,
+            key="my_sites_team",
+        )
+    stops = frame[frame["team_id"] == team].sort_values(["arrive", "seq"]).reset_index(drop=True)
+    if stops.empty:
+        st.info(T("my_sites.none"))
+        return
+    if plan_id is not None:
+        st.caption(T("my_sites.plan_link", plan=plan_id))
+    st.caption(T("my_sites.count", n=len(stops)))
+    site_ids = tuple(sorted(stops["site_id"].astype(str).unique()))
+    registry = data.targets()
+    sites = registry[registry["site_id"].isin(site_ids)].set_index("site_id", drop=False)
+    sites.index = sites.index.astype(str)
+    priorities = site_priorities(site_ids, day)
+    history = _site_history(list(site_ids))
+    for _, stop in stops.iterrows():
+        _stop_block(account, stop, sites, priorities, history)
