@@ -1,0 +1,154 @@
+"""AppTest of the Layers page: filters, the site card, and the import with its row-by-row report."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+from layer_samples import every_defect_rows, points_as_csv_rows, valid_points, write_csv
+from streamlit.testing.v1 import AppTest
+
+from layers.datasets import REPO_ROOT, load_targets
+from records.accounts import Account
+
+NOW = "2026-11-20T15:00:00+08:00"
+
+
+def _account(role: str) -> Account:
+    return Account(
+        account_id=1,
+        username=f"test-{role}",
+        display_name=role,
+        role=role,
+        detachment="650100" if role in ("chief", "officer") else None,
+        team_id="T1" if role == "officer" else None,
+        permissions=frozenset(),
+        disabled=False,
+        failed_attempts=0,
+        locked_until=None,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        last_login_at=None,
+    )
+
+
+def _page() -> None:
+    from views.pages.layers_page import render
+
+    render()
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    """A private copy of the shipped data and an empty records database."""
+    copy = tmp_path / "data"
+    for part in ("geo", "registry"):
+        shutil.copytree(REPO_ROOT / "data" / part, copy / part)
+    shutil.copy(REPO_ROOT / "data" / "SOURCES.md", copy / "SOURCES.md")
+    monkeypatch.setenv("XUNHU_DATA_DIR", str(copy))
+    monkeypatch.setenv("XUNHU_DB", str(tmp_path / "records.sqlite"))
+    monkeypatch.setenv("XUNHU_NOW", NOW)
+    # The registry cache is process-wide: start from this copy.
+    from views import data
+    from views.pages.layers_page import scored_targets
+
+    data.targets.clear()
+    scored_targets.clear()
+    return copy
+
+
+def _fingerprint(directory) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((directory / "registry").iterdir())
+    }
+
+
+def _run(role: str, lang: str = "en", **state: object) -> AppTest:
+    at = AppTest.from_function(_page, default_timeout=90)
+    at.session_state["account"] = _account(role)
+    at.session_state["lang"] = lang
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def _targets_table(at: AppTest) -> pd.DataFrame:
+    (frame,) = [df.value for df in at.dataframe if "priority_overdue" in df.value.columns]
+    return frame
+
+
+def test_filters_reduce_rows(data_copy):
+    registry = load_targets()
+    # Chinese: AppTest formats a set value with the page's format_func outside the page run, where
+    # the session language is not visible and the default (Chinese) applies.
+    at = _run("manager", lang="zh")
+    assert not at.exception
+    assert len(_targets_table(at)) == len(registry)
+    at.multiselect(key="layers.layer").set_value(["pollution_source"]).run()
+    at.multiselect(key="layers.category").set_value(["key"]).run()
+    expected = registry[(registry["layer"] == "pollution_source") & (registry["category"] == "key")]
+    table = _targets_table(at)
+    assert sorted(table["site_id"]) == sorted(expected["site_id"])
+    # Highest priority first, and the parts add up to it.
+    assert table["priority"].is_monotonic_decreasing
+    parts = table[[c for c in table.columns if c.startswith("priority_")]].sum(axis=1)
+    assert (parts - table["priority"]).abs().max() < 1e-9
+    name = expected["name"].iloc[0]
+    at.text_input(key="layers.search").input(name).run()
+    table = _targets_table(at)
+    assert 1 <= len(table) < len(expected)
+    assert table["name"].str.contains(name, regex=False).all()
+
+
+def test_selecting_a_site_shows_its_card_and_zooms(data_copy):
+    at = _run("officer")
+    site = _targets_table(at)["site_id"].iloc[0]
+    at.selectbox(key="layers.site").set_value(site).run()
+    assert not at.exception
+    assert any(site in md.value for md in at.markdown)
+    (component,) = at.get("component_instance")
+    assert '"zoom": 11' in component.proto.json_args.replace(" ", "").replace('"zoom":11', '"zoom": 11')
+    # Officers and managers browse; importing is refused politely.
+    assert any("Only detachment chiefs and admins" in info.value for info in at.info)
+    assert not at.file_uploader
+
+
+def test_defective_csv_is_reported_row_by_row_and_not_imported(data_copy, tmp_path):
+    before = _fingerprint(data_copy)
+    content = write_csv(tmp_path / "bad.csv", every_defect_rows()).read_bytes()
+    at = _run("chief")
+    at.file_uploader(key="layers.upload").upload("bad.csv", content, "text/csv").run()
+    assert not at.exception
+    (errors,) = [df.value for df in at.dataframe if "reason" in df.value.columns]
+    assert list(errors.columns) == ["file", "row", "field", "value", "reason"]
+    assert (errors["file"] == "bad.csv").all()
+    assert len(errors) >= 19
+    # Each defect is on its own CSV line (3..21; line 2 is the valid row); spot-check fields.
+    by_line = errors.groupby("row")["field"].apply(set)
+    assert "lon" in by_line[3] and "category" in by_line[9] and "risk_level" in by_line[18]
+    button = at.button(key="layers.do_import")
+    assert button.disabled
+    assert any("cannot be imported" in e.value for e in at.error)
+    assert _fingerprint(data_copy) == before
+
+
+def test_valid_file_imports(data_copy, tmp_path):
+    before = _fingerprint(data_copy)
+    content = write_csv(tmp_path / "good.csv", points_as_csv_rows(valid_points())).read_bytes()
+    at = _run("admin")
+    at.file_uploader(key="layers.upload").upload("good.csv", content, "text/csv").run()
+    assert not at.exception
+    assert any("The file is valid: 3 targets" in s.value for s in at.success)
+    button = at.button(key="layers.do_import")
+    assert not button.disabled
+    button.click().run()
+    assert not at.exception
+    assert any("Imported good.csv: 3 added" in s.value for s in at.success)
+    assert _fingerprint(data_copy) != before
+    stored = set(load_targets()["site_id"])
+    assert set(valid_points()["site_id"]) <= stored
+    # The page reads the new registry at once (its cache was cleared).
+    at.text_input(key="layers.search").input("PS-T00").run()
+    assert set(_targets_table(at)["site_id"]) == {"PS-T001", "PS-T002"}

@@ -1,0 +1,507 @@
+"""Coverage (managers, chiefs, admins): which prefectures and counties were covered, where the blind spots are.
+
+The page gathers a period and options, reads visits and GPS fixes through
+:func:`views.data.records_store`, and shows what :mod:`views.coverage_results` computes with the
+``coverage`` package: a choropleth, the ranked blind spots, the per-region table, the weekly trend
+and CSV/Excel exports. The computation is cached by period, grid resolution and the database file's
+modification time and size, so reruns (and other sessions) reuse it until a record is written.
+
+Who sees what (:func:`views.coverage_results.coverage_scope`): a manager without the ``drilldown``
+permission sees prefecture aggregates only; a chief their own detachment; admins and drill-down
+managers everything.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import folium
+import numpy as np
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from coverage import inputs
+from coverage.grid import DEFAULT_RESOLUTION, FINE_RESOLUTION
+from layers.datasets import load_context
+from layers.schema import CATEGORIES, XINJIANG_METRIC_CRS
+from records.db import LOCAL_TZ, default_db_path
+from views import data
+from views.basemap import build_basemap
+from views.coverage_layers import (
+    blind_legend_rows,
+    blind_spot_layer,
+    choropleth,
+    coverage_legend,
+    covered_cells_layer,
+    scale_legend_rows,
+)
+from views.coverage_results import (
+    TREND_COLUMNS,
+    CoverageResult,
+    compute,
+    coverage_scope,
+    draw_targets,
+    excel_bytes,
+    in_scope,
+    latest_draw,
+    region_table,
+)
+from views.i18n import register
+from views.offline_map import localize
+from views.session import audit_refusal, now, require_login
+
+MAP_HEIGHT_PX = 560
+DEFAULT_TOP_SPOTS = 25
+MEASURES = ("weighted_coverage_pct", "site_coverage_pct", "area_coverage_pct")
+QUICK_CHOICES = ("last_12", "last_4", "quarter", "custom")
+
+T = register(
+    {
+        "coverage.title": ("覆盖情况", "Coverage"),
+        "coverage.refused": ("您的账号不能查看覆盖统计。", "Your account cannot see coverage statistics."),
+        "coverage.period": ("统计时段", "Period"),
+        "coverage.quick.last_12": ("最近12周", "Last 12 weeks"),
+        "coverage.quick.last_4": ("最近4周", "Last 4 weeks"),
+        "coverage.quick.quarter": ("本季度", "This quarter"),
+        "coverage.quick.custom": ("自定义", "Custom"),
+        "coverage.since": ("开始日期", "From"),
+        "coverage.until": ("结束日期（含）", "Until (inclusive)"),
+        "coverage.bad_period": ("结束日期早于开始日期。", "The end date is before the start date."),
+        "coverage.level": ("统计层级", "Level"),
+        "coverage.level.prefecture": ("地州市", "Prefecture"),
+        "coverage.level.county": ("县市区", "County"),
+        "coverage.measure": ("地图显示", "Map shows"),
+        "coverage.resolution": ("网格精度（H3）", "Grid (H3 resolution)"),
+        "coverage.resolution.option": ("{res}级（每格约{km2}平方公里）", "level {res} (≈{km2} km² a cell)"),
+        "coverage.drilldown_refused": (
+            "您的账号只能查看地州市汇总；查看县市区和点位明细需要“下钻”权限。",
+            "Your account sees prefecture totals only; county and site detail need the drill-down permission.",
+        ),
+        "coverage.own_detachment": ("仅显示本支队：{name}", "Your detachment only: {name}"),
+        "coverage.computing": ("正在计算覆盖情况…", "Computing coverage…"),
+        "coverage.draw_file": ("双随机抽查结果（JSON，可选）", "Random draw (JSON, optional)"),
+        "coverage.draw_uploaded": ("抽查结果：上传的文件 {name}", "Random draw: the uploaded file {name}"),
+        "coverage.draw_audit": (
+            "抽查结果：审计日志中最新的一次抽查（{period}）",
+            "Random draw: the latest draw in the audit log ({period})",
+        ),
+        "coverage.draw_none": (
+            "未提供双随机抽查结果：“抽查完成”列为空。",
+            "No random draw given: the draw columns are empty.",
+        ),
+        "coverage.draw_bad": ("抽查文件无法读取：{error}", "The draw file cannot be read: {error}"),
+        "coverage.kpi.weighted": ("加权覆盖率", "Weighted coverage"),
+        "coverage.kpi.site": ("点位覆盖率", "Site coverage"),
+        "coverage.kpi.area": ("面积覆盖率", "Area coverage"),
+        "coverage.kpi.debt": ("覆盖欠账（天）", "Coverage debt (days)"),
+        "coverage.kpi.draw": ("抽查完成", "Draw targets met"),
+        "coverage.map": ("覆盖地图", "Coverage map"),
+        "coverage.layer.choropleth": ("覆盖率", "Coverage"),
+        "coverage.layer.blind": ("盲区", "Blind spots"),
+        "coverage.layer.covered": ("已覆盖网格", "Covered cells"),
+        "coverage.top_spots": ("显示盲区数量", "Blind spots shown"),
+        "coverage.show_covered": ("显示已覆盖网格", "Show covered cells"),
+        "coverage.no_data": ("无数据", "no data"),
+        "coverage.legend": ("图例", "Legend"),
+        "coverage.region": ("地区", "Region"),
+        "coverage.blind.rank": ("排名", "Rank"),
+        "coverage.blind.weight": ("权重", "Weight"),
+        "coverage.blind.where": ("位置", "Where"),
+        "coverage.blind.road_km": ("距道路（公里）", "Road distance (km)"),
+        "coverage.blind.remote": ("需无人机/遥感", "Needs drone/remote sensing"),
+        "coverage.blind.access": ("到达方式", "Access"),
+        "coverage.blind.cells": ("网格数", "Cells"),
+        "coverage.blind.area": ("面积（平方公里）", "Area (km²)"),
+        "coverage.yes": ("是", "yes"),
+        "coverage.no": ("否", "no"),
+        "coverage.blind_title": (
+            "盲区排名（本时段内未覆盖、权重最高的区域）",
+            "Blind spots (weight not covered in the period)",
+        ),
+        "coverage.no_blind": ("本时段没有盲区。", "No blind spots in this period."),
+        "coverage.table": ("各地区统计", "Per-region table"),
+        "coverage.col.name": ("名称", "Name"),
+        "coverage.col.prefecture": ("地州市", "Prefecture"),
+        "coverage.col.weighted": ("加权覆盖率 %", "Weighted coverage %"),
+        "coverage.col.site": ("点位覆盖率 %", "Site coverage %"),
+        "coverage.col.area": ("面积覆盖率 %", "Area coverage %"),
+        "coverage.col.due": ("应检点位", "Sites due"),
+        "coverage.col.due_inspected": ("已检应检点位", "Due sites inspected"),
+        "coverage.col.overdue": ("超期点位", "Sites overdue"),
+        "coverage.col.debt": ("欠账天数", "Debt (days)"),
+        "coverage.col.debt_key": ("欠账：重点", "Debt: key"),
+        "coverage.col.debt_special": ("欠账：特殊", "Debt: special"),
+        "coverage.col.debt_ordinary": ("欠账：一般", "Debt: ordinary"),
+        "coverage.col.draw_targets": ("抽查目标", "Draw targets"),
+        "coverage.col.draw_met": ("抽查完成", "Draw targets met"),
+        "coverage.total": ("合计", "Total"),
+        "coverage.trend": ("每周趋势", "Weekly trend"),
+        "coverage.trend_week": ("周（起始日）", "Week (starting)"),
+        "coverage.download_csv": ("下载 CSV", "Download CSV"),
+        "coverage.download_xlsx": ("下载 Excel", "Download Excel"),
+        "coverage.overdue_sites": ("超期点位明细", "Overdue sites"),
+        "coverage.no_overdue": ("没有超期点位。", "No overdue sites."),
+        "coverage.caption": (
+            "时段 {since} 至 {until}（北京时间，含两端）；网格 H3 {res} 级；盲区 = 有权重但本时段内未覆盖的网格，按县合并。",
+            "Period {since} to {until} (Beijing days, inclusive); H3 grid level {res}; blind spot = "
+            "weighted cells not covered in the period, merged within a county.",
+        ),
+    }
+)
+
+#: Region-table columns shown, with their label keys (the frame keeps the core's column names).
+TABLE_LABELS = {
+    "prefecture_name": "coverage.col.prefecture",
+    "county_name": "coverage.col.name",
+    "weighted_coverage_pct": "coverage.col.weighted",
+    "site_coverage_pct": "coverage.col.site",
+    "area_coverage_pct": "coverage.col.area",
+    "sites_due": "coverage.col.due",
+    "sites_due_inspected": "coverage.col.due_inspected",
+    "sites_overdue": "coverage.col.overdue",
+    "debt_days": "coverage.col.debt",
+    **{f"debt_days_{category}": f"coverage.col.debt_{category}" for category in CATEGORIES},
+    "draw_targets": "coverage.col.draw_targets",
+    "draw_met": "coverage.col.draw_met",
+}
+MEASURE_LABELS = {
+    "weighted_coverage_pct": "coverage.kpi.weighted",
+    "site_coverage_pct": "coverage.kpi.site",
+    "area_coverage_pct": "coverage.kpi.area",
+}
+CELL_KM2 = {DEFAULT_RESOLUTION: 41, FINE_RESOLUTION: 6}
+
+
+def today() -> date:
+    """The local (Beijing) day of the dashboard's clock."""
+    return now().astimezone(LOCAL_TZ).date()
+
+
+def quick_period(choice: str, day: date) -> tuple[date, date]:
+    """(first, last) day of a quick choice ending on ``day``: the last 4 or 12 weeks, or this quarter."""
+    if choice == "quarter":
+        first_month = 3 * ((day.month - 1) // 3) + 1
+        return date(day.year, first_month, 1), day
+    weeks = 4 if choice == "last_4" else 12
+    return day - timedelta(days=7 * weeks - 1), day
+
+
+def db_stamp() -> tuple[str, tuple[int, int], tuple[int, int]]:
+    """The records database path with the (mtime, size) of the file and of its write-ahead log.
+
+    Writes land in the ``-wal`` file until a checkpoint, so the main file alone may not change.
+    """
+    path = default_db_path()
+
+    def stat(file: Path) -> tuple[int, int]:
+        return (file.stat().st_mtime_ns, file.stat().st_size) if file.exists() else (0, 0)
+
+    return str(path), stat(path), stat(Path(f"{path}-wal"))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def coverage_model(since_day: str, resolution: int) -> inputs.CoverageModel:
+    """Grid and weights for a period starting on ``since_day`` (priorities scored that day)."""
+    since, _ = inputs.period(since_day, since_day)
+    return inputs.load_model(since, resolution)
+
+
+@st.cache_resource(show_spinner=False)
+def roads_metric() -> np.ndarray:
+    """Road lines inside Xinjiang in the metric CRS (blind-spot road distance)."""
+    roads = load_context("roads")
+    return roads[roads["in_xinjiang"].astype(bool)].to_crs(XINJIANG_METRIC_CRS).geometry.to_numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cached_coverage(
+    since_day: str, until_day: str, resolution: int, stamp: tuple[str, tuple[int, int], tuple[int, int]]
+) -> CoverageResult:
+    """:func:`views.coverage_results.compute` for a period; ``stamp`` (:func:`db_stamp`) keys the cache."""
+    model = coverage_model(since_day, resolution)
+    since, until = inputs.period(since_day, until_day)
+    with data.records_store() as store:
+        visits = store.visits(None, until, include_inferred=True)
+        points = store.track_points(since, until)
+    return compute(model, visits, points, since, until, roads_metric())
+
+
+def _period_inputs() -> tuple[date, date] | None:
+    """The period widgets; None (after saying why) when the dates are the wrong way round."""
+    day = today()
+    choice = st.radio(
+        T("coverage.period"),
+        QUICK_CHOICES,
+        format_func=lambda key: T(f"coverage.quick.{key}"),
+        horizontal=True,
+        key="coverage.quick",
+    )
+    first, last = quick_period("last_12" if choice == "custom" else choice, day)
+    custom = choice == "custom"
+    left, right = st.columns(2)
+    # One pair of widgets per choice, so picking a quick choice resets the dates it shows.
+    since = left.date_input(
+        T("coverage.since"), value=first, disabled=not custom, key=f"coverage.since.{choice}"
+    )
+    until = right.date_input(
+        T("coverage.until"), value=last, disabled=not custom, key=f"coverage.until.{choice}"
+    )
+    if until < since:
+        st.error(T("coverage.bad_period"))
+        return None
+    return since, until
+
+
+def _draws(result: CoverageResult, since: pd.Timestamp, until: pd.Timestamp) -> pd.DataFrame | None:
+    """The drawn sites and whether each was met: an uploaded draw, else the audit log's latest."""
+    upload = st.file_uploader(T("coverage.draw_file"), type=["json"], key="coverage.draw_file")
+    if upload is not None:
+        try:
+            draws = draw_targets(json.loads(upload.getvalue().decode("utf-8")), result, since, until)
+        except (ValueError, AttributeError, TypeError) as error:
+            st.error(T("coverage.draw_bad", error=error))
+            return None
+        st.caption(T("coverage.draw_uploaded", name=upload.name))
+        return draws
+    with data.records_store() as store:
+        record = latest_draw(store.audit_log())
+    if record is None:
+        st.info(T("coverage.draw_none"))
+        return None
+    try:
+        draws = draw_targets(record, result, since, until)
+    except ValueError as error:
+        st.error(T("coverage.draw_bad", error=error))
+        return None
+    period = (record.get("parameters") or {}).get("period", "?")
+    st.caption(T("coverage.draw_audit", period=period))
+    return draws
+
+
+def _percent_text(value: float) -> str:
+    return "—" if pd.isna(value) else f"{value:.1f} %"
+
+
+def _kpis(totals: pd.Series) -> None:
+    columns = st.columns(5)
+    columns[0].metric(T("coverage.kpi.weighted"), _percent_text(totals["weighted_coverage_pct"]))
+    columns[1].metric(T("coverage.kpi.site"), _percent_text(totals["site_coverage_pct"]))
+    columns[2].metric(T("coverage.kpi.area"), _percent_text(totals["area_coverage_pct"]))
+    columns[3].metric(T("coverage.kpi.debt"), f"{int(totals['debt_days']):,}")
+    columns[4].metric(T("coverage.kpi.draw"), f"{int(totals['draw_met'])} / {int(totals['draw_targets'])}")
+
+
+def _map(
+    table: pd.DataFrame,
+    level: str,
+    measure: str,
+    spots: pd.DataFrame,
+    covered_cells: list[int] | None,
+    focus: str | None,
+) -> None:
+    """The choropleth, blind spots and (optionally) covered cells on the offline basemap."""
+    basemap = data.basemap()
+    m = build_basemap(basemap, height_px=MAP_HEIGHT_PX)
+    name_column = "county_name" if level == "county" else "prefecture_name"
+    features = basemap.counties if level == "county" else basemap.prefectures
+    values = table.set_index(name_column)[measure]
+    choropleth(
+        features,
+        values,
+        T("coverage.layer.choropleth"),
+        T(MEASURE_LABELS[measure]),
+        T("coverage.region"),
+        T("coverage.no_data"),
+    ).add_to(m)
+    if covered_cells is not None:
+        covered_cells_layer(covered_cells, T("coverage.layer.covered")).add_to(m)
+    labels = {key: T(f"coverage.blind.{key}") for key in ("rank", "weight", "where", "road_km", "remote")} | {
+        "yes": T("coverage.yes"),
+        "no": T("coverage.no"),
+    }
+    if not spots.empty:
+        blind_spot_layer(spots, T("coverage.layer.blind"), labels).add_to(m)
+    rows = [*scale_legend_rows(T("coverage.no_data")), *blind_legend_rows(spots, T("coverage.layer.blind"))]
+    m.add_child(coverage_legend(T(MEASURE_LABELS[measure]), rows), name="coverage_legend")
+    folium.LayerControl(collapsed=False).add_to(m)
+    if focus is not None:
+        m.fit_bounds(basemap.prefecture_bounds[focus])
+    st_folium(
+        localize(m),
+        key="coverage_map",
+        height=MAP_HEIGHT_PX,
+        use_container_width=True,
+        returned_objects=[],
+    )
+
+
+def _table_config() -> dict[str, st.column_config.Column]:
+    config: dict[str, st.column_config.Column] = {}
+    for column, key in TABLE_LABELS.items():
+        if column.endswith("_pct"):
+            config[column] = st.column_config.NumberColumn(T(key), format="%.1f")
+        else:
+            config[column] = st.column_config.Column(T(key))
+    return config
+
+
+def _shown_table(table: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The table's shown columns (core names), the ``total`` row named in the page language."""
+    columns = [c for c in TABLE_LABELS if c in table.columns and (level == "county" or c != "county_name")]
+    shown = table[columns].copy()
+    total = table.iloc[:, 0].astype(str) == "total"
+    shown.loc[total.to_numpy(), columns[0]] = T("coverage.total")
+    return shown
+
+
+def render() -> None:
+    """The Coverage page."""
+    st.header(T("coverage.title"))
+    account = require_login()
+    scope = coverage_scope(account)
+    if scope is None:
+        audit_refusal(account, "page:coverage", "needs statistics")
+        st.warning(T("coverage.refused"))
+        return
+    if scope.prefecture is not None:
+        st.caption(
+            T("coverage.own_detachment", name=data.prefectures().get(scope.prefecture, scope.prefecture))
+        )
+    period = _period_inputs()
+    if period is None:
+        return
+    first, last = period
+    options = st.columns(3)
+    level = options[0].radio(
+        T("coverage.level"),
+        ("prefecture", "county"),
+        format_func=lambda key: T(f"coverage.level.{key}"),
+        horizontal=True,
+        key="coverage.level",
+    )
+    measure = options[1].radio(
+        T("coverage.measure"),
+        MEASURES,
+        format_func=lambda key: T(MEASURE_LABELS[key]),
+        horizontal=True,
+        key="coverage.measure",
+    )
+    resolution = options[2].selectbox(
+        T("coverage.resolution"),
+        (DEFAULT_RESOLUTION, FINE_RESOLUTION),
+        format_func=lambda res: T("coverage.resolution.option", res=res, km2=CELL_KM2[res]),
+        key="coverage.resolution",
+    )
+    if level == "county" and not scope.drilldown:
+        if not st.session_state.get("coverage.refusal_audited"):
+            audit_refusal(account, "coverage:county", "needs drilldown")
+            st.session_state["coverage.refusal_audited"] = True
+        st.warning(T("coverage.drilldown_refused"))
+        level = "prefecture"
+
+    with st.spinner(T("coverage.computing")):
+        result = cached_coverage(first.isoformat(), last.isoformat(), resolution, db_stamp())
+    model = coverage_model(first.isoformat(), resolution)
+    since, until = inputs.period(first.isoformat(), last.isoformat())
+    draws = _draws(result, since, until)
+    full = region_table(model, result, level, draws)
+    table = in_scope(full, scope)
+    if scope.prefecture is None:
+        totals = table.iloc[-1]
+    else:
+        totals = in_scope(region_table(model, result, "prefecture", draws), scope).iloc[0]
+    _kpis(totals)
+
+    st.subheader(T("coverage.map"))
+    spots = result.spots
+    if scope.prefecture is not None:
+        spots = spots[spots["prefecture_code"] == scope.prefecture]
+    map_options = st.columns(2)
+    top = map_options[0].slider(
+        T("coverage.top_spots"), 0, max(len(spots), 1), min(DEFAULT_TOP_SPOTS, len(spots)), key="coverage.top"
+    )
+    show_covered = map_options[1].checkbox(T("coverage.show_covered"), key="coverage.show_covered")
+    spots = spots.head(top).assign(
+        where=spots["county_name"] if scope.drilldown else spots["prefecture_name"]
+    )
+    covered_cells = None
+    if show_covered:
+        grid = model.grid[result.covered]
+        if scope.prefecture is not None:
+            grid = grid[grid["prefecture_code"] == scope.prefecture]
+        covered_cells = grid["cell"].tolist()
+    regions = table[table.iloc[:, 0].astype(str) != "total"]
+    _map(regions, level, measure, spots, covered_cells, scope.prefecture)
+    st.caption(T("coverage.caption", since=first, until=last, res=resolution))
+
+    st.subheader(T("coverage.blind_title"))
+    if spots.empty:
+        st.info(T("coverage.no_blind"))
+    else:
+        blind = spots[["rank", "total_weight", "where", "cells", "area_km2", "nearest_road_km", "access"]]
+        st.dataframe(
+            blind,
+            hide_index=True,
+            column_config={
+                "rank": T("coverage.blind.rank"),
+                "total_weight": st.column_config.NumberColumn(T("coverage.blind.weight"), format="%.1f"),
+                "where": T("coverage.blind.where"),
+                "cells": T("coverage.blind.cells"),
+                "area_km2": st.column_config.NumberColumn(T("coverage.blind.area"), format="%.0f"),
+                "nearest_road_km": st.column_config.NumberColumn(T("coverage.blind.road_km"), format="%.1f"),
+                "access": T("coverage.blind.access"),
+            },
+            key="coverage.blind_table",
+        )
+
+    st.subheader(T("coverage.table"))
+    shown = _shown_table(table, level)
+    st.dataframe(shown, hide_index=True, column_config=_table_config(), key="coverage.region_table")
+    stem = f"coverage_{level}_{first}_{last}"
+    buttons = st.columns(2)
+    buttons[0].download_button(
+        T("coverage.download_csv"),
+        table.to_csv(index=False).encode("utf-8-sig"),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        key="coverage.csv",
+    )
+    sheets = {
+        "regions": table,
+        "blind_spots": spots.drop(columns=["cells_h3"]),
+        "trend": in_scope(result.trend, scope),
+    }
+    buttons[1].download_button(
+        T("coverage.download_xlsx"),
+        excel_bytes(sheets),
+        file_name=f"{stem}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="coverage.xlsx",
+    )
+
+    st.subheader(T("coverage.trend"))
+    trend = result.trend
+    wanted = scope.prefecture or "total"
+    weekly = trend[trend["prefecture_code"] == wanted].set_index("week")[list(TREND_COLUMNS)]
+    weekly = weekly.rename(columns={c: T(MEASURE_LABELS[c]) for c in TREND_COLUMNS})
+    weekly.index = pd.to_datetime(weekly.index)
+    weekly.index.name = T("coverage.trend_week")
+    st.line_chart(weekly)
+
+    if scope.drilldown:
+        with st.expander(T("coverage.overdue_sites")):
+            overdue = result.sites[result.sites["overdue_days"] > 0]
+            if scope.prefecture is not None:
+                overdue = overdue[overdue["prefecture_code"] == scope.prefecture]
+            if overdue.empty:
+                st.info(T("coverage.no_overdue"))
+            else:
+                st.dataframe(
+                    overdue.sort_values("overdue_days", ascending=False)[
+                        ["site_id", "category", "county_name", "last_before", "overdue_days"]
+                    ],
+                    hide_index=True,
+                )
