@@ -1,0 +1,248 @@
+"""Plan-week page (views/pages/plan_week.py) under Streamlit's AppTest, plus its pure helpers.
+
+One module-scoped run solves a shipped scenario (cut to the chief's prefecture, 2 days, a 2 s
+budget) and the tests read what that run shows; approval writes into a temporary records DB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+from argon2 import PasswordHasher
+from streamlit.testing.v1 import AppTest
+
+from layers.datasets import load_targets
+from planning.scenario import ScenarioError
+from records.accounts import create_account
+from records.store import open_store
+from views import plan_inputs
+from views.plan_tables import route_sheet_html
+from views.route_layers import plan_day
+
+FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+PASSWORD = "correct horse battery"
+SHIPPED = "urumqi_changji_shihezi_week"
+
+
+def _page() -> None:
+    from views.pages.plan_week import render
+
+    render()
+
+
+@pytest.fixture(scope="module")
+def accounts(tmp_path_factory):
+    """A records DB with a chief of Urumqi (650100), an officer and an admin; XUNHU_DB points at it."""
+    db = tmp_path_factory.mktemp("plan_page") / "records.sqlite"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XUNHU_DB", str(db))
+        with open_store(db) as store:
+            made = {
+                "chief": create_account(
+                    store, "chief-urumqi", PASSWORD, "chief", detachment="650100", hasher=FAST
+                ),
+                "officer": create_account(
+                    store, "officer-t1", PASSWORD, "officer", detachment="650100", team_id="T1", hasher=FAST
+                ),
+                "admin": create_account(store, "admin1", PASSWORD, "admin", hasher=FAST),
+            }
+        yield db, made
+
+
+def _app(account, lang: str = "zh") -> AppTest:
+    at = AppTest.from_function(_page, default_timeout=180)
+    at.session_state["account"] = account
+    at.session_state["lang"] = lang
+    return at
+
+
+@pytest.fixture(scope="module")
+def solved(accounts):
+    """The page after a chief loaded the shipped Urumqi scenario and solved 2 days with 2 s."""
+    db, made = accounts
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XUNHU_DB", str(db))
+        at = _app(made["chief"]).run()
+        at.selectbox(key="plan.source").select(SHIPPED).run()
+        at.number_input(key="plan.f.days").set_value(2).run()
+        at.slider(key="plan.f.seconds").set_value(2).run()
+        at.button(key="plan.solve").click().run()
+        yield at, db, made
+
+
+def test_chief_gets_the_form_for_their_own_prefecture_only(accounts):
+    _, made = accounts
+    at = _app(made["chief"]).run()
+    assert not at.exception
+    regions = at.multiselect(key="plan.f.regions")
+    # 乌鲁木齐市 and its eight districts/counties, nothing of other prefectures.
+    assert regions.options[0].startswith("乌鲁木齐市") and len(regions.options) == 9
+    assert regions.value == ["乌鲁木齐市"]
+    assert at.slider(key="plan.f.seconds").value == 20
+    assert not at.button(key="plan.solve").disabled
+    # The default scenario is valid: no error, and the YAML can be downloaded.
+    assert not at.error
+
+
+def test_admin_may_plan_any_prefecture_and_english_works(accounts):
+    _, made = accounts
+    at = _app(made["admin"], lang="en").run()
+    assert not at.exception
+    assert at.header[0].value == "Plan the week"
+    options = at.multiselect(key="plan.f.regions").options
+    assert any(o.startswith("伊犁哈萨克自治州") for o in options) and any(
+        o.startswith("喀什地区") for o in options
+    )
+
+
+def test_officer_is_refused(accounts):
+    _, made = accounts
+    at = _app(made["officer"], lang="en").run()
+    assert not at.exception
+    assert "Only chiefs and admins" in at.warning[0].value
+    assert not at.get("button")
+
+
+def test_loading_a_shipped_scenario_drops_regions_outside_the_detachment(solved):
+    at, _, _ = solved
+    assert at.multiselect(key="plan.f.regions").value == ["乌鲁木齐市"]
+    teams = at.session_state["plan.teams_df"]
+    assert list(teams["id"]) == ["T1", "T2", "T3"] and list(teams["base"]) == ["Urumqi", "Changji", "Shihezi"]
+
+
+def test_solved_plan_passes_the_checker_and_shows_its_tables(solved):
+    at, _, _ = solved
+    assert not at.exception
+    assert not at.error
+    result = at.session_state["plan.result"]
+    plan = result["plan"]
+    assert result["raw"]["days"] == 2 and result["raw"]["solver"]["seconds"] == 2
+    assert plan["status"] == "solved"
+    assert any(s.value == "检查通过：0 项违规。" for s in at.success)
+    frames = [d.value for d in at.dataframe]
+    # One stop table per team (in tabs), then the dropped table (the editors are dataframes too).
+    stop_tables = [f for f in frames if "序号" in f.columns]
+    assert len(stop_tables) == len(plan["teams"])
+    for team, frame in zip(plan["teams"], stop_tables, strict=True):
+        assert list(frame["序号"]) == [s["seq"] for s in team["stops"]]
+        assert list(frame["地点"]) == [s["name"] for s in team["stops"]]
+    (dropped,) = [f for f in frames if "原因" in f.columns]
+    assert len(dropped) == len(plan["dropped"]) > 0
+    assert dropped["原因"].str.len().min() > 0
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["行驶里程"] == f"{plan['kpis']['drive_km']:.0f} km"
+    assert metrics["检查点"] == f"{plan['kpis']['sites_visited']} / {plan['kpis']['sites_total']}"
+    assert metrics["预期覆盖提升"].startswith("+")
+
+
+def test_map_payload_has_team_routes_and_only_vendored_assets(solved):
+    at, _, _ = solved
+    plan = at.session_state["plan.result"]["plan"]
+    (component,) = at.get("component_instance")
+    args = json.loads(component.proto.json_args)
+    links = args["js_links"] + args["css_links"]
+    assert links and all(url.startswith("/app/static/vendor/") for url in links)
+    script = args["script"]
+    # Basemap rivers and roads are two polylines; every team adds one per day it drives.
+    assert script.count("L.polyline(") >= 2 + len(plan["teams"])
+    for team in plan["teams"]:
+        # Layer-control names are JSON strings (non-ASCII escaped); tooltips are plain text.
+        assert json.dumps(f"路线 {team['team_id']}") in script
+        assert f"{team['team_id']} 第1天" in script
+    nights = sum(1 for t in plan["teams"] for s in t["stops"] if s["night"] is not None)
+    assert script.count('"icon": "bed"') == nights > 0
+    assert "maxZoom" in script
+
+
+def test_approve_saves_the_plan_and_audits_the_account(solved):
+    at, db, made = solved
+    at.button(key="plan.approve").click().run()
+    assert not at.exception
+    saved = at.session_state["plan.result"]["saved"]
+    assert saved["account"] == "chief-urumqi"
+    with open_store(db) as store:
+        plans = store.plans()
+        row = plans[plans["plan_id"] == saved["plan_id"]].iloc[0]
+        assert row["status"] == "approved" and row["approved_by"] == "chief-urumqi"
+        stored = store.plan(saved["plan_id"])["plan"]
+        log = store.audit_log(f"plan:{saved['plan_id']}")
+    assert stored["teams"] == at.session_state["plan.result"]["plan"]["teams"]
+    assert list(log["action"]) == ["plan.save", "plan.approve"]
+    assert set(log["actor"]) == {"chief-urumqi"}
+
+
+def test_unknown_base_town_is_named_by_field(accounts):
+    _, made = accounts
+    at = _app(made["chief"], lang="en").run()
+    at.session_state["plan.teams_df"] = plan_inputs.teams_frame(
+        [{"id": "T1", "base": "Urumqi"}, {"id": "T2", "base": "Atlantis City"}]
+    )
+    at.session_state["plan.editor_version"] += 1
+    at.run()
+    assert not at.exception
+    (error,) = at.error
+    assert "teams[1].base" in error.value and "Atlantis" in error.value
+    assert at.button(key="plan.solve").disabled
+
+
+def test_build_scenario_needs_a_region_and_keeps_the_inputs():
+    kwargs = dict(
+        name="w48",
+        start=dt.date(2026, 11, 23),
+        days=3,
+        work_hours="10:00-19:30",
+        night_hours=None,
+        teams=[{"id": "T1", "base": "Urumqi", "skills": []}],
+        layers=["pollution_source"],
+        min_priority=10,
+        mandatory=["PS-00002", "PS-00001"],
+        return_to_base=False,
+        solver_seconds=5,
+    )
+    with pytest.raises(ScenarioError) as caught:
+        plan_inputs.build_scenario(regions=[], **kwargs)
+    assert caught.value.field == "sites.regions"
+    raw = plan_inputs.build_scenario(regions=["乌鲁木齐市"], **kwargs)
+    assert raw["sites"]["mandatory"] == ["PS-00001", "PS-00002"]
+    assert raw["lodging"] == "auto" and raw["return_to_base"] is False and "night_hours" not in raw
+
+
+def test_teams_table_round_trip_skips_blank_rows():
+    frame = plan_inputs.teams_frame(
+        [{"id": "T1", "base": "Urumqi", "members": 3, "skills": ["sampling", "drone"]}]
+    )
+    frame.loc[1] = [pd.NA, pd.NA, pd.NA, pd.NA]
+    assert plan_inputs.teams_from_frame(frame) == [
+        {"id": "T1", "base": "Urumqi", "members": 3, "skills": ["drone", "sampling"]}
+    ]
+
+
+def test_uploaded_draw_record_gives_its_site_ids():
+    record = {"type": "xunhu.random_draw", "result": [{"site_id": "PS-00007"}, {"site_id": "PS-00003"}]}
+    assert plan_inputs.ids_from_draw_record(json.dumps(record), "d.json") == ["PS-00007", "PS-00003"]
+    with pytest.raises(ScenarioError) as caught:
+        plan_inputs.ids_from_draw_record(b"{not json", "d.json")
+    assert caught.value.field == "sites.from_draw"
+
+
+def test_plan_day_runs_from_five_to_five():
+    start = dt.date(2026, 11, 23)
+    assert plan_day(start, "2026-11-23T10:00:00+08:00") == 1
+    assert plan_day(start, "2026-11-24T01:30:00+08:00") == 1  # a night check after midnight
+    assert plan_day(start, "2026-11-24T07:00:00+08:00") == 2
+
+
+def test_route_sheet_lists_every_stop_with_a_checklist_per_site(solved):
+    at, _, _ = solved
+    plan = at.session_state["plan.result"]["plan"]
+    team = plan["teams"][0]
+    sheet = route_sheet_html(plan, team, load_targets())
+    sites = [s for s in team["stops"] if s["type"] == "site"]
+    assert sheet.startswith("<!DOCTYPE html>") and "window.print()" in sheet
+    assert sheet.count("<tr class=") == len(team["stops"])
+    assert sheet.count('<ul class="check">') == len(sites)
+    for stop in sites:
+        assert stop["id"] in sheet

@@ -1,0 +1,198 @@
+"""What the chief enters on the Plan-week page, turned into a scenario mapping for
+``planning.scenario.parse_scenario`` (which does the validation and names the faulty field).
+
+Pure helpers (no streamlit): the shipped scenarios, the regions a detachment may plan, the teams
+table <-> scenario ``teams`` list, candidate sites with their priority, mandatory ids from a
+random draw (run here or uploaded as its JSON record).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import yaml
+
+from layers.datasets import data_path, load_context
+from layers.draw import draw
+from layers.schema import INACTIVE_STATUSES, parse_skills
+from planning.candidates import resolve_regions, site_priority
+from planning.scenario import ScenarioError, draw_site_ids
+
+TEAM_COLUMNS = ("id", "base", "members", "skills")
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    """File stem -> path of every scenario YAML shipped in data/scenarios."""
+    return {path.stem: path for path in sorted(data_path("scenarios").glob("*.yaml"))}
+
+
+def read_scenario_mapping(path: Path) -> dict:
+    """A scenario YAML as a plain mapping (dates as ISO strings), not yet validated."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ScenarioError("<file>", f"{path.name} is not a scenario mapping")
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in raw.items()}
+
+
+def scenario_yaml(raw: dict) -> str:
+    """The scenario mapping as YAML a chief can keep and reload (Chinese names as they are)."""
+    return yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+
+
+def region_options(allowed_prefectures: frozenset[str] | None) -> dict[str, str]:
+    """Region name (Chinese, as in the data) -> label, prefectures first, then their counties;
+    only those of ``allowed_prefectures`` (codes) unless it is None."""
+    prefectures = load_context("prefectures").sort_values("adcode")
+    counties = load_context("counties").sort_values("adcode")
+    if allowed_prefectures is not None:
+        prefectures = prefectures[prefectures["adcode"].isin(allowed_prefectures)]
+        counties = counties[counties["pref_adcode"].isin(allowed_prefectures)]
+    options = {
+        str(row.name_zh): f"{row.name_zh} {str(row.name_en).split(' (')[0]}"
+        for row in prefectures.itertuples()
+    }
+    for row in counties.itertuples():
+        options.setdefault(str(row.name_zh), f"{row.name_zh} · {row.pref_name_zh}")
+    return options
+
+
+def split_regions(regions: list[str], options: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(regions the account may plan, regions it may not) of a loaded scenario."""
+    return [r for r in regions if r in options], [r for r in regions if r not in options]
+
+
+def teams_frame(teams: list[dict]) -> pd.DataFrame:
+    """The scenario's ``teams`` list as an editable table (skills comma-separated)."""
+    rows = [
+        {
+            "id": str(team.get("id", "")),
+            "base": str(team.get("base", "")),
+            "members": int(team.get("members", 2)),
+            "skills": ", ".join(str(s) for s in (team.get("skills") or [])),
+        }
+        for team in teams
+    ]
+    return pd.DataFrame(rows, columns=list(TEAM_COLUMNS)).astype(
+        {"id": "string", "base": "string", "members": "Int64", "skills": "string"}
+    )
+
+
+def teams_from_frame(frame: pd.DataFrame) -> list[dict]:
+    """The edited table back as a scenario ``teams`` list; blank rows are skipped, the rest is
+    passed on as typed so that parse_scenario names any fault (``teams[1].base``)."""
+    teams = []
+    for row in frame.itertuples(index=False):
+        values = {c: getattr(row, c) for c in TEAM_COLUMNS}
+        present = {c: v for c, v in values.items() if not pd.isna(v) and str(v).strip() != ""}
+        if not present:
+            continue
+        team: dict = {"id": str(present.get("id", "")).strip(), "base": str(present.get("base", "")).strip()}
+        if "members" in present:
+            team["members"] = int(present["members"])
+        team["skills"] = sorted(parse_skills(present.get("skills", "")))
+        teams.append(team)
+    return teams
+
+
+def build_scenario(
+    *,
+    name: str,
+    start: dt.date,
+    days: int,
+    work_hours: str,
+    night_hours: str | None,
+    teams: list[dict],
+    regions: list[str],
+    layers: list[str],
+    min_priority: float,
+    mandatory: list[str],
+    return_to_base: bool,
+    solver_seconds: float,
+) -> dict:
+    """The scenario mapping of the page's inputs (lodging is always ``auto``)."""
+    if not regions:
+        raise ScenarioError("sites.regions", "choose at least one prefecture or county")
+    if not layers:
+        raise ScenarioError("sites.layers", "choose at least one layer")
+    raw = {
+        "name": name.strip(),
+        "start": start.isoformat(),
+        "days": int(days),
+        "work_hours": work_hours.strip(),
+        "teams": teams,
+        "sites": {
+            "regions": list(regions),
+            "layers": list(layers),
+            "min_priority": float(min_priority),
+            "mandatory": sorted(mandatory),
+        },
+        "lodging": "auto",
+        "return_to_base": bool(return_to_base),
+        "solver": {"seconds": float(solver_seconds), "seed": 1},
+    }
+    if night_hours:
+        raw["night_hours"] = night_hours.strip()
+    return raw
+
+
+def region_targets(targets: gpd.GeoDataFrame, regions: list[str]) -> gpd.GeoDataFrame:
+    """Registry rows inside the named prefectures or counties."""
+    codes = resolve_regions(tuple(regions))
+    inside = targets["prefecture_code"].astype(str).isin(codes) | targets["county_code"].astype(str).isin(
+        codes
+    )
+    return targets[inside.to_numpy()]
+
+
+def candidate_sites(
+    targets: gpd.GeoDataFrame, regions: list[str], layers: list[str], as_of: dt.date
+) -> pd.DataFrame:
+    """Active sites of ``layers`` in ``regions`` with their priority on ``as_of``, highest first
+    (the table a chief picks mandatory sites from)."""
+    pool = region_targets(targets, regions)
+    pool = pool[
+        pool["layer"].isin(layers).to_numpy()
+        & ~pool["status"].isin(INACTIVE_STATUSES).fillna(False).to_numpy()
+    ]
+    frame = pd.DataFrame(
+        {
+            "site_id": pool["site_id"].astype(str).to_numpy(),
+            "name": pool["name"].astype(str).to_numpy(),
+            "layer": pool["layer"].astype(str).to_numpy(),
+            "kind": pool["kind"].astype(str).to_numpy(),
+            "category": pool["category"].astype(str).to_numpy(),
+            "county": pool["county_name"].astype(str).to_numpy(),
+            "priority": site_priority(pool, targets, as_of).round(1).to_numpy(),
+        }
+    )
+    return frame.sort_values(["priority", "site_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def quarter_of(day: dt.date) -> str:
+    """The draw period label of the quarter containing ``day`` (``2026Q4``)."""
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def drawn_ids(
+    targets: gpd.GeoDataFrame, roster: pd.DataFrame, regions: list[str], period: str, seed: int, level: str
+) -> list[str]:
+    """Site ids of a random draw (``layers.draw.draw``) over the pollution sources of ``regions``.
+
+    Each region x category group is drawn from its own seeded generator, so drawing over the
+    chosen regions gives the same sites as a province-wide draw restricted to them.
+    """
+    record = draw(region_targets(targets, regions), roster, period, seed, level=level)
+    return [item["site_id"] for item in record["result"]]
+
+
+def ids_from_draw_record(text: str | bytes, file_name: str) -> list[str]:
+    """Site ids of an uploaded draw file: a ``python -m layers draw`` record or a JSON list of ids."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ScenarioError("sites.from_draw", f"{file_name} is not a JSON file: {exc}") from exc
+    return draw_site_ids(data, file_name, "sites.from_draw")

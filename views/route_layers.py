@@ -1,0 +1,171 @@
+"""A weekly plan on the map: each team's road route, coloured by team, one dash pattern per day.
+
+The plan's stops come from the planner's JSON (``planning.plan.Plan.to_dict()``) and the road
+geometry of each leg from ``planning.export.plan_legs`` (leg k arrives at stop k + 1). Each team
+is one ``folium.FeatureGroup`` (so the layer control lists the teams), holding one polyline per
+day (tooltip "T1 day 2"), numbered site markers, bed markers for the nights and a house marker
+for the base.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+import folium
+
+from views.i18n import register
+
+T = register(
+    {
+        "plan.map.team_day": ("{team} 第{day}天", "{team} day {day}"),
+        "plan.map.team_layer": ("路线 {team}", "Route {team}"),
+        "plan.map.night": ("{team} 第{night}晚住宿：{name}", "{team} night {night}: {name}"),
+        "plan.map.base": ("{team} 基地：{name}", "{team} base: {name}"),
+        "plan.map.stop": (
+            "{team} #{seq} 第{day}天 {arrive}：{name}",
+            "{team} #{seq} day {day} {arrive}: {name}",
+        ),
+        "plan.map.legend": ("巡护路线", "Patrol routes"),
+        "plan.map.legend_team": ("{team}（{base}）{km:.0f} 公里", "{team} ({base}) {km:.0f} km"),
+        "plan.map.legend_day": ("第{day}天", "Day {day}"),
+        "plan.map.legend_bed": ("住宿点", "Overnight stop"),
+    }
+)
+
+#: (line colour, awesome-markers colour of about the same hue) per team, in scenario order.
+TEAM_STYLES = (
+    ("#d62728", "red"),
+    ("#1f77b4", "blue"),
+    ("#2ca02c", "green"),
+    ("#9467bd", "purple"),
+    ("#ff7f0e", "orange"),
+    ("#17becf", "cadetblue"),
+    ("#8c564b", "darkred"),
+    ("#525252", "black"),
+)
+#: Dash pattern per day (cycled): day 1 solid, then ever sparser dashes.
+DAY_DASHES = (None, "12 6", "3 6", "14 5 3 5", "1 8", "20 8", "6 3 1 3")
+#: Local time at which one plan day ends and the next begins (a night check after midnight
+#: still belongs to the evening before).
+DAY_BOUNDARY = dt.timedelta(hours=5)
+
+
+def team_style(index: int) -> tuple[str, str]:
+    """(line colour, marker colour) of the ``index``-th team."""
+    return TEAM_STYLES[index % len(TEAM_STYLES)]
+
+
+def day_dash(day: int) -> str | None:
+    """Dash pattern of plan day ``day`` (1-based)."""
+    return DAY_DASHES[(day - 1) % len(DAY_DASHES)]
+
+
+def plan_day(first_day: dt.date, moment: str) -> int:
+    """1-based plan day of an ISO time (the day runs from 05:00 to 05:00 local time)."""
+    local = dt.datetime.fromisoformat(moment)
+    return ((local - DAY_BOUNDARY).date() - first_day).days + 1
+
+
+def first_day(plan: dict) -> dt.date:
+    """The plan's first local day (the scenario's ``start``)."""
+    return dt.date.fromisoformat(str(plan["scenario"]["start"])[:10])
+
+
+def _day_lines(
+    stops: list[dict], legs: list[list[tuple[float, float]]], start: dt.date
+) -> dict[int, list[list[tuple[float, float]]]]:
+    """Per plan day, the (lat, lon) lines of the legs driven that day (by the departure time)."""
+    days: dict[int, list[list[tuple[float, float]]]] = {}
+    for k, leg in enumerate(legs):
+        if len(leg) >= 2:
+            day = plan_day(start, stops[k]["depart"])
+            days.setdefault(day, []).append([(lat, lon) for lon, lat in leg])
+    return days
+
+
+def _number_icon(seq: int, colour: str) -> folium.DivIcon:
+    return folium.DivIcon(
+        html=(
+            f'<div class="xunhu-stop" style="background:{colour};color:#fff;border:2px solid #fff;'
+            "border-radius:50%;width:22px;height:22px;font:bold 11px/18px sans-serif;text-align:center;"
+            f'box-shadow:0 0 3px rgba(0,0,0,.5)">{seq}</div>'
+        ),
+        icon_size=(22, 22),
+        icon_anchor=(11, 11),
+    )
+
+
+def team_group(
+    plan: dict, index: int, legs: list[list[tuple[float, float]]], start: dt.date
+) -> folium.FeatureGroup:
+    """The layer of the ``index``-th team: its daily lines and its stops."""
+    team = plan["teams"][index]
+    team_id = str(team["team_id"])
+    colour, marker_colour = team_style(index)
+    group = folium.FeatureGroup(name=T("plan.map.team_layer", team=team_id), show=True)
+    stops = team["stops"]
+    for day, lines in sorted(_day_lines(stops, legs, start).items()):
+        folium.PolyLine(
+            lines,
+            color=colour,
+            weight=4,
+            opacity=0.9 if day % 2 else 0.7,
+            dash_array=day_dash(day),
+            tooltip=T("plan.map.team_day", team=team_id, day=day),
+        ).add_to(group)
+    for stop in stops:
+        name = html.escape(str(stop["name"]))
+        location = (float(stop["lat"]), float(stop["lon"]))
+        if stop["type"] == "site":
+            text = T(
+                "plan.map.stop",
+                team=team_id,
+                seq=stop["seq"],
+                day=plan_day(start, stop["arrive"]),
+                arrive=str(stop["arrive"])[11:16],
+                name=name,
+            )
+            folium.Marker(location, icon=_number_icon(int(stop["seq"]), colour), tooltip=text).add_to(group)
+        elif stop.get("night") is not None:
+            text = T("plan.map.night", team=team_id, night=int(stop["night"]) + 1, name=name)
+            icon = folium.Icon(icon="bed", prefix="fa", color=marker_colour, icon_color="white")
+            folium.Marker(location, icon=icon, tooltip=text).add_to(group)
+        elif stop["seq"] == 0:
+            text = T("plan.map.base", team=team_id, name=name)
+            icon = folium.Icon(icon="house", prefix="fa", color=marker_colour, icon_color="white")
+            folium.Marker(location, icon=icon, tooltip=text).add_to(group)
+    return group
+
+
+def route_groups(plan: dict, legs: dict[str, list[list[tuple[float, float]]]]) -> list[folium.FeatureGroup]:
+    """One layer per team, in the plan's team order."""
+    start = first_day(plan)
+    return [team_group(plan, i, legs.get(str(t["team_id"]), []), start) for i, t in enumerate(plan["teams"])]
+
+
+def route_legend_rows(plan: dict, days: int) -> list[tuple[str, str]]:
+    """Legend rows (swatch CSS, label): a colour per team, a dash pattern per day, the bed marker."""
+    rows = []
+    for i, team in enumerate(plan["teams"]):
+        colour, _ = team_style(i)
+        label = T(
+            "plan.map.legend_team", team=team["team_id"], base=team.get("base", ""), km=team["drive_km"]
+        )
+        rows.append((f"border-top:4px solid {colour}", label))
+    for day in range(1, days + 1):
+        dash = day_dash(day)
+        style = "solid" if dash is None else ("dotted" if dash.startswith(("1 ", "3 ")) else "dashed")
+        rows.append((f"border-top:3px {style} #444", T("plan.map.legend_day", day=day)))
+    rows.append(("background:#555;border-radius:3px", T("plan.map.legend_bed")))
+    return rows
+
+
+def plan_bounds(plan: dict, legs: dict[str, list[list[tuple[float, float]]]]) -> list[list[float]] | None:
+    """[[south, west], [north, east]] around every stop and leg, or None for an empty plan."""
+    points = [(float(s["lon"]), float(s["lat"])) for t in plan["teams"] for s in t["stops"]]
+    points += [p for team_legs in legs.values() for leg in team_legs for p in leg]
+    if not points:
+        return None
+    lons, lats = [p[0] for p in points], [p[1] for p in points]
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
