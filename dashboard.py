@@ -163,7 +163,9 @@ def footer() -> None:
 
 def main() -> None:
     """One run of the app."""
-    st.set_page_config(page_title="XunHu 巡护", layout="wide")
+    # An explicit (emoji) page icon: otherwise the favicon follows the page's :material/...: icon,
+    # which the browser fetches from fonts.gstatic.com, breaking offline use.
+    st.set_page_config(page_title="XunHu 巡护", page_icon="🗺️", layout="wide")
     install_snapshot_once(str(default_db_path()))
     with st.sidebar:
         language_picker()

@@ -190,7 +190,9 @@ def prepare_target_map(m: folium.Map) -> folium.Map:
         names = {name for name, _ in links}
         extra = [(name, url) for name, url in getattr(FastMarkerCluster, attr) if name not in names]
         setattr(m, attr, [*links, *extra])
-    m.add_child(Legend("Targets (SIMULATED registry)", target_legend_rows()), name="xunhu_target_legend")
+    # Top left, under the zoom buttons: at the province view that corner is outside Xinjiang.
+    legend = Legend("Targets (SIMULATED registry)", target_legend_rows(), position="topleft")
+    m.add_child(legend, name="xunhu_target_legend")
     return m
 
 
