@@ -16,7 +16,7 @@ from planning.scenario import load_scenario, parse_scenario
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "data" / "scenarios").glob("*.yaml"))
 
 
-def _plan_and_check(raw: dict, targets, seconds: float = 1.5, **kwargs):
+def _plan_and_check(raw: dict, targets, seconds: float = 1.0, **kwargs):
     scenario = parse_scenario(raw)
     plan = plan_week(scenario, targets=targets, network=None, seconds=seconds, **kwargs).to_dict()
     violations = check_plan(scenario, plan, targets=targets, network=None)
@@ -31,7 +31,7 @@ def _sites(plan: dict) -> list[dict]:
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_shipped_scenarios_pass_the_checker(path):
     scenario = load_scenario(path)
-    plan = plan_week(scenario, seconds=2).to_dict()
+    plan = plan_week(scenario, seconds=1).to_dict()
     assert plan["travel_model"] == "road_network"
     assert check_plan(scenario, plan) == []
     assert plan["kpis"]["sites_visited"] > 0
