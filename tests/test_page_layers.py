@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
-from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+from dashboard_fixtures import account_for
 from layer_samples import every_defect_rows, points_as_csv_rows, valid_points, write_csv
 from streamlit.testing.v1 import AppTest
 
 from layers.datasets import REPO_ROOT, load_targets
-from records.accounts import Account
 
 NOW = "2026-11-20T15:00:00+08:00"
-
-
-def _account(role: str) -> Account:
-    return Account(
-        account_id=1,
-        username=f"test-{role}",
-        display_name=role,
-        role=role,
-        detachment="650100" if role in ("chief", "officer") else None,
-        team_id="T1" if role == "officer" else None,
-        permissions=frozenset(),
-        disabled=False,
-        failed_attempts=0,
-        locked_until=None,
-        created_at=datetime(2026, 1, 1, tzinfo=UTC),
-        last_login_at=None,
-    )
 
 
 def _page() -> None:
@@ -67,7 +50,11 @@ def _fingerprint(directory) -> dict[str, str]:
 
 def _run(role: str, lang: str = "en", **state: object) -> AppTest:
     at = AppTest.from_function(_page, default_timeout=90)
-    at.session_state["account"] = _account(role)
+    at.session_state["account"] = account_for(
+        role,
+        detachment="650100" if role in ("chief", "officer") else None,
+        team_id="T1" if role == "officer" else None,
+    )
     at.session_state["lang"] = lang
     for key, value in state.items():
         at.session_state[key] = value
@@ -109,7 +96,10 @@ def test_selecting_a_site_shows_its_card_and_zooms(data_copy):
     assert not at.exception
     assert any(site in md.value for md in at.markdown)
     (component,) = at.get("component_instance")
-    assert '"zoom": 11' in component.proto.json_args.replace(" ", "").replace('"zoom":11', '"zoom": 11')
+    args = json.loads(component.proto.json_args)
+    point = load_targets().set_index("site_id").loc[site, "geometry"].representative_point()
+    assert args["zoom"] == 11
+    assert args["center"] == pytest.approx([point.y, point.x])
     # Officers and managers browse; importing is refused politely.
     assert any("Only detachment chiefs and admins" in info.value for info in at.info)
     assert not at.file_uploader
