@@ -35,7 +35,7 @@ from planning.scenario import BEIJING, MAX_DAYS, ScenarioError, parse_scenario
 from records import access
 from records.db import RecordsError
 from views import plan_inputs
-from views.basemap import build_basemap
+from views.basemap import build_basemap, view_for
 from views.data import basemap, records_store, road_network, targets
 from views.i18n import register
 from views.map_controls import Legend
@@ -132,10 +132,7 @@ T = register(
         "plan.kpi.mandatory": ("必检完成", "Mandatory met"),
         "plan.kpi.coverage": ("预期覆盖提升", "Expected coverage gain"),
         "plan.kpi.by_category": ("按类别：{counts}", "By category: {counts}"),
-        "plan.kpi.nights": (
-            "外宿 {away} 晚（共 {total} 晚）",
-            "{away} night(s) away from base ({total} in all)",
-        ),
+        "plan.kpi.nights_away": ("外宿 / 总晚数", "Nights away / all"),
         "plan.category.key": ("重点", "key"),
         "plan.category.special": ("特殊", "special"),
         "plan.category.ordinary": ("一般", "ordinary"),
@@ -172,6 +169,8 @@ T = register(
 )
 
 MAP_HEIGHT_PX = 620
+#: A typical width of the map on a laptop, used to pick the zoom that shows the whole plan.
+MAP_WIDTH_PX = 900
 DEFAULT_SOLVER_SECONDS = 20
 STATE = "plan.result"
 
@@ -482,27 +481,30 @@ def _solve(raw: dict) -> None:
 def _kpis(plan: dict, coverage: pd.DataFrame | None) -> None:
     k = plan["kpis"]
     total = coverage[coverage["prefecture_code"] == "total"] if coverage is not None else None
-    cols = st.columns(7)
-    cols[0].metric(T("plan.kpi.km"), f"{k['drive_km']:.0f} km")
-    cols[1].metric(T("plan.kpi.drive_h"), f"{k['drive_minutes'] / 60:.1f} h")
-    cols[2].metric(T("plan.kpi.service_h"), f"{k['service_minutes'] / 60:.1f} h")
-    cols[3].metric(T("plan.kpi.sites"), f"{k['sites_visited']} / {k['sites_total']}")
-    cols[4].metric(T("plan.kpi.priority"), f"{k['priority_visited']:.0f}")
-    cols[5].metric(T("plan.kpi.mandatory"), f"{k['mandatory_visited']} / {k['mandatory_total']}")
     gain = (
         "—"
         if total is None or total.empty
         else f"+{float(total['weighted_coverage_pct_gain'].iloc[0]):.1f} pp"
     )
-    cols[6].metric(T("plan.kpi.coverage"), gain)
+    values = [
+        (T("plan.kpi.km"), f"{k['drive_km']:.0f} km"),
+        (T("plan.kpi.drive_h"), f"{k['drive_minutes'] / 60:.1f} h"),
+        (T("plan.kpi.service_h"), f"{k['service_minutes'] / 60:.1f} h"),
+        (T("plan.kpi.sites"), f"{k['sites_visited']} / {k['sites_total']}"),
+        (T("plan.kpi.priority"), f"{k['priority_visited']:.0f}"),
+        (T("plan.kpi.mandatory"), f"{k['mandatory_visited']} / {k['mandatory_total']}"),
+        (T("plan.kpi.coverage"), gain),
+        (T("plan.kpi.nights_away"), f"{k['nights_away_from_base']} / {k['nights_total']}"),
+    ]
+    for row in (values[:4], values[4:]):
+        for column, (label, value) in zip(st.columns(4), row, strict=True):
+            column.metric(label, value)
     counts = visited_by_category(plan, targets())
     st.caption(
         T(
             "plan.kpi.by_category",
             counts=", ".join(f"{T(f'plan.category.{c}')} {counts[c]}" for c in CATEGORIES),
         )
-        + " · "
-        + T("plan.kpi.nights", away=k["nights_away_from_base"], total=k["nights_total"])
     )
 
 
@@ -514,11 +516,24 @@ def _route_map(plan: dict, legs: dict) -> None:
     days = int(plan["scenario"].get("days", 1))
     m.add_child(Legend(T("plan.map.legend"), route_legend_rows(plan, days)), name="xunhu_route_legend")
     folium.LayerControl(collapsed=False).add_to(m)
-    bounds = plan_bounds(plan, legs)
-    if bounds is not None:
-        m.fit_bounds(bounds, padding=(20, 20))
+    bounds = plan_bounds(plan, legs) or basemap().bounds
+    # st_folium sizes its iframe after the map script ran, so a fitBounds in the script would fit
+    # the wrong box: the view is set from the bounds and a typical width instead.
+    (south, west), (north, east) = bounds
+    margin_lat, margin_lon = (north - south) * 0.06 + 0.02, (east - west) * 0.06 + 0.02
+    centre, zoom = view_for(
+        [[south - margin_lat, west - margin_lon], [north + margin_lat, east + margin_lon]],
+        MAP_WIDTH_PX,
+        MAP_HEIGHT_PX,
+    )
     st_folium(
-        localize(m), key="plan_map", height=MAP_HEIGHT_PX, use_container_width=True, returned_objects=[]
+        localize(m),
+        key="plan_map",
+        height=MAP_HEIGHT_PX,
+        use_container_width=True,
+        center=centre,
+        zoom=zoom,
+        returned_objects=[],
     )
 
 
