@@ -193,7 +193,11 @@ def main() -> None:
         if current in allowed:
             page.run()
         else:
-            audit_refusal(account, f"page:{current}", "page not open to the role")
+            # Audited once per session and page, not at every rerun of the refused page.
+            refused = st.session_state.setdefault("refused_pages", set())
+            if (account.username, current) not in refused:
+                audit_refusal(account, f"page:{current}", "page not open to the role")
+                refused.add((account.username, current))
             st.error(T("shell.refused"))
     footer()
 
