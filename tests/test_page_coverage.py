@@ -112,7 +112,7 @@ def test_manager_sees_prefecture_table_equal_to_coverage_stats(tiny_db, model):
 
 
 def test_drilldown_refused_without_permission(tiny_db):
-    at = _run(account_for("manager"), **{"coverage.level": "county"})
+    at = _run(account_for("manager"), **{"coverage.level.en": "county"})
     assert not at.exception
     assert any("drill-down permission" in warning.value for warning in at.warning)
     shown = _region_table(at)
@@ -121,7 +121,7 @@ def test_drilldown_refused_without_permission(tiny_db):
 
 
 def test_drilldown_manager_sees_counties(tiny_db, model):
-    at = _run(account_for("manager", permissions=frozenset({"drilldown"})), **{"coverage.level": "county"})
+    at = _run(account_for("manager", permissions=frozenset({"drilldown"})), **{"coverage.level.en": "county"})
     assert not at.exception
     assert not at.warning
     shown = _region_table(at)
@@ -131,7 +131,7 @@ def test_drilldown_manager_sees_counties(tiny_db, model):
 
 
 def test_chief_sees_own_detachment_only(tiny_db, model):
-    at = _run(account_for("chief", detachment=URUMQI), **{"coverage.level": "county"})
+    at = _run(account_for("chief", detachment=URUMQI), **{"coverage.level.en": "county"})
     assert not at.exception
     shown = _region_table(at)
     direct = _direct(model, "county")

@@ -73,7 +73,7 @@ def test_filters_reduce_rows(data_copy):
     at = _run("manager", lang="zh")
     assert not at.exception
     assert len(_targets_table(at)) == len(registry)
-    at.multiselect(key="layers.layer").set_value(["pollution_source"]).run()
+    at.multiselect(key="layers.layer.zh").set_value(["pollution_source"]).run()
     at.multiselect(key="layers.category").set_value(["key"]).run()
     expected = registry[(registry["layer"] == "pollution_source") & (registry["category"] == "key")]
     table = _targets_table(at)

@@ -48,31 +48,65 @@ class CoverageResult:
         return self.last_covered_at.notna().to_numpy()
 
 
+def weeks(since: pd.Timestamp, until: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """``[start, end)`` of each week of ``[since, until)``, starting at ``since`` (the last may be short)."""
+    bounds = []
+    start = since
+    while start < until:
+        bounds.append((start, min(start + WEEK, until)))
+        start = bounds[-1][1]
+    return bounds
+
+
+@dataclass
+class TrackCoverage:
+    """When GPS tracks last covered each grid cell: over the period and within each of its weeks.
+
+    Tracks change far less often than visits (an import, not every recorded visit), so the page
+    caches this part on the tracks alone; visits are added by :func:`compute`.
+    """
+
+    period: pd.Series
+    weekly: list[pd.Series]
+
+
+def track_coverage(
+    model: CoverageModel, track_points: pd.DataFrame, since: pd.Timestamp, until: pd.Timestamp
+) -> TrackCoverage:
+    """:class:`TrackCoverage` of the fixes of ``[since, until)``."""
+    weekly = []
+    for start, end in weeks(since, until):
+        in_week = track_points[(track_points["time"] >= start) & (track_points["time"] < end)]
+        weekly.append(model.covered(None, in_week)["last_covered_at"])
+    return TrackCoverage(model.covered(None, track_points)["last_covered_at"], weekly)
+
+
+def _latest(first: pd.Series, second: pd.Series) -> pd.Series:
+    """Cell by cell, the later of two ``last_covered_at`` columns (coverage is the latest event)."""
+    return pd.concat([first, second], axis=1).max(axis=1)
+
+
 def weekly_trend(
     model: CoverageModel,
     visits: pd.DataFrame,
-    track_points: pd.DataFrame,
+    tracks: TrackCoverage,
     since: pd.Timestamp,
     until: pd.Timestamp,
 ) -> pd.DataFrame:
-    """Coverage of each week of ``[since, until)`` (weeks start at ``since``; the last may be short).
+    """Coverage of each week of ``[since, until)`` (:func:`weeks`) per prefecture and in total.
 
     Each week is a period of its own: cells covered and due sites inspected within that week.
     """
     rows = []
-    start = since
-    while start < until:
-        end = min(start + WEEK, until)
+    for (start, end), by_tracks in zip(weeks(since, until), tracks.weekly, strict=True):
         week_visits = visits[(visits["started_at"] >= start) & (visits["started_at"] < end)]
-        week_points = track_points[(track_points["time"] >= start) & (track_points["time"] < end)]
-        covered = model.covered(week_visits, week_points)["last_covered_at"].notna()
+        last = _latest(by_tracks, model.covered(week_visits, None)["last_covered_at"])
         sites = model.sites(visits[visits["started_at"] < end], start, end)
         table = region_stats(
-            model.grid, model.weights["weight"], covered, sites, None, "prefecture", model.regions
+            model.grid, model.weights["weight"], last.notna(), sites, None, "prefecture", model.regions
         )
         week = (start + 8 * pd.Timedelta(hours=1)).date()  # the local day the week starts on
         rows.append(table[["prefecture_code", *TREND_COLUMNS]].assign(week=week))
-        start = end
     columns = ["week", "prefecture_code", *TREND_COLUMNS]
     return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
 
@@ -80,7 +114,7 @@ def weekly_trend(
 def compute(
     model: CoverageModel,
     visits: pd.DataFrame,
-    track_points: pd.DataFrame,
+    tracks: TrackCoverage,
     since: pd.Timestamp,
     until: pd.Timestamp,
     roads_metric: np.ndarray | None,
@@ -91,7 +125,7 @@ def compute(
     ``since`` on cover area, as in :meth:`coverage.inputs.CoverageModel.region_table`.
     """
     in_period = visits[visits["started_at"] >= since]
-    last = model.covered(in_period, track_points)["last_covered_at"]
+    last = _latest(tracks.period, model.covered(in_period, None)["last_covered_at"])
     days = (until - since) / DAY
     spots = blind_spots(model.grid, model.weights, last, until, days, roads_metric)
     return CoverageResult(
@@ -99,7 +133,7 @@ def compute(
         sites=model.sites(visits, since, until),
         visits=visits,
         spots=spots,
-        trend=weekly_trend(model, visits, track_points, since, until),
+        trend=weekly_trend(model, visits, tracks, since, until),
     )
 
 

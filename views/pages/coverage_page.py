@@ -41,6 +41,7 @@ from views.coverage_layers import (
 from views.coverage_results import (
     TREND_COLUMNS,
     CoverageResult,
+    TrackCoverage,
     compute,
     coverage_scope,
     draw_targets,
@@ -48,13 +49,16 @@ from views.coverage_results import (
     in_scope,
     latest_draw,
     region_table,
+    track_coverage,
 )
-from views.i18n import register
+from views.i18n import language, register
 from views.offline_map import localize
 from views.session import audit_refusal, now, require_login
 
 MAP_HEIGHT_PX = 560
 DEFAULT_TOP_SPOTS = 25
+#: Widgets whose option labels are translated carry the language in their key: Streamlit keeps a
+#: choice as its label, so a language switch would otherwise leave it matching no option.
 MEASURES = ("weighted_coverage_pct", "site_coverage_pct", "area_coverage_pct")
 QUICK_CHOICES = ("last_12", "last_4", "quarter", "custom")
 
@@ -216,17 +220,34 @@ def roads_metric() -> np.ndarray:
     return roads[roads["in_xinjiang"].astype(bool)].to_crs(XINJIANG_METRIC_CRS).geometry.to_numpy()
 
 
+def tracks_stamp() -> tuple[str, int, int, int]:
+    """The database path with the number of tracks, the last track id and the number of fixes."""
+    with data.records_store() as store:
+        tracks = store.tracks()
+    last = int(tracks["track_id"].max()) if len(tracks) else 0
+    return str(default_db_path()), len(tracks), last, int(tracks["n_points"].sum())
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
-def cached_coverage(
-    since_day: str, until_day: str, resolution: int, stamp: tuple[str, tuple[int, int], tuple[int, int]]
-) -> CoverageResult:
-    """:func:`views.coverage_results.compute` for a period; ``stamp`` (:func:`db_stamp`) keys the cache."""
+def cached_tracks(since_day: str, until_day: str, resolution: int, stamp: tuple) -> TrackCoverage:
+    """:func:`views.coverage_results.track_coverage`; ``stamp`` (:func:`tracks_stamp`) keys the cache."""
     model = coverage_model(since_day, resolution)
     since, until = inputs.period(since_day, until_day)
     with data.records_store() as store:
-        visits = store.visits(None, until, include_inferred=True)
         points = store.track_points(since, until)
-    return compute(model, visits, points, since, until, roads_metric())
+    return track_coverage(model, points, since, until)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cached_coverage(since_day: str, until_day: str, resolution: int, stamp: tuple) -> CoverageResult:
+    """:func:`views.coverage_results.compute` for a period; ``stamp`` (:func:`db_stamp`) keys the cache,
+    so a recorded visit (a write to the database) recomputes it, while the tracks' part is reused."""
+    model = coverage_model(since_day, resolution)
+    since, until = inputs.period(since_day, until_day)
+    tracks = cached_tracks(since_day, until_day, resolution, tracks_stamp())
+    with data.records_store() as store:
+        visits = store.visits(None, until, include_inferred=True)
+    return compute(model, visits, tracks, since, until, roads_metric())
 
 
 def _period_inputs() -> tuple[date, date] | None:
@@ -237,7 +258,7 @@ def _period_inputs() -> tuple[date, date] | None:
         QUICK_CHOICES,
         format_func=lambda key: T(f"coverage.quick.{key}"),
         horizontal=True,
-        key="coverage.quick",
+        key=f"coverage.quick.{language()}",
     )
     first, last = quick_period("last_12" if choice == "custom" else choice, day)
     custom = choice == "custom"
@@ -380,20 +401,20 @@ def render() -> None:
         ("prefecture", "county"),
         format_func=lambda key: T(f"coverage.level.{key}"),
         horizontal=True,
-        key="coverage.level",
+        key=f"coverage.level.{language()}",
     )
     measure = options[1].radio(
         T("coverage.measure"),
         MEASURES,
         format_func=lambda key: T(MEASURE_LABELS[key]),
         horizontal=True,
-        key="coverage.measure",
+        key=f"coverage.measure.{language()}",
     )
     resolution = options[2].selectbox(
         T("coverage.resolution"),
         (DEFAULT_RESOLUTION, FINE_RESOLUTION),
         format_func=lambda res: T("coverage.resolution.option", res=res, km2=CELL_KM2[res]),
-        key="coverage.resolution",
+        key=f"coverage.resolution.{language()}",
     )
     if level == "county" and not scope.drilldown:
         if not st.session_state.get("coverage.refusal_audited"):

@@ -27,7 +27,7 @@ from layers.validate import ValidationReport, check_file
 from records.db import LOCAL_TZ
 from views import data
 from views.basemap import build_basemap
-from views.i18n import register
+from views.i18n import language, register
 from views.offline_map import localize
 from views.session import now, require_login
 from views.target_layers import prepare_target_map, select_targets, target_groups
@@ -35,6 +35,8 @@ from views.target_layers import prepare_target_map, select_targets, target_group
 MAP_HEIGHT_PX = 520
 SITE_ZOOM = 11
 IMPORT_ROLES = ("chief", "admin")
+#: Widgets with translated option labels carry the language in their key (Streamlit keeps a choice
+#: as its label, so after a language switch it would match no option).
 UPLOAD_TYPES = ["geojson", "json", "gpkg", "zip", "csv"]
 REPORT_COLUMNS = ["file", "row", "field", "value", "reason"]
 TABLE_COLUMNS = [
@@ -184,7 +186,10 @@ def filter_targets(
 def _filters(targets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     first = st.columns(3)
     layers = first[0].multiselect(
-        T("layers.layer"), LAYERS, format_func=lambda key: T(f"layers.layer.{key}"), key="layers.layer"
+        T("layers.layer"),
+        LAYERS,
+        format_func=lambda key: T(f"layers.layer.{key}"),
+        key=f"layers.layer.{language()}",
     )
     kinds_offered = [kind for layer in (layers or LAYERS) for kind in KINDS[layer]]
     kinds = first[1].multiselect(T("layers.kind"), kinds_offered, key="layers.kind")
@@ -332,7 +337,7 @@ def _import(account_name: str) -> None:
         T("layers.target_layer"),
         [None, *LAYERS],
         format_func=lambda key: T("layers.from_file") if key is None else T(f"layers.layer.{key}"),
-        key="layers.target_layer",
+        key=f"layers.target_layer.{language()}",
     )
     crs = options[1].text_input(T("layers.crs"), key="layers.crs").strip() or None
     gcj02 = options[2].checkbox(T("layers.gcj02"), key="layers.gcj02")
