@@ -15,13 +15,13 @@ Beijing time) pins it for tests and demos, so release times of plans are determi
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import streamlit as st
 
 from records import access
 from records.accounts import Account
-from records.db import parse_time
+from records.db import LOCAL_TZ, parse_time
 from views.data import records_store
 from views.i18n import register
 
@@ -45,6 +45,11 @@ def now() -> datetime:
     """
     text = os.environ.get(NOW_ENV)
     return parse_time(text, NOW_ENV) if text else datetime.now(UTC)
+
+
+def today() -> date:
+    """The local (Beijing) day of :func:`now`: the day the detachments' plans and releases use."""
+    return now().astimezone(LOCAL_TZ).date()
 
 
 def current_account() -> Account | None:

@@ -25,7 +25,7 @@ from records.db import LOCAL_TZ, RecordsError
 from records.visits import OUTCOMES, Visit
 from views import data
 from views.i18n import register
-from views.session import audit_refusal, now, require_login
+from views.session import audit_refusal, now, require_login, today
 
 #: Last visits shown on a site card.
 HISTORY_VISITS = 3
@@ -333,7 +333,7 @@ def render() -> None:
         st.warning(T("my_sites.refused"))
         return
     plan_id, asked_team, asked_day = _link_parameters()
-    today = _local_day(now())
+    this_day = today()
     officer = account.role == "officer"
     if officer and asked_team is not None and asked_team != account.team_id:
         audit_refusal(account, f"team:{asked_team}", "team of another officer")
@@ -342,8 +342,8 @@ def render() -> None:
     # An officer's days end today: later days are not released yet.
     day = st.date_input(
         T("my_sites.day"),
-        value=min(asked_day or today, today) if officer else asked_day or today,
-        max_value=today if officer else None,
+        value=min(asked_day or this_day, this_day) if officer else asked_day or this_day,
+        max_value=this_day if officer else None,
         key="my_sites_day",
     )
     try:
