@@ -246,3 +246,19 @@ def test_route_sheet_lists_every_stop_with_a_checklist_per_site(solved):
     assert sheet.count('<ul class="check">') == len(sites)
     for stop in sites:
         assert stop["id"] in sheet
+
+
+def test_random_draw_makes_the_drawn_sources_mandatory(accounts):
+    _, made = accounts
+    at = _app(made["chief"], lang="en").run()
+    at.button(key="plan.draw.run").click().run()
+    assert not at.exception and not at.error
+    drawn = at.session_state["plan.mandatory"]
+    registry = load_targets().set_index("site_id")
+    assert drawn and set(registry.loc[drawn, "prefecture_code"]) == {"650100"}
+    assert set(registry.loc[drawn, "layer"]) == {"pollution_source"}
+    # The drawn sites are ticked in the candidate table and go into the scenario as mandatory.
+    (picker,) = [d.value for d in at.dataframe if "mandatory" in d.value.columns]
+    assert set(picker.loc[picker["mandatory"], "site_id"]) == set(drawn) & set(picker["site_id"])
+    assert at.expander[0].label == f"3 Mandatory sites ({len(drawn)})"
+    assert at.success[0].value == f"{len(drawn)} pollution sources drawn and made mandatory."

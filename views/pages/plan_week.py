@@ -343,8 +343,19 @@ def _teams_input() -> pd.DataFrame:
     )
 
 
+def _replace_mandatory(ids: list[str], notice: str) -> None:
+    """New mandatory sites: reset the picker's ticks and rerun so every count shows them."""
+    st.session_state["plan.mandatory"] = ids
+    st.session_state["plan.editor_version"] += 1
+    st.session_state["plan.draw.notice"] = notice
+    st.rerun()
+
+
 def _draw_tabs(regions: list[str], start: dt.date) -> None:
     """Random draw and upload: both replace the mandatory list."""
+    notice = st.session_state.pop("plan.draw.notice", None)
+    if notice:
+        st.success(notice)
     draw_tab, upload_tab = st.tabs([T("plan.draw.tab"), T("plan.draw.upload_tab")])
     with draw_tab:
         a, b, c = st.columns(3)
@@ -361,9 +372,7 @@ def _draw_tabs(regions: list[str], start: dt.date) -> None:
             except (DrawError, ScenarioError, ValueError) as exc:
                 st.error(T("plan.draw.error", message=exc))
             else:
-                st.session_state["plan.mandatory"] = ids
-                st.session_state["plan.editor_version"] += 1
-                st.success(T("plan.draw.done", n=len(ids)))
+                _replace_mandatory(ids, T("plan.draw.done", n=len(ids)))
     with upload_tab:
         upload = st.file_uploader(T("plan.draw.upload"), type=["json"], key="plan.draw.upload")
         if upload is not None and st.session_state.get("plan.draw.upload_seen") != upload.file_id:
@@ -373,9 +382,7 @@ def _draw_tabs(regions: list[str], start: dt.date) -> None:
             except ScenarioError as exc:
                 st.error(T("plan.scenario_error", field=exc.field, message=_message(exc)))
             else:
-                st.session_state["plan.mandatory"] = ids
-                st.session_state["plan.editor_version"] += 1
-                st.success(T("plan.draw.uploaded", n=len(ids), file=upload.name))
+                _replace_mandatory(ids, T("plan.draw.uploaded", n=len(ids), file=upload.name))
 
 
 def _mandatory_input(regions: list[str], layers: list[str], start: dt.date) -> list[str]:
@@ -518,14 +525,15 @@ def _route_map(plan: dict, legs: dict) -> None:
     folium.LayerControl(collapsed=False).add_to(m)
     bounds = plan_bounds(plan, legs) or basemap().bounds
     # st_folium sizes its iframe after the map script ran, so a fitBounds in the script would fit
-    # the wrong box: the view is set from the bounds and a typical width instead.
+    # the wrong box: the view is set from the bounds and a typical width instead, with room at the
+    # bottom for the attribution and on the right for the layer control.
     (south, west), (north, east) = bounds
-    margin_lat, margin_lon = (north - south) * 0.06 + 0.02, (east - west) * 0.06 + 0.02
-    centre, zoom = view_for(
-        [[south - margin_lat, west - margin_lon], [north + margin_lat, east + margin_lon]],
-        MAP_WIDTH_PX,
-        MAP_HEIGHT_PX,
-    )
+    lat_span, lon_span = max(north - south, 0.05), max(east - west, 0.05)
+    padded = [
+        [south - 0.22 * lat_span, west - 0.06 * lon_span],
+        [north + 0.08 * lat_span, east + 0.3 * lon_span],
+    ]
+    centre, zoom = view_for(padded, MAP_WIDTH_PX, MAP_HEIGHT_PX)
     st_folium(
         localize(m),
         key="plan_map",
