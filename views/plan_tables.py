@@ -12,8 +12,9 @@ import html
 import geopandas as gpd
 import pandas as pd
 
-from layers.schema import CATEGORIES, parse_skills
+from layers.schema import CATEGORIES
 from views.i18n import register
+from views.pages.my_sites import checklist
 from views.route_layers import first_day, plan_day
 
 T = register(
@@ -34,6 +35,9 @@ T = register(
         "plan.col.mandatory": ("必检", "Mandatory"),
         "plan.col.night_check": ("夜查", "Night check"),
         "plan.col.reason": ("原因", "Reason"),
+        "plan.category.key": ("重点", "key"),
+        "plan.category.special": ("特殊", "special"),
+        "plan.category.ordinary": ("一般", "ordinary"),
         "plan.kind.base": ("基地", "base"),
         "plan.kind.lodging": ("住宿", "lodging"),
         "plan.kind.night": ("过夜", "overnight"),
@@ -47,7 +51,6 @@ T = register(
         "plan.sheet.checklist": ("检查清单", "Checklist"),
         "plan.sheet.check.arrived": ("到达并出示证件", "Arrived, credentials shown"),
         "plan.sheet.check.photos": ("现场照片（带时间和位置）", "Site photos (time and position)"),
-        "plan.sheet.check.skill": ("所需能力：{skill}", "Required: {skill}"),
         "plan.sheet.check.outcome": ("记录检查结果（合规/违法）", "Outcome recorded (compliant / violation)"),
         "plan.sheet.check.signature": ("企业负责人签字", "Signed by the site's representative"),
         "plan.sheet.notes": ("备注", "Notes"),
@@ -57,6 +60,11 @@ T = register(
         ),
     }
 )
+
+
+def category_label(category: object) -> str:
+    """A supervision category in the session's language (unknown values as they are)."""
+    return T(f"plan.category.{category}") if category in CATEGORIES else str(category)
 
 
 def _registry(targets: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -113,7 +121,7 @@ def dropped_table(plan: dict, targets: gpd.GeoDataFrame) -> pd.DataFrame:
             T("plan.col.id"): item["id"],
             T("plan.col.site"): registry["name"].get(item["id"], ""),
             T("plan.col.kind"): registry["kind"].get(item["id"], ""),
-            T("plan.col.category"): registry["category"].get(item["id"], ""),
+            T("plan.col.category"): category_label(registry["category"].get(item["id"], "")),
             T("plan.col.mandatory"): bool(item.get("mandatory")),
             T("plan.col.reason"): item["reason"],
         }
@@ -133,9 +141,9 @@ def visited_by_category(plan: dict, targets: gpd.GeoDataFrame) -> dict[str, int]
     return {category: int(counts.get(category, 0)) for category in CATEGORIES}
 
 
-def _checklist(skills: frozenset[str]) -> list[str]:
-    items = [T("plan.sheet.check.arrived"), T("plan.sheet.check.photos")]
-    items += [T("plan.sheet.check.skill", skill=skill) for skill in sorted(skills)]
+def _checklist(site: pd.Series) -> list[str]:
+    """The officer's page's what-to-check items of the site, between arrival and sign-off."""
+    items = [T("plan.sheet.check.arrived"), *checklist(site), T("plan.sheet.check.photos")]
     return items + [T("plan.sheet.check.outcome"), T("plan.sheet.check.signature")]
 
 
@@ -174,13 +182,11 @@ def route_sheet_html(plan: dict, team: dict, targets: gpd.GeoDataFrame) -> str:
         checklist = ""
         if site is not None:
             detail = (
-                f"<br><small>{esc(str(stop['id']))} · {esc(str(site['category']))} · "
+                f"<br><small>{esc(str(stop['id']))} · {esc(category_label(site['category']))} · "
                 f"{esc(str(site['prefecture_name']))} {esc(str(site['county_name']))} · "
                 f"{T('plan.col.service_min')} {int(stop['service_minutes'])}</small>"
             )
-            items = "".join(
-                f"<li>{esc(item)}</li>" for item in _checklist(parse_skills(site["skills_required"]))
-            )
+            items = "".join(f"<li>{esc(item)}</li>" for item in _checklist(site))
             checklist = (
                 f'<ul class="check">{items}</ul><div class="notes">{esc(T("plan.sheet.notes"))}:</div>'
             )

@@ -40,7 +40,13 @@ from views.data import basemap, records_store, road_network, targets
 from views.i18n import register
 from views.map_controls import Legend
 from views.offline_map import localize
-from views.plan_tables import dropped_table, route_sheet_html, stops_table, visited_by_category
+from views.plan_tables import (
+    category_label,
+    dropped_table,
+    route_sheet_html,
+    stops_table,
+    visited_by_category,
+)
 from views.route_layers import plan_bounds, route_groups, route_legend_rows
 from views.session import current_account, now
 from views.target_layers import LAYER_NAMES
@@ -133,9 +139,6 @@ T = register(
         "plan.kpi.coverage": ("预期覆盖提升", "Expected coverage gain"),
         "plan.kpi.by_category": ("按类别：{counts}", "By category: {counts}"),
         "plan.kpi.nights_away": ("外宿 / 总晚数", "Nights away / all"),
-        "plan.category.key": ("重点", "key"),
-        "plan.category.special": ("特殊", "special"),
-        "plan.category.ordinary": ("一般", "ordinary"),
         "plan.map.title": ("路线图", "Route map"),
         "plan.stops.title": ("各队停靠点", "Stops per team"),
         "plan.dropped.title": ("未安排的地点（{n}）及原因", "Sites left out ({n}) and why"),
@@ -510,7 +513,7 @@ def _kpis(plan: dict, coverage: pd.DataFrame | None) -> None:
     st.caption(
         T(
             "plan.kpi.by_category",
-            counts=", ".join(f"{T(f'plan.category.{c}')} {counts[c]}" for c in CATEGORIES),
+            counts=", ".join(f"{category_label(c)} {counts[c]}" for c in CATEGORIES),
         )
     )
 
