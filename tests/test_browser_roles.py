@@ -110,7 +110,9 @@ def test_officer_records_a_visit_on_a_phone(browser: Browser, app_with_accounts,
         form.get_by_text(T("my_sites.outcome.violation"), exact=True).click()
         form.get_by_label(T("my_sites.notes")).fill("browser test: outfall bypassing the meter")
         form.get_by_role("button", name=T("my_sites.save")).click()
-        expect(page.get_by_text(T("my_sites.saved", id="")[:3])).to_be_visible(timeout=WAIT_MS)
+        saved = page.get_by_text(T("my_sites.saved", id="")[:3])
+        expect(saved).to_be_visible(timeout=WAIT_MS)
+        saved.scroll_into_view_if_needed()
         _screenshot(page, "roles_officer_recorded_390.png")
     finally:
         context.close()

@@ -304,13 +304,18 @@ def _visit_form(account: Account, stop: pd.Series) -> None:
 
 
 def _stop_block(
-    account: Account, stop: pd.Series, sites: pd.DataFrame, priorities: pd.DataFrame, history: pd.DataFrame
+    account: Account,
+    number: int,
+    stop: pd.Series,
+    sites: pd.DataFrame,
+    priorities: pd.DataFrame,
+    history: pd.DataFrame,
 ) -> None:
     site_id = str(stop["site_id"])
     arrive = datetime.fromisoformat(str(stop["arrive"])).astimezone(LOCAL_TZ)
     site = sites.loc[site_id] if site_id in sites.index else None
     with st.container(border=True):
-        st.markdown(f"**{int(stop['seq'])}. {stop['name']}**  \n`{site_id}`")
+        st.markdown(f"**{number}. {stop['name']}**  \n`{site_id}`")
         st.caption(
             f"{T('my_sites.arrive', time=f'{arrive:%H:%M}')} · {T('my_sites.minutes', n=int(stop['service_minutes']))}"
         )
@@ -378,5 +383,5 @@ def render() -> None:
     sites.index = sites.index.astype(str)
     priorities = site_priorities(site_ids, day)
     history = _site_history(list(site_ids))
-    for _, stop in stops.iterrows():
-        _stop_block(account, stop, sites, priorities, history)
+    for number, (_, stop) in enumerate(stops.iterrows(), start=1):
+        _stop_block(account, number, stop, sites, priorities, history)

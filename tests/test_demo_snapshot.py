@@ -1,0 +1,30 @@
+"""The shipped demo snapshot and its first-start installation (records.simulate.install_demo_snapshot)."""
+
+from __future__ import annotations
+
+from records.db import SCHEMA_VERSION
+from records.simulate import DEMO_SNAPSHOT, SIMULATION_ACTOR, install_demo_snapshot
+from records.store import open_store
+
+
+def test_snapshot_is_small_and_holds_simulated_history_only(tmp_path):
+    assert DEMO_SNAPSHOT.stat().st_size < 10 * 1024 * 1024
+    path = tmp_path / "var" / "records.sqlite"
+    assert install_demo_snapshot(path=path)
+    with open_store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        plans, visits = store.plans(), store.visits()
+        assert len(plans) >= 30 and len(visits) > 500
+        assert plans["simulated"].astype(bool).all() and visits["simulated"].all()
+        assert store.conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == 0
+        assert set(store.audit_log()["actor"]) == {SIMULATION_ACTOR}
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == [], "no leftover part file"
+
+
+def test_an_existing_database_is_never_replaced(tmp_path):
+    path = tmp_path / "records.sqlite"
+    with open_store(path) as store:
+        store.log("test", "db", {}, "tester")
+    before = path.read_bytes()
+    assert not install_demo_snapshot(path=path)
+    assert path.read_bytes() == before
