@@ -27,6 +27,7 @@ SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-results"
 #: Leaflet path colours of the page's layers (views.coverage_layers).
 CHOROPLETH_STROKE = "#555555"
 BLIND_STROKE = "#3f007d"
+COVERED_FILL = "#2b8cbe"
 
 
 def _region_csv(page: Page) -> pd.DataFrame:
@@ -83,7 +84,9 @@ def test_manager_sees_coverage_and_an_officer_visit_raises_it(page: Page, log_in
             store, officer, Visit(site, "T1", start, start + timedelta(minutes=30), "compliant")
         )
 
-    _open_coverage(page, log_in)
+    # Any rerun reads the database again; showing the covered cells is one.
+    page.get_by_text("Show covered cells").click()
+    expect(frame.locator(f'path[fill="{COVERED_FILL}"]')).to_have_count(1, timeout=WAIT_MS)
     after = _region_csv(page).set_index("prefecture_code").loc[prefecture]
     assert after["sites_due_inspected"] == before["sites_due_inspected"] + 1
     assert after["site_coverage_pct"] > before["site_coverage_pct"]

@@ -129,7 +129,7 @@ def blind_legend_rows(spots: pd.DataFrame, weight_label: str) -> list[tuple[str,
 
 def covered_cells_layer(cells: list[int], name: str) -> folium.GeoJson:
     """The covered H3 cells (integer ids, as in the coverage grid), merged into one (multi)polygon
-    so the page stays small."""
+    so the page stays small. Shown at once: the page adds it only when the user asks for it."""
     ids = [h3.int_to_str(int(cell)) for cell in cells]
     geometry = h3.cells_to_geo(ids) if ids else {"type": "MultiPolygon", "coordinates": []}
     return folium.GeoJson(
@@ -137,7 +137,6 @@ def covered_cells_layer(cells: list[int], name: str) -> folium.GeoJson:
         name=name,
         style_function=lambda _feature: COVERED_STYLE,
         interactive=False,
-        show=False,
     )
 
 

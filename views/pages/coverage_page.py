@@ -119,6 +119,12 @@ T = register(
         "coverage.blind.access": ("到达方式", "Access"),
         "coverage.blind.cells": ("网格数", "Cells"),
         "coverage.blind.area": ("面积（平方公里）", "Area (km²)"),
+        "coverage.access.road": ("道路可达", "by road"),
+        "coverage.access.road_and_drone": ("部分道路可达，其余需无人机", "partly by road, the rest by drone"),
+        "coverage.access.drone_or_remote_sensing": (
+            "需无人机或遥感（非现场）",
+            "drone or remote sensing only",
+        ),
         "coverage.yes": ("是", "yes"),
         "coverage.no": ("否", "no"),
         "coverage.blind_title": (
@@ -463,6 +469,7 @@ def render() -> None:
         st.info(T("coverage.no_blind"))
     else:
         blind = spots[["rank", "total_weight", "where", "cells", "area_km2", "nearest_road_km", "access"]]
+        blind = blind.assign(access=blind["access"].map(lambda code: T(f"coverage.access.{code}")))
         st.dataframe(
             blind,
             hide_index=True,
