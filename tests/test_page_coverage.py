@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 from dashboard_fixtures import account_for
+from records_fixtures import drive_and_dwell, write_gpx
 from streamlit.testing.v1 import AppTest
 
 from coverage import inputs
@@ -33,7 +34,8 @@ def _page() -> None:
 @pytest.fixture(scope="module")
 def tiny_db(tmp_path_factory) -> Iterator[str]:
     """Four inspections, in the last two weeks before NOW, of Urumqi pollution sources the registry
-    dates as inspected long before the period (so they are due and only these visits inspect them)."""
+    dates as inspected long before the period (so they are due and only these visits inspect them),
+    and one GPS track driven near Urumqi five days before NOW."""
     path = tmp_path_factory.mktemp("coverage") / "records.sqlite"
     targets = load_targets(("pollution_source",))
     long_ago = pd.Timestamp(NOW.date() - timedelta(days=83 + 400))
@@ -46,6 +48,8 @@ def tiny_db(tmp_path_factory) -> Iterator[str]:
             store.record_visit(
                 Visit(site_id, "T1", start, start + timedelta(minutes=40), "compliant"), actor="test"
             )
+        gpx = write_gpx(path.parent / "day.gpx", drive_and_dwell(NOW.astimezone(UTC) - timedelta(days=5)))
+        store.import_gpx(gpx, team_id="T1")
     # Module scope: every page run of this file reads the same database (and its cached coverage).
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XUNHU_DB", str(path))
@@ -89,6 +93,8 @@ def test_manager_sees_prefecture_table_equal_to_coverage_stats(tiny_db, model):
     assert not at.exception
     shown = _region_table(at)
     direct = _direct(model, "prefecture")
+    with open_store() as store:
+        assert len(store.track_points()) > 50  # the comparison covers the tracks' part too
     assert len(shown) == len(direct)
     for column in ("sites_due", "sites_due_inspected", "debt_days", "debt_days_key", "draw_targets"):
         assert shown[column].tolist() == direct[column].tolist()
