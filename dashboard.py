@@ -18,13 +18,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from records import access
 from records.accounts import Account, AuthError, list_accounts
 from records.db import RecordsError, default_db_path
 from records.simulate import DEMO_SNAPSHOT, install_demo_snapshot
 from views import data
 from views.i18n import language_picker, register
-from views.pages import audit_log, coverage_page, layers_page, map_page, my_sites, plan_week
+from views.pages import allowed_pages, audit_log, coverage_page, layers_page, map_page, my_sites, plan_week
 from views.session import audit_refusal, log_in, log_out, pop_notice, resume_session
 
 T = register(
@@ -88,21 +87,6 @@ PAGES = (
     PageSpec("layers", layers_page.render, "shell.page.layers", ":material/layers:"),
     PageSpec("audit", audit_log.render, "shell.page.audit", ":material/policy:"),
 )
-#: The pages each role may open, in menu order (the map, at the root URL, is everyone's).
-ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "officer": ("my-sites", "map"),
-    "chief": ("plan", "my-sites", "map", "layers"),
-    "manager": ("coverage", "map"),
-    "admin": ("plan", "my-sites", "coverage", "map", "layers", "audit"),
-}
-
-
-def allowed_pages(account: Account) -> tuple[str, ...]:
-    """The url paths of the pages ``account`` may open; a manager with drill-down also gets My sites."""
-    pages = ROLE_PAGES[account.role]
-    if account.role == "manager" and access.can(account, "all_plans"):
-        pages = ("coverage", "my-sites", "map")
-    return pages
 
 
 @st.cache_resource(show_spinner="Installing the demo history…")
