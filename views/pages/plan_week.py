@@ -100,6 +100,14 @@ T = register(
         "plan.draw.period": ("抽查周期", "Draw period"),
         "plan.draw.seed": ("随机种子", "Seed"),
         "plan.draw.level": ("抽查层级", "Draw level"),
+        "plan.draw.level.prefecture": ("地州", "prefecture"),
+        "plan.draw.level.county": ("县", "county"),
+        "plan.status.solved": ("已求解", "solved"),
+        "plan.status.solved_mandatory_unmet": (
+            "已求解，但有必检点未安排",
+            "solved, some mandatory sites unmet",
+        ),
+        "plan.status.no_solution": ("无解", "no solution"),
         "plan.draw.run": ("抽取", "Run the draw"),
         "plan.draw.done": (
             "抽中 {n} 个污染源，已设为必检。",
@@ -366,9 +374,9 @@ def _draw_tabs(regions: list[str], start: dt.date) -> None:
             T("plan.draw.period"), value=plan_inputs.quarter_of(start), key="plan.draw.period"
         )
         seed = b.number_input(T("plan.draw.seed"), min_value=0, value=1, step=1, key="plan.draw.seed")
-        level = c.radio(
-            T("plan.draw.level"), ["prefecture", "county"], horizontal=True, key="plan.draw.level"
-        )
+        # Translated labels as the options (a format_func cannot read the session's language).
+        levels = {T(f"plan.draw.level.{level}"): level for level in ("prefecture", "county")}
+        level = levels[c.radio(T("plan.draw.level"), list(levels), horizontal=True, key="plan.draw.level")]
         if st.button(T("plan.draw.run"), key="plan.draw.run", disabled=not regions):
             try:
                 ids = plan_inputs.drawn_ids(targets(), load_roster(), regions, period, int(seed), level)
@@ -647,7 +655,12 @@ def _show_result(result: dict, account) -> None:
     plan_json = json.dumps(plan, ensure_ascii=False, sort_keys=True)
     st.divider()
     st.subheader(
-        T("plan.result", name=raw["name"], status=plan["status"], seconds=float(plan["solve_seconds"]))
+        T(
+            "plan.result",
+            name=raw["name"],
+            status=T(f"plan.status.{plan['status']}"),
+            seconds=float(plan["solve_seconds"]),
+        )
     )
     violations = _violations(json.dumps(raw, ensure_ascii=False, sort_keys=True), plan_json)
     if violations:
