@@ -27,7 +27,7 @@ from coverage import inputs
 from coverage.grid import DEFAULT_RESOLUTION, FINE_RESOLUTION
 from layers.datasets import load_context
 from layers.schema import CATEGORIES, XINJIANG_METRIC_CRS
-from records.db import LOCAL_TZ, default_db_path
+from records.db import default_db_path
 from views import data
 from views.basemap import build_basemap
 from views.coverage_layers import (
@@ -53,7 +53,7 @@ from views.coverage_results import (
 )
 from views.i18n import language, register
 from views.offline_map import localize
-from views.session import audit_refusal, now, require_login
+from views.session import audit_refusal, require_login, today
 
 MAP_HEIGHT_PX = 560
 DEFAULT_TOP_SPOTS = 25
@@ -183,11 +183,6 @@ MEASURE_LABELS = {
     "area_coverage_pct": "coverage.kpi.area",
 }
 CELL_KM2 = {DEFAULT_RESOLUTION: 41, FINE_RESOLUTION: 6}
-
-
-def today() -> date:
-    """The local (Beijing) day of the dashboard's clock."""
-    return now().astimezone(LOCAL_TZ).date()
 
 
 def quick_period(choice: str, day: date) -> tuple[date, date]:

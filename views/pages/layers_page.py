@@ -24,12 +24,11 @@ from layers.priority import FACTORS, add_priority
 from layers.problems import LayerFileError, Problem
 from layers.schema import CATEGORIES, CATEGORY_ZH, KINDS, LAYERS, STATUSES
 from layers.validate import ValidationReport, check_file
-from records.db import LOCAL_TZ
 from views import data
 from views.basemap import build_basemap
 from views.i18n import language, register
 from views.offline_map import localize
-from views.session import now, require_login
+from views.session import require_login, today
 from views.target_layers import prepare_target_map, select_targets, target_groups
 
 MAP_HEIGHT_PX = 520
@@ -145,11 +144,6 @@ T = register(
         "layers.import_failed": ("导入失败，未保存任何内容。", "The import failed; nothing was stored."),
     }
 )
-
-
-def today() -> date:
-    """The local (Beijing) day of the dashboard's clock."""
-    return now().astimezone(LOCAL_TZ).date()
 
 
 @st.cache_data(show_spinner=False)
