@@ -19,6 +19,7 @@ from views.session import require_login
 
 #: Rows shown at most (the newest); the filters narrow it down.
 MAX_ROWS = 2000
+ALL_ACTIONS = "全部 all"
 
 T = register(
     {
@@ -28,7 +29,6 @@ T = register(
             "Read-only: the log is append-only and cannot be edited or deleted through the app.",
         ),
         "audit_log.action": ("操作", "Action"),
-        "audit_log.all": ("全部", "all"),
         "audit_log.search": ("账号或对象包含", "Actor or object contains"),
         "audit_log.count": ("{shown} / {total} 条", "{shown} of {total} entries"),
     }
@@ -63,7 +63,8 @@ def render() -> None:
     action = st.selectbox(
         T("audit_log.action"),
         [None, *actions],
-        format_func=lambda name: T("audit_log.all") if name is None else name,
+        # Bilingual: a keyed selectbox keeps the label it first showed when the language changes.
+        format_func=lambda name: ALL_ACTIONS if name is None else name,
         key="audit_action",
     )
     text = st.text_input(T("audit_log.search"), key="audit_search")

@@ -22,6 +22,7 @@ from views.target_layers import LAYER_NAMES, prepare_target_map, select_targets,
 MAP_HEIGHT_PX = 640
 #: A typical width of the map column on a laptop, used to pick the zoom for a prefecture.
 MAP_WIDTH_PX = 900
+ALL_PREFECTURES = "全部地州市 All prefectures"
 
 T = register(
     {
@@ -29,7 +30,6 @@ T = register(
         "map.filters": ("筛选", "Filters"),
         "map.layers": ("图层", "Layers"),
         "map.prefecture": ("地州市", "Prefecture"),
-        "map.all_prefectures": ("全部地州市", "All prefectures"),
         "map.category": ("类别", "Category"),
         "map.no_registry": (
             "data/registry 中没有名录：只显示底图。",
@@ -53,7 +53,8 @@ def render() -> None:
         chosen_prefecture = st.selectbox(
             T("map.prefecture"),
             [None, *prefectures],
-            format_func=lambda code: T("map.all_prefectures") if code is None else prefectures[code],
+            # Bilingual like the prefecture names: a keyed selectbox keeps the label it first showed.
+            format_func=lambda code: ALL_PREFECTURES if code is None else prefectures[code],
             key="prefecture",
         )
         chosen_categories = st.multiselect(
