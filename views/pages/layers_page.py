@@ -136,6 +136,11 @@ T = register(
         "layers.row.line": ("CSV 行号（表头为第1行）", "CSV line numbers (the header is line 1)"),
         "layers.row.feature": ("要素序号（从1开始）", "feature numbers (the first is 1)"),
         "layers.row.fid": ("GeoPackage fid", "GeoPackage fid"),
+        "layers.report.file": ("文件", "File"),
+        "layers.report.row": ("行", "Row"),
+        "layers.report.field": ("字段", "Field"),
+        "layers.report.value": ("值", "Value"),
+        "layers.report.reason": ("原因", "Reason"),
         "layers.import_button": ("导入", "Import"),
         "layers.imported": (
             "已导入 {name}：新增 {added} 个，更新 {replaced} 个。",
@@ -197,7 +202,7 @@ def _filters(targets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         T("layers.prefecture"),
         [None, *prefectures],
         format_func=lambda code: T("layers.all") if code is None else prefectures[code],
-        key="layers.prefecture",
+        key=f"layers.prefecture.{language()}",
     )
     text = second[2].text_input(T("layers.search"), key="layers.search")
     return filter_targets(targets, layers, kinds, categories, statuses, prefecture, text)
@@ -320,7 +325,12 @@ def _report(report: ValidationReport) -> None:
     for name, problems in sections:
         if problems:
             st.markdown(f"**{T(f'layers.{name}')}** ({len(problems)})")
-            st.dataframe(problem_frame(problems), hide_index=True, key=f"layers.report.{name}")
+            st.dataframe(
+                problem_frame(problems),
+                hide_index=True,
+                column_config={column: T(f"layers.report.{column}") for column in REPORT_COLUMNS},
+                key=f"layers.report.{name}",
+            )
 
 
 def _import(account_name: str) -> None:
