@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from records.accounts import Account
 from records.db import LOCAL_TZ
 from records.store import open_store
 from records.visits import Visit
+from views.coverage_results import excel_bytes
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=LOCAL_TZ)
 URUMQI = "650100"
@@ -162,3 +164,12 @@ def test_draw_from_audit_log_counts_met_targets(tiny_db):
     assert not at.exception
     total = _region_table(at).iloc[-1]
     assert (total["draw_targets"], total["draw_met"]) == (3, 2)
+
+
+def test_excel_export_round_trips(tiny_db, model):
+    table = _direct(model, "prefecture")
+    workbook = pd.read_excel(
+        io.BytesIO(excel_bytes({"regions": table, "trend": table.head(2)})), sheet_name=None
+    )
+    assert list(workbook) == ["regions", "trend"]
+    assert workbook["regions"]["sites_due"].tolist() == table["sites_due"].tolist()

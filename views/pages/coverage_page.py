@@ -510,7 +510,8 @@ def render() -> None:
     wanted = scope.prefecture or "total"
     weekly = trend[trend["prefecture_code"] == wanted].set_index("week")[list(TREND_COLUMNS)]
     weekly = weekly.rename(columns={c: T(MEASURE_LABELS[c]) for c in TREND_COLUMNS})
-    weekly.index = pd.to_datetime(weekly.index)
+    # ISO day labels: they sort in time order and read the same in both languages.
+    weekly.index = [day.isoformat() for day in weekly.index]
     weekly.index.name = T("coverage.trend_week")
     st.line_chart(weekly)
 
