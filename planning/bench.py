@@ -53,13 +53,27 @@ class BenchRow:
         return 100.0 * (self.distance - self.bks) / self.bks
 
 
-def vrptw_params(seconds: float, workers: int, budget: str) -> SolveParams:
+def vrptw_params(
+    seconds: float, workers: int, budget: str, restart_lambdas: tuple[float, ...] | None = None
+) -> SolveParams:
     """:data:`VRPTW_PARAMS` with a per-worker budget: ``seconds`` of CPU shared by the workers
-    (``budget="cpu"``) or ``seconds`` of wall time for each worker (``budget="wall"``)."""
+    (``budget="cpu"``) or ``seconds`` of wall time for each worker (``budget="wall"``);
+    ``restart_lambdas`` replaces the default restarts when given."""
+    params = VRPTW_PARAMS
+    if restart_lambdas is not None:
+        params = replace(params, restart_lambdas=restart_lambdas)
     if budget == "cpu":
         share = seconds / workers
-        return replace(VRPTW_PARAMS, seconds=share * WALL_SAFETY_FACTOR, cpu_seconds=share, workers=workers)
-    return replace(VRPTW_PARAMS, seconds=seconds, workers=workers)
+        return replace(params, seconds=share * WALL_SAFETY_FACTOR, cpu_seconds=share, workers=workers)
+    return replace(params, seconds=seconds, workers=workers)
+
+
+def _lambdas(text: str) -> tuple[float, ...]:
+    """``"0.2,0.05"`` -> (0.2, 0.05); an empty string means no restarts."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def bench_vrptw(path: str | Path, params: SolveParams, bks: dict[str, float]) -> BenchRow:
@@ -147,6 +161,11 @@ def _parser() -> argparse.ArgumentParser:
         default="cpu",
         help="cpu: --seconds of CPU shared by the workers; wall: --seconds of wall time per worker",
     )
+    vrptw.add_argument(
+        "--restart-lambdas",
+        type=_lambdas,
+        help="guided-local-search restarts, e.g. 0.2,0.05 ('' for none; default: VRPTW_PARAMS)",
+    )
     vrptw.add_argument("--runs", type=int, default=1, help="runs per instance; the median is reported")
     vrptw.add_argument("--bks", type=Path, help="BKS.csv (default: beside the first file)")
     vrptw.add_argument("--markdown", type=Path, help="also write the table to this Markdown file")
@@ -162,7 +181,7 @@ def main(argv: list[str]) -> int:
     bks_path = args.bks or args.files[0].parent / "BKS.csv"
     try:
         bks = read_bks(bks_path) if bks_path.is_file() else {}
-        params = vrptw_params(args.seconds, args.workers, args.budget)
+        params = vrptw_params(args.seconds, args.workers, args.budget, args.restart_lambdas)
         rows = []
         for path in args.files:
             runs = []

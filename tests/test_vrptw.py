@@ -87,3 +87,5 @@ def test_two_worker_budget_splits_cpu_time() -> None:
     wall = bench.vrptw_params(30.0, workers=2, budget="wall")
     assert wall.seconds == 30.0 and wall.cpu_seconds is None
     assert replace(wall, workers=1) == replace(bench.VRPTW_PARAMS, seconds=30.0)
+    plain = bench.vrptw_params(30.0, workers=1, budget="cpu", restart_lambdas=())
+    assert plain.restart_lambdas == () and plain.cpu_seconds == 30.0
