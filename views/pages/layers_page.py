@@ -269,6 +269,11 @@ def _card(site: pd.Series) -> None:
 
 
 def _map(shown: gpd.GeoDataFrame, site: pd.Series | None) -> None:
+    """The filtered targets on the basemap; a selected site ringed and the view moved to it.
+
+    Targets and the ring are feature groups that st_folium swaps without redrawing the base map,
+    so a new centre and zoom move the view (a redrawn map would fit the province again).
+    """
     basemap = data.basemap()
     m = prepare_target_map(build_basemap(basemap, height_px=MAP_HEIGHT_PX))
     groups = target_groups(shown) if not shown.empty else []
@@ -276,9 +281,11 @@ def _map(shown: gpd.GeoDataFrame, site: pd.Series | None) -> None:
     if site is not None:
         point = site.geometry.representative_point()
         centre, zoom = (point.y, point.x), SITE_ZOOM
+        ring = folium.FeatureGroup(name=str(site["site_id"]))
         folium.CircleMarker(
             (point.y, point.x), radius=14, color="#e6007e", weight=3, fill=False, tooltip=str(site["name"])
-        ).add_to(m)
+        ).add_to(ring)
+        groups.append(ring)
     st_folium(
         localize(m, extra=groups),
         key="layers_map",
