@@ -191,7 +191,8 @@ def coverage_scope(account: Account) -> Scope | None:
 
 
 def in_scope(table: pd.DataFrame, scope: Scope) -> pd.DataFrame:
-    """Rows of a region table (or trend) the scope may see; a chief's ``total`` is their prefecture's."""
+    """Rows of a region table (or trend) the scope may see: a chief's prefecture only (no ``total``
+    row; the page shows the prefecture's own row as the chief's total)."""
     if scope.prefecture is None:
         return table
     return table[table["prefecture_code"] == scope.prefecture].reset_index(drop=True)
