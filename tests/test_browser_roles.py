@@ -54,8 +54,8 @@ def _denied(db: Path, username: str) -> list[str]:
 @pytest.mark.parametrize(
     ("role", "path", "menu", "refused"),
     [
-        ("chief", "coverage", {"Plan week", "My sites", "Map", "Layers"}, "page:coverage"),
-        ("manager", "my-sites", {"Coverage", "Map"}, "page:my-sites"),
+        ("chief", "audit", {"Plan week", "My sites", "Coverage", "Map", "Layers"}, "page:audit"),
+        ("manager", "my-sites", {"Coverage", "Map", "Layers"}, "page:my-sites"),
     ],
 )
 def test_role_menu_and_refused_direct_url(page: Page, log_in, demo_db, role, path, menu, refused):

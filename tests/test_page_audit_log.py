@@ -12,8 +12,8 @@ from views.pages import allowed_pages
 
 def test_pages_per_role():
     assert allowed_pages(account_for("officer")) == ("my-sites", "map")
-    assert allowed_pages(account_for("chief")) == ("plan", "my-sites", "map", "layers")
-    assert allowed_pages(account_for("manager")) == ("coverage", "map")
+    assert allowed_pages(account_for("chief")) == ("plan", "my-sites", "coverage", "map", "layers")
+    assert allowed_pages(account_for("manager")) == ("coverage", "map", "layers")
     assert "my-sites" in allowed_pages(account_for("manager", permissions=frozenset({"drilldown"})))
     assert set(allowed_pages(account_for("admin"))) == {
         "plan",

@@ -249,7 +249,7 @@ def test_route_sheet_lists_every_stop_with_a_checklist_per_site(solved):
 
 
 def test_random_draw_makes_the_drawn_sources_mandatory(accounts):
-    _, made = accounts
+    db, made = accounts
     at = _app(made["chief"], lang="en").run()
     at.button(key="plan.draw.run").click().run()
     assert not at.exception and not at.error
@@ -262,3 +262,10 @@ def test_random_draw_makes_the_drawn_sources_mandatory(accounts):
     assert set(picker.loc[picker["mandatory"], "site_id"]) == set(drawn) & set(picker["site_id"])
     assert at.expander[0].label == f"3 Mandatory sites ({len(drawn)})"
     assert at.success[0].value == f"{len(drawn)} pollution sources drawn and made mandatory."
+    # The full draw record is kept in the audit log, under the chief's name, for anyone to re-run.
+    with open_store(db) as store:
+        draws = store.audit_log(action="draw")
+    assert draws["actor"].iloc[-1] == "chief-urumqi"
+    record = draws["details"].iloc[-1]
+    assert sorted(item["site_id"] for item in record["result"]) == sorted(drawn)
+    assert record["seed"] == 1 and record["inputs_hash"]

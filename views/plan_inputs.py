@@ -177,16 +177,15 @@ def quarter_of(day: dt.date) -> str:
     return f"{day.year}Q{(day.month - 1) // 3 + 1}"
 
 
-def drawn_ids(
+def region_draw(
     targets: gpd.GeoDataFrame, roster: pd.DataFrame, regions: list[str], period: str, seed: int, level: str
-) -> list[str]:
-    """Site ids of a random draw (``layers.draw.draw``) over the pollution sources of ``regions``.
+) -> dict:
+    """A random draw record (``layers.draw.draw``) over the pollution sources of ``regions``.
 
     Each region x category group is drawn from its own seeded generator, so drawing over the
     chosen regions gives the same sites as a province-wide draw restricted to them.
     """
-    record = draw(region_targets(targets, regions), roster, period, seed, level=level)
-    return [item["site_id"] for item in record["result"]]
+    return draw(region_targets(targets, regions), roster, period, seed, level=level)
 
 
 def ids_from_draw_record(text: str | bytes, file_name: str) -> list[str]:

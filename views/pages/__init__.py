@@ -14,8 +14,8 @@ from records.accounts import Account
 #: The pages each role may open, in menu order (the map, at the root URL, is everyone's).
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
     "officer": ("my-sites", "map"),
-    "chief": ("plan", "my-sites", "map", "layers"),
-    "manager": ("coverage", "map"),
+    "chief": ("plan", "my-sites", "coverage", "map", "layers"),
+    "manager": ("coverage", "map", "layers"),
     "admin": ("plan", "my-sites", "coverage", "map", "layers", "audit"),
 }
 
@@ -27,5 +27,5 @@ def allowed_pages(account: Account) -> tuple[str, ...]:
         return ()
     pages = ROLE_PAGES[account.role]
     if account.role == "manager" and access.can(account, "all_plans"):
-        pages = ("coverage", "my-sites", "map")
+        pages = ("coverage", "my-sites", "map", "layers")
     return pages

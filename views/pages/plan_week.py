@@ -379,10 +379,19 @@ def _draw_tabs(regions: list[str], start: dt.date) -> None:
         level = levels[c.radio(T("plan.draw.level"), list(levels), horizontal=True, key="plan.draw.level")]
         if st.button(T("plan.draw.run"), key="plan.draw.run", disabled=not regions):
             try:
-                ids = plan_inputs.drawn_ids(targets(), load_roster(), regions, period, int(seed), level)
+                record = plan_inputs.region_draw(targets(), load_roster(), regions, period, int(seed), level)
             except (DrawError, ScenarioError, ValueError) as exc:
                 st.error(T("plan.draw.error", message=exc))
             else:
+                # The draw is evidence of a fair selection: keep it, with who ran it, in the audit log.
+                with records_store() as store:
+                    store.log(
+                        "draw",
+                        f"draw:{record['parameters']['period']}",
+                        record,
+                        actor=current_account().username,
+                    )
+                ids = [item["site_id"] for item in record["result"]]
                 _replace_mandatory(ids, T("plan.draw.done", n=len(ids)))
     with upload_tab:
         upload = st.file_uploader(T("plan.draw.upload"), type=["json"], key="plan.draw.upload")
