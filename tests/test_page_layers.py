@@ -39,7 +39,10 @@ def data_copy(tmp_path, monkeypatch):
 
     data.targets.clear()
     scored_targets.clear()
-    return copy
+    yield copy
+    # ... and leave no trace of it for the next test module (e.g. a planner run on the registry).
+    data.targets.clear()
+    scored_targets.clear()
 
 
 def _fingerprint(directory) -> dict[str, str]:

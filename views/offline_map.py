@@ -10,11 +10,12 @@ at ``/app/static/vendor`` when ``server.enableStaticServing`` is on (``.streamli
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 import folium
 from branca.element import Element, MacroElement
 from jinja2 import Template
+from streamlit_folium import st_folium
 
 #: Zoom limit used when the map has no tile layer to supply one (MarkerCluster needs it).
 DEFAULT_MAX_ZOOM = 16
@@ -123,3 +124,36 @@ def localize(
     # A fixed child name makes a second call replace the element instead of adding another.
     m.add_child(_IconImagePath(f"{base}/leaflet/images/"), name="xunhu_icon_image_path", index=0)
     return m
+
+
+def show_map(
+    m: folium.Map,
+    *,
+    key: str,
+    height_px: int,
+    groups: Sequence[folium.FeatureGroup] = (),
+    centre: tuple[float, float] | list[float] | None = None,
+    zoom: int | None = None,
+) -> None:
+    """Show ``m`` offline with streamlit-folium, as a display-only map.
+
+    ``groups`` are drawn as swappable layers over the base map (streamlit-folium redraws only
+    them when they change, so the user's view survives a filter change) and get a layer control.
+    ``returned_objects=[]`` keeps panning and zooming from rerunning the page.
+    """
+    options: dict = {}
+    if groups:
+        options = {
+            "feature_group_to_add": list(groups),
+            "layer_control": folium.LayerControl(collapsed=False),
+        }
+    st_folium(
+        localize(m, extra=groups),
+        key=key,
+        height=height_px,
+        use_container_width=True,
+        center=centre,
+        zoom=zoom,
+        returned_objects=[],
+        **options,
+    )

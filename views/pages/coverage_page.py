@@ -21,7 +21,6 @@ import folium
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from coverage import inputs
 from coverage.grid import DEFAULT_RESOLUTION, FINE_RESOLUTION
@@ -52,7 +51,7 @@ from views.coverage_results import (
     track_coverage,
 )
 from views.i18n import language, register
-from views.offline_map import localize
+from views.offline_map import show_map
 from views.session import audit_refusal, require_login, today
 
 MAP_HEIGHT_PX = 560
@@ -351,13 +350,7 @@ def _map(
     folium.LayerControl(collapsed=False).add_to(m)
     if focus is not None:
         m.fit_bounds(basemap.prefecture_bounds[focus])
-    st_folium(
-        localize(m),
-        key="coverage_map",
-        height=MAP_HEIGHT_PX,
-        use_container_width=True,
-        returned_objects=[],
-    )
+    show_map(m, key="coverage_map", height_px=MAP_HEIGHT_PX)
 
 
 def _table_config() -> dict[str, st.column_config.Column]:

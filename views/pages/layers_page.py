@@ -17,7 +17,6 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from layers.importer import import_file
 from layers.priority import FACTORS, add_priority
@@ -27,7 +26,7 @@ from layers.validate import ValidationReport, check_file
 from views import data
 from views.basemap import build_basemap
 from views.i18n import language, register
-from views.offline_map import localize
+from views.offline_map import show_map
 from views.session import require_login, today
 from views.target_layers import prepare_target_map, select_targets, target_groups
 
@@ -286,17 +285,7 @@ def _map(shown: gpd.GeoDataFrame, site: pd.Series | None) -> None:
             (point.y, point.x), radius=14, color="#e6007e", weight=3, fill=False, tooltip=str(site["name"])
         ).add_to(ring)
         groups.append(ring)
-    st_folium(
-        localize(m, extra=groups),
-        key="layers_map",
-        height=MAP_HEIGHT_PX,
-        use_container_width=True,
-        feature_group_to_add=groups,
-        center=centre,
-        zoom=zoom,
-        layer_control=folium.LayerControl(collapsed=False),
-        returned_objects=[],
-    )
+    show_map(m, key="layers_map", height_px=MAP_HEIGHT_PX, groups=groups, centre=centre, zoom=zoom)
 
 
 def problem_frame(problems: list[Problem]) -> pd.DataFrame:

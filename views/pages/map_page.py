@@ -8,15 +8,13 @@ targets, so every logged-in role sees it; plans and visits are not on this page.
 
 from __future__ import annotations
 
-import folium
 import streamlit as st
-from streamlit_folium import st_folium
 
 from layers.schema import CATEGORIES, CATEGORY_ZH, LAYERS
 from views import data
 from views.basemap import build_basemap, view_for
 from views.i18n import register
-from views.offline_map import localize
+from views.offline_map import show_map
 from views.target_layers import LAYER_NAMES, prepare_target_map, select_targets, target_groups
 
 MAP_HEIGHT_PX = 640
@@ -81,14 +79,4 @@ def render() -> None:
     # st_folium moves the view only when centre or zoom change, so other filters keep the user's view.
     bounds = basemap.bounds if chosen_prefecture is None else basemap.prefecture_bounds[chosen_prefecture]
     centre, zoom = view_for(bounds, MAP_WIDTH_PX, MAP_HEIGHT_PX)
-    st_folium(
-        localize(m, extra=groups),
-        key="map",
-        height=MAP_HEIGHT_PX,
-        use_container_width=True,
-        feature_group_to_add=groups,
-        center=centre,
-        zoom=zoom,
-        layer_control=folium.LayerControl(collapsed=False),
-        returned_objects=[],
-    )
+    show_map(m, key="map", height_px=MAP_HEIGHT_PX, groups=groups, centre=centre, zoom=zoom)

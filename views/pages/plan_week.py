@@ -21,7 +21,6 @@ from pathlib import Path
 import folium
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
 
 from coverage.inputs import has_records, load_model
 from coverage.plan_coverage import plan_activities, plan_period, with_route_legs
@@ -39,7 +38,7 @@ from views.basemap import build_basemap, view_for
 from views.data import basemap, records_store, road_network, targets
 from views.i18n import register
 from views.map_controls import Legend
-from views.offline_map import localize
+from views.offline_map import show_map
 from views.plan_tables import (
     category_label,
     dropped_table,
@@ -554,15 +553,7 @@ def _route_map(plan: dict, legs: dict) -> None:
         [north + 0.08 * lat_span, east + 0.3 * lon_span],
     ]
     centre, zoom = view_for(padded, MAP_WIDTH_PX, MAP_HEIGHT_PX)
-    st_folium(
-        localize(m),
-        key="plan_map",
-        height=MAP_HEIGHT_PX,
-        use_container_width=True,
-        center=centre,
-        zoom=zoom,
-        returned_objects=[],
-    )
+    show_map(m, key="plan_map", height_px=MAP_HEIGHT_PX, centre=centre, zoom=zoom)
 
 
 def _tables(plan: dict) -> None:
