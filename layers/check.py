@@ -21,18 +21,24 @@ ROW_CONVENTIONS = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m layers check",
-        description="Validate target files (GeoJSON, GeoPackage, zipped Shapefile, CSV with lon/lat).",
-    )
-    parser.add_argument("files", nargs="+", metavar="FILE")
+def file_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the options that say how to read a target file (shared with ``layers import``)."""
     parser.add_argument("--crs", help="CRS of the coordinates when the file does not say (e.g. EPSG:32645)")
     parser.add_argument(
         "--gcj02", action="store_true", help="coordinates were copied from a Chinese web map (GCJ-02)"
     )
     parser.add_argument("--layer", choices=LAYERS, help="target layer of rows without a layer column")
     parser.add_argument("--source-layer", help="layer inside a GeoPackage (or .shp inside a zip) to read")
+    return parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m layers check",
+        description="Validate target files (GeoJSON, GeoPackage, zipped Shapefile, CSV with lon/lat).",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE")
+    file_options(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     return parser
 
@@ -75,7 +81,7 @@ def main(argv: list[str]) -> int:
         )
     else:
         for path, report, problems in results:
-            print(_as_text(path, report, problems))
+            print(as_text(path, report, problems))
         print(f"{len(results)} file(s) checked: {len(results) - failed} valid, {failed} with errors")
     return 1 if failed else 0
 
@@ -86,7 +92,8 @@ def _counts(problems: list[Problem]) -> dict[str, int]:
     }
 
 
-def _as_text(path: str, report: ValidationReport | None, problems: list[Problem]) -> str:
+def as_text(path: str, report: ValidationReport | None, problems: list[Problem]) -> str:
+    """A readable report of one file: a status line, then one line per problem."""
     if report is None:
         return f"{problems[0].reason}\n"
     counts = _counts(problems)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
 
 import geopandas as gpd
 import pytest
@@ -109,3 +112,36 @@ def test_a_crash_while_writing_leaves_old_files_and_no_temporaries(data_copy, tm
     with pytest.raises(OSError, match="disk full"):
         import_file(path)
     assert _fingerprint(data_copy) == before
+
+
+def _import_cli(data_dir, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XUNHU_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "layers", "import", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_import_cli_refuses_a_defective_file_and_writes_nothing(data_copy, tmp_path):
+    before = _fingerprint(data_copy)
+    done = _import_cli(data_copy, str(write_csv(tmp_path / "bad.csv", every_defect_rows())))
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "nothing imported" in done.stdout
+    # Every problem is listed with its CSV line and field, as `layers check` prints it.
+    assert "line 3: lon='eighty-seven' — coordinate is not a number" in done.stdout
+    assert done.stdout.count(" line ") >= 19
+    assert _fingerprint(data_copy) == before
+
+
+def test_import_cli_merges_a_valid_file(data_copy, tmp_path):
+    path = tmp_path / "new.geojson"
+    valid_mixed().to_file(path, driver="GeoJSON")
+    done = _import_cli(data_copy, str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "imported: 5 added, 0 replaced" in done.stdout
+    assert "PS-T001" in set(load_targets()["site_id"])
