@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from records.accounts import Account, AuthError, list_accounts
+from records.accounts import LOCKOUT, LOGIN_FAILED, MAX_FAILED_ATTEMPTS, Account, AuthError, list_accounts
 from records.db import RecordsError, default_db_path
 from records.simulate import DEMO_SNAPSHOT, install_demo_snapshot
 from views import data
@@ -28,6 +28,11 @@ from views.session import audit_refusal, log_in, log_out, pop_notice, resume_ses
 
 T = register(
     {
+        # The English text is the core's own message; the core stays free of interface languages.
+        "shell.login_failed": (
+            "登录失败：用户名或密码错误。连续失败 {attempts} 次后账户将被锁定 {minutes} 分钟。",
+            LOGIN_FAILED,
+        ),
         "shell.tagline": (
             "新疆生态环境执法支队巡护计划与覆盖分析",
             "Patrol planning and coverage for environmental-enforcement detachments in Xinjiang.",
@@ -115,8 +120,14 @@ def login_form() -> None:
         return
     try:
         log_in(username, password)
-    except AuthError as failed:  # one message for every failure, lockout included
-        st.error(str(failed))
+    except AuthError:  # one message for every failure, lockout included
+        st.error(
+            T(
+                "shell.login_failed",
+                attempts=MAX_FAILED_ATTEMPTS,
+                minutes=int(LOCKOUT.total_seconds() // 60),
+            )
+        )
         return
     except RecordsError as problem:
         st.error(str(problem))

@@ -17,9 +17,9 @@ from records.store import open_store
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _shell() -> AppTest:
+def _shell(lang: str = "en") -> AppTest:
     at = AppTest.from_file(str(REPO_ROOT / "dashboard.py"), default_timeout=60)
-    at.session_state["lang"] = "en"
+    at.session_state["lang"] = lang
     return at.run()
 
 
@@ -74,6 +74,14 @@ def test_wrong_password_and_unknown_user_get_the_same_message(demo_records):
     assert not _logged_in(at)
     reasons = [row.details["reason"] for row in _audit(path, "auth.failure")]
     assert reasons == ["wrong_password", "unknown_user"]
+
+
+def test_login_failure_is_told_in_the_interface_language(demo_records):
+    _, accounts = demo_records
+    username, password = accounts["officer"]
+    at = _submit(_shell(lang="zh"), username, password + "x")
+    (error,) = at.error
+    assert error.value.startswith("登录失败") and f"{MAX_FAILED_ATTEMPTS} 次" in error.value
 
 
 def test_lockout_after_five_failures_refuses_even_the_right_password(demo_records):
