@@ -28,10 +28,8 @@ class Node:
 
     ``windows`` are the allowed service *start* times, as closed intervals, sorted and disjoint
     (several windows model several days). ``penalty`` is the cost of leaving the node out:
-    ``None`` means mandatory. ``max_wait`` caps the waiting time after this node's service
-    (``None`` = the horizon). ``earliest_departure`` forbids leaving before that time
-    (e.g. a night's lodging is left in the morning). ``vehicles`` restricts which vehicles may
-    serve the node (``None`` = all).
+    ``None`` means mandatory. ``vehicles`` restricts which vehicles may serve the node
+    (``None`` = all).
     """
 
     name: str
@@ -39,8 +37,6 @@ class Node:
     windows: tuple[tuple[int, int], ...] = ()
     demand: int = 0
     penalty: int | None = None
-    max_wait: int | None = None
-    earliest_departure: int | None = None
     vehicles: tuple[int, ...] | None = None
 
 
@@ -370,13 +366,6 @@ class _Model:
                 continue
             index = manager.NodeToIndex(i)
             self._restrict_windows(self.time.CumulVar(index), node.windows)
-            if node.max_wait is not None:
-                self.time.SlackVar(index).SetMax(node.max_wait)
-            if node.earliest_departure is not None:
-                routing.solver().Add(
-                    self.time.CumulVar(index) + node.service + self.time.SlackVar(index)
-                    >= node.earliest_departure
-                )
             if node.vehicles is not None:
                 routing.VehicleVar(index).SetValues([-1, *node.vehicles])
             if i not in grouped and node.penalty is not None:

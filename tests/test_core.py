@@ -86,30 +86,6 @@ def test_penalty_decides_whether_an_optional_site_is_dropped() -> None:
     assert solution.dropped == () and solution.objective == 200
 
 
-def test_max_wait_caps_the_wait_after_service() -> None:
-    # Without the cap the vehicle would serve A at 10 and wait ~175 before driving on to B.
-    nodes = [
-        Node("depot"),
-        Node("A", service=5, windows=((0, 190),), max_wait=10),
-        Node("B", service=5, windows=((200, 300),)),
-    ]
-    solution = solve(line_problem([0, 10, 20], nodes), QUICK)
-    assert solution.feasible
-    visit_a = stops(solution)[1][1]
-    assert visit_a.departure - (visit_a.start + 5) <= 10
-    assert visit_a.start >= 175
-
-
-def test_earliest_departure_holds_the_vehicle() -> None:
-    nodes = [Node("depot"), Node("lodging", service=5, earliest_departure=100), Node("site")]
-    problem = line_problem([0, 10, 20], nodes)
-    route = solve(problem, QUICK).routes[0]
-    at = [visit.node for visit in route].index(1)
-    lodging, following = route[at], route[at + 1]
-    assert lodging.departure >= 100
-    assert following.start >= 100 + problem.travel[1, following.node]
-
-
 def test_vehicle_restriction_overrides_the_cheaper_vehicle() -> None:
     # Vehicle 0 lives next to the site; only vehicle 1 (based far away) may serve it.
     nodes = [Node("base 0"), Node("base 1"), Node("site", vehicles=(1,))]
