@@ -23,8 +23,9 @@ apt_install() {
 setup_venv() {
   python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || { echo "error: Python 3.11 or newer is needed, found $(python3 --version 2>&1)" >&2; return 1; }
-  # Debian's python3 creates venvs only with python3-venv (ensurepip) installed.
-  python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
-  [ -x .venv/bin/python ] || python3 -m venv .venv
+  # Debian's python3 creates venvs only with python3-venv installed; try first, install it if needed.
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv 2>/dev/null || { rm -rf .venv; apt_install python3-venv; python3 -m venv .venv; }
+  fi
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
 }
