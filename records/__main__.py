@@ -14,6 +14,7 @@ COMMANDS = {
     "approve-plan": ("records.cli.approve_plan", "approve a draft plan"),
     "complete-plan": ("records.cli.complete_plan", "mark an approved plan done"),
     "assignments": ("records.cli.assignments", "a team's site stops for a day"),
+    "log-draw": ("records.cli.log_draw", "keep a random draw record in the audit log"),
     "backup": ("records.cli.backup", "consistent online backup to a file"),
     "restore": ("records.cli.restore", "restore from a backup (keeps a safety copy)"),
     "demo": ("records.cli.demo", "simulate past weeks of plans, visits and tracks"),

@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 from records_fixtures import small_plan
 
+from layers.__main__ import COMMANDS as LAYERS_COMMANDS
+from layers.cli import dispatch
 from records.__main__ import COMMANDS
 from records.store import open_store
 
@@ -16,6 +18,10 @@ def cli(command: str, *args: str) -> int:
     import importlib
 
     return importlib.import_module(COMMANDS[command][0]).main(list(args))
+
+
+def layers_cli(argv: list[str]) -> int:
+    return dispatch("layers", LAYERS_COMMANDS, argv)
 
 
 @pytest.fixture
@@ -148,3 +154,22 @@ def test_record_list_export_backup_restore(db, tmp_path, capsys):
     assert "previous database was kept" in capsys.readouterr().out
     with open_store(db) as store:
         assert store.visits()["site_id"].tolist() == ["PS0001", "PS0002"]
+
+
+def test_log_draw_files_a_cli_draw_in_the_audit_log(db, tmp_path, capsys):
+    draw_file = tmp_path / "draw.json"
+    assert layers_cli(["draw", "--period", "2026Q4", "--seed", "3", "--out", str(draw_file)]) == 0
+    record = json.loads(draw_file.read_text(encoding="utf-8"))
+    assert cli("log-draw", str(draw_file)) == 0
+    assert f"draw 2026Q4 ({len(record['result'])} targets)" in capsys.readouterr().out
+    with open_store(db) as store:
+        (entry,) = store.audit_log(action="draw").itertuples()
+    assert entry.actor == "tester" and entry.object == "draw:2026Q4"
+    assert entry.details["result"] == record["result"]
+    # Anything that is not a draw record is refused with one line, and nothing is filed.
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(small_plan()))
+    assert cli("log-draw", str(plan_file)) == 1
+    assert "not a random draw record" in capsys.readouterr().err
+    with open_store(db) as store:
+        assert len(store.audit_log(action="draw")) == 1

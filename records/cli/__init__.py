@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from records.db import RecordsError
 
@@ -24,3 +26,13 @@ def run(action: Callable[[], int]) -> int:
     except RecordsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def read_json(path: str) -> object:
+    """The JSON document in ``path``; unreadable or malformed files raise a one-line RecordsError."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecordsError(f"{path}: cannot read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise RecordsError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from records.cli import parser, run
-from records.db import RecordsError
+from records.cli import parser, read_json, run
 from records.store import open_store
 
 
@@ -18,12 +14,7 @@ def main(argv: list[str]) -> int:
     args = cli.parse_args(argv)
 
     def body() -> int:
-        try:
-            plan = json.loads(Path(args.file).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RecordsError(f"{args.file}: cannot read ({exc})") from None
-        except json.JSONDecodeError as exc:
-            raise RecordsError(f"{args.file}: not JSON (line {exc.lineno}: {exc.msg})") from None
+        plan = read_json(args.file)
         with open_store(args.db) as store:
             saved = store.save_plan(plan, key=args.key, actor=args.actor)
         state = "saved" if saved.created else "unchanged, already stored"
