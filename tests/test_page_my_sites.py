@@ -115,7 +115,7 @@ def test_officer_records_a_visit_with_the_account_as_actor(officer_day):
     path, officer, day, stops = officer_day
     at = _page(officer, {"day": day})
     first = stops.sort_values("arrive").iloc[0]
-    key = f"visit-{first['plan_id']}-T1-{first['seq']}-en"
+    key = f"visit-{first['plan_id']}-T1-{first['seq']}.en"
     at.radio(key=f"{key}-outcome").set_value("violation")
     at.text_area(key=f"{key}-notes").input("outfall bypassing the meter")
     next(button for button in at.button if button.label == "Save").click().run()
@@ -136,7 +136,7 @@ def test_not_inspected_needs_a_reason_and_stores_nothing_without(officer_day):
         before = store.conn.execute("SELECT count(*) FROM visits").fetchone()[0]
     at = _page(officer, {"day": day})
     first = stops.sort_values("arrive").iloc[0]
-    key = f"visit-{first['plan_id']}-T1-{first['seq']}-en"
+    key = f"visit-{first['plan_id']}-T1-{first['seq']}.en"
     at.radio(key=f"{key}-outcome").set_value("not inspected")
     next(button for button in at.button if button.label == "Save").click().run()
     assert [error.value for error in at.error] == ["Please give the reason the site was not inspected."]

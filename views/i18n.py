@@ -39,6 +39,15 @@ def language() -> str:
     return st.session_state.get("lang", DEFAULT_LANGUAGE)
 
 
+def language_key(key: str) -> str:
+    """A widget key that changes with the language, for widgets whose options are translated labels.
+
+    Streamlit keeps a keyed widget's choice as its label; after a language switch that label is not
+    among the options any more, so such a widget must start afresh in the new language.
+    """
+    return f"{key}.{language()}"
+
+
 def translate(key: str, **values: object) -> str:
     """The text for ``key`` in the session's language, formatted with ``values``."""
     zh, en = _STRINGS[key]

@@ -50,14 +50,12 @@ from views.coverage_results import (
     region_table,
     track_coverage,
 )
-from views.i18n import language, register
+from views.i18n import language_key, register
 from views.offline_map import show_map
 from views.session import audit_refusal, require_login, today
 
 MAP_HEIGHT_PX = 560
 DEFAULT_TOP_SPOTS = 25
-#: Widgets whose option labels are translated carry the language in their key: Streamlit keeps a
-#: choice as its label, so a language switch would otherwise leave it matching no option.
 MEASURES = ("weighted_coverage_pct", "site_coverage_pct", "area_coverage_pct")
 QUICK_CHOICES = ("last_12", "last_4", "quarter", "custom")
 
@@ -258,7 +256,7 @@ def _period_inputs() -> tuple[date, date] | None:
         QUICK_CHOICES,
         format_func=lambda key: T(f"coverage.quick.{key}"),
         horizontal=True,
-        key=f"coverage.quick.{language()}",
+        key=language_key("coverage.quick"),
     )
     first, last = quick_period("last_12" if choice == "custom" else choice, day)
     custom = choice == "custom"
@@ -395,20 +393,20 @@ def render() -> None:
         ("prefecture", "county"),
         format_func=lambda key: T(f"coverage.level.{key}"),
         horizontal=True,
-        key=f"coverage.level.{language()}",
+        key=language_key("coverage.level"),
     )
     measure = options[1].radio(
         T("coverage.measure"),
         MEASURES,
         format_func=lambda key: T(MEASURE_LABELS[key]),
         horizontal=True,
-        key=f"coverage.measure.{language()}",
+        key=language_key("coverage.measure"),
     )
     resolution = options[2].selectbox(
         T("coverage.resolution"),
         (DEFAULT_RESOLUTION, FINE_RESOLUTION),
         format_func=lambda res: T("coverage.resolution.option", res=res, km2=CELL_KM2[res]),
-        key=f"coverage.resolution.{language()}",
+        key=language_key("coverage.resolution"),
     )
     if level == "county" and not scope.drilldown:
         if not st.session_state.get("coverage.refusal_audited"):

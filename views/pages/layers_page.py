@@ -25,7 +25,7 @@ from layers.schema import CATEGORIES, CATEGORY_ZH, KINDS, LAYERS, STATUSES
 from layers.validate import ValidationReport, check_file
 from views import data
 from views.basemap import build_basemap
-from views.i18n import language, register
+from views.i18n import language_key, register
 from views.offline_map import show_map
 from views.session import require_login, today
 from views.target_layers import prepare_target_map, select_targets, target_groups
@@ -33,8 +33,6 @@ from views.target_layers import prepare_target_map, select_targets, target_group
 MAP_HEIGHT_PX = 520
 SITE_ZOOM = 11
 IMPORT_ROLES = ("chief", "admin")
-#: Widgets with translated option labels carry the language in their key (Streamlit keeps a choice
-#: as its label, so after a language switch it would match no option).
 UPLOAD_TYPES = ["geojson", "json", "gpkg", "zip", "csv"]
 REPORT_COLUMNS = ["file", "row", "field", "value", "reason"]
 TABLE_COLUMNS = [
@@ -187,7 +185,7 @@ def _filters(targets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         T("layers.layer"),
         LAYERS,
         format_func=lambda key: T(f"layers.layer.{key}"),
-        key=f"layers.layer.{language()}",
+        key=language_key("layers.layer"),
     )
     kinds_offered = [kind for layer in (layers or LAYERS) for kind in KINDS[layer]]
     kinds = first[1].multiselect(T("layers.kind"), kinds_offered, key="layers.kind")
@@ -201,7 +199,7 @@ def _filters(targets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         T("layers.prefecture"),
         [None, *prefectures],
         format_func=lambda code: T("layers.all") if code is None else prefectures[code],
-        key=f"layers.prefecture.{language()}",
+        key=language_key("layers.prefecture"),
     )
     text = second[2].text_input(T("layers.search"), key="layers.search")
     return filter_targets(targets, layers, kinds, categories, statuses, prefecture, text)
@@ -337,7 +335,7 @@ def _import(account_name: str) -> None:
         T("layers.target_layer"),
         [None, *LAYERS],
         format_func=lambda key: T("layers.from_file") if key is None else T(f"layers.layer.{key}"),
-        key=f"layers.target_layer.{language()}",
+        key=language_key("layers.target_layer"),
     )
     crs = options[1].text_input(T("layers.crs"), key="layers.crs").strip() or None
     gcj02 = options[2].checkbox(T("layers.gcj02"), key="layers.gcj02")

@@ -24,7 +24,7 @@ from records.accounts import Account
 from records.db import LOCAL_TZ, RecordsError
 from records.visits import OUTCOMES, Visit
 from views import data
-from views.i18n import language, register
+from views.i18n import language_key, register
 from views.session import audit_refusal, now, require_login, today
 
 #: Last visits shown on a site card.
@@ -259,9 +259,7 @@ def _site_card(site: pd.Series | None, priority: pd.Series | None, history: pd.D
 def _visit_form(account: Account, stop: pd.Series) -> None:
     """The visit outcome form of one stop; records through records.access (the account is the actor)."""
     arrive = datetime.fromisoformat(str(stop["arrive"])).astimezone(LOCAL_TZ)
-    # The language is part of the widget keys: a keyed widget keeps its value across reruns, and a
-    # label chosen in one language is not among the options of the other.
-    key = f"visit-{stop['plan_id']}-{stop['team_id']}-{stop['seq']}-{language()}"
+    key = language_key(f"visit-{stop['plan_id']}-{stop['team_id']}-{stop['seq']}")
     with st.form(key):
         # Labels as options (not a format_func): what the widget holds is what the user reads.
         labels = {_outcome(name): name for name in OUTCOMES}
