@@ -28,10 +28,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Import ``argv``'s file; print the validation report and what changed."""
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as stop:  # argparse has printed the usage message
-        return int(stop.code or 0)
+    args = _parser().parse_args(argv)
     try:
         result = import_file(
             args.file,
