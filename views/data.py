@@ -34,6 +34,18 @@ def targets() -> gpd.GeoDataFrame:
     return load_targets()
 
 
+def site_prefectures() -> dict[str, str]:
+    """site_id -> prefecture_code of the cached registry, for ``records.access``'s detachment checks.
+
+    Derived on each call (a millisecond) rather than cached, so it follows the registry cache when an
+    import clears it; passing it spares ``records.access`` a second read of the registry files.
+    """
+    registry = targets()
+    if registry.empty:
+        return {}
+    return dict(zip(registry["site_id"].astype(str), registry["prefecture_code"].astype(str), strict=True))
+
+
 @st.cache_data
 def prefectures() -> dict[str, str]:
     """Prefecture code -> "中文名 English name", in code order."""

@@ -205,8 +205,8 @@ def _assignments(account: Account, day: date, plan_id: int | None) -> pd.DataFra
     """The stops of ``day`` the account may see (of plan ``plan_id`` only, when given)."""
     with data.records_store() as store:
         if plan_id is not None:
-            access.open_plan(store, account, plan_id, now())
-        frame = access.visible_assignments(store, account, day, now())
+            access.open_plan(store, account, plan_id, now(), data.site_prefectures())
+        frame = access.visible_assignments(store, account, day, now(), data.site_prefectures())
     return frame if plan_id is None else frame[frame["plan_id"] == plan_id].reset_index(drop=True)
 
 
@@ -296,7 +296,7 @@ def _visit_form(account: Account, stop: pd.Series) -> None:
     )
     try:
         with data.records_store() as store:
-            visit_id = access.record_visit(store, account, visit)
+            visit_id = access.record_visit(store, account, visit, site_prefectures=data.site_prefectures())
     except RecordsError as problem:
         st.error(str(problem))
         return

@@ -35,7 +35,7 @@ from records import access
 from records.db import RecordsError
 from views import plan_inputs
 from views.basemap import build_basemap, view_for
-from views.data import basemap, records_store, road_network, targets
+from views.data import basemap, records_store, road_network, site_prefectures, targets
 from views.i18n import register
 from views.map_controls import Legend
 from views.offline_map import show_map
@@ -604,7 +604,9 @@ def _approve(result: dict, account, violations: list[str]) -> None:
         try:
             with records_store() as store:
                 stored = store.save_plan(result["plan"], actor=account.username)
-                access.approve_plan(store, account, stored.plan_id, now=now())
+                access.approve_plan(
+                    store, account, stored.plan_id, now=now(), site_prefectures=site_prefectures()
+                )
         except (access.AccessDenied, RecordsError) as exc:
             st.error(T("plan.approve.refused", message=exc))
             return
