@@ -1,7 +1,7 @@
 """Benchmarks of the routing core: ``python -m planning.bench vrptw FILE [FILE...] --seconds N``.
 
-Each Solomon file is solved with :data:`VRPTW_PARAMS` (``--runs`` times; the median run is
-reported) and re-checked by :func:`planning.vrptw.evaluate`. ``--seconds`` is a CPU-time budget per instance, shared by the
+Each Solomon file is solved with :data:`VRPTW_PARAMS` (``--runs`` times with seeds ``--seed``,
+``--seed`` + 1, ...; the median run is reported) and re-checked by :func:`planning.vrptw.evaluate`. ``--seconds`` is a CPU-time budget per instance, shared by the
 workers (two workers get half each), unless ``--budget wall`` asks for that many wall seconds
 per worker. The gap is taken against ``BKS.csv`` beside the first file (or ``--bks``).
 """
@@ -14,13 +14,14 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from planning import ruin_recreate
 from planning.core import SolveParams, solve
 from planning.vrptw import customer_routes, evaluate, load_solomon, read_bks, to_problem
 
 VRPTW_PARAMS = SolveParams(
     first_solution="LOCAL_CHEAPEST_COST_INSERTION",
     metaheuristic="GUIDED_LOCAL_SEARCH",
-    restart_lambdas=(0.2, 0.05),
+    ruin_recreate=0.8,
 )
 """Search settings for plain VRPTW, chosen by the measurements in bench/RESULTS.md."""
 
@@ -54,14 +55,20 @@ class BenchRow:
 
 
 def vrptw_params(
-    seconds: float, workers: int, budget: str, restart_lambdas: tuple[float, ...] | None = None
+    seconds: float,
+    workers: int,
+    budget: str,
+    restart_lambdas: tuple[float, ...] | None = None,
+    ruin_recreate: float | None = None,
 ) -> SolveParams:
     """:data:`VRPTW_PARAMS` with a per-worker budget: ``seconds`` of CPU shared by the workers
     (``budget="cpu"``) or ``seconds`` of wall time for each worker (``budget="wall"``);
-    ``restart_lambdas`` replaces the default restarts when given."""
+    ``restart_lambdas`` and ``ruin_recreate`` replace the defaults when given."""
     params = VRPTW_PARAMS
     if restart_lambdas is not None:
         params = replace(params, restart_lambdas=restart_lambdas)
+    if ruin_recreate is not None:
+        params = replace(params, ruin_recreate=ruin_recreate)
     if budget == "cpu":
         share = seconds / workers
         return replace(params, seconds=share * WALL_SAFETY_FACTOR, cpu_seconds=share, workers=workers)
@@ -166,6 +173,12 @@ def _parser() -> argparse.ArgumentParser:
         type=_lambdas,
         help="guided-local-search restarts, e.g. 0.2,0.05 ('' for none; default: VRPTW_PARAMS)",
     )
+    vrptw.add_argument(
+        "--ruin-recreate",
+        type=float,
+        help="share of the budget for ruin-and-recreate, 0 for OR-Tools alone (default: VRPTW_PARAMS)",
+    )
+    vrptw.add_argument("--seed", type=int, default=0, help="seed of the first run; run k uses seed + k")
     vrptw.add_argument("--runs", type=int, default=1, help="runs per instance; the median is reported")
     vrptw.add_argument("--bks", type=Path, help="BKS.csv (default: beside the first file)")
     vrptw.add_argument("--markdown", type=Path, help="also write the table to this Markdown file")
@@ -181,12 +194,16 @@ def main(argv: list[str]) -> int:
     bks_path = args.bks or args.files[0].parent / "BKS.csv"
     try:
         bks = read_bks(bks_path) if bks_path.is_file() else {}
-        params = vrptw_params(args.seconds, args.workers, args.budget, args.restart_lambdas)
+        params = vrptw_params(
+            args.seconds, args.workers, args.budget, args.restart_lambdas, args.ruin_recreate
+        )
+        if params.ruin_recreate:
+            print(f"compiling the ruin-and-recreate search: {ruin_recreate.warm_up():.1f} s", flush=True)
         rows = []
         for path in args.files:
             runs = []
-            for _ in range(args.runs):
-                row = bench_vrptw(path, params, bks)
+            for run in range(args.runs):
+                row = bench_vrptw(path, replace(params, seed=args.seed + run), bks)
                 runs.append(row)
                 print(
                     f"{row.instance}\tdistance {row.distance:.1f}\tvehicles {row.vehicles}\t"

@@ -124,8 +124,11 @@ class SolveParams:
     ``seconds`` / ``cpu_seconds``, so the CPU spent is ``workers`` times the budget.
     ``restart_lambdas``: after the first search, one more guided local search per value, each
     restarted from the best routes so far with fresh penalties and that lambda (guided local
-    search stalls in deep local optima; a restart with other penalties often escapes). The
-    budget is split equally over the phases.
+    search stalls in deep local optima; a restart with other penalties often escapes).
+    ``ruin_recreate`` is the share of the budget given to the ruin-and-recreate improvement phase
+    (:mod:`planning.ruin_recreate`) after the first search, for problems it supports (0 = off);
+    a guided local search then polishes its routes. ``seed`` seeds that phase. The rest of the
+    budget is split equally over the OR-Tools searches.
     """
 
     seconds: float = 10.0
@@ -137,6 +140,12 @@ class SolveParams:
     operators: tuple[tuple[str, bool], ...] = ()
     workers: int = 1
     restart_lambdas: tuple[float, ...] = ()
+    ruin_recreate: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ruin_recreate < 1.0:
+            raise ValueError(f"ruin_recreate is a share of the budget in [0, 1), got {self.ruin_recreate}")
 
 
 Progress = Callable[[float, int], None]
@@ -155,12 +164,15 @@ def solve(
     """
     if params.workers > 1:
         return solve_portfolio(problem, portfolio(params), progress)
-    phases = 1 + len(params.restart_lambdas)
-    searches = [_search_parameters(params, seconds=params.seconds / phases)]
-    for guided_lambda in params.restart_lambdas:
-        searches.append(
-            _search_parameters(replace(params, guided_lambda=guided_lambda), params.seconds / phases)
-        )
+    unsupported = "off"
+    if params.ruin_recreate:
+        # Imported here: it loads numba, which the patrol planner and the dashboard do not need.
+        from planning import ruin_recreate
+
+        unsupported = ruin_recreate.unsupported_reason(problem)
+        if unsupported is None:
+            ruin_recreate.warm_up()  # before the clock starts: compiling is not searching
+    phases = _phases(params, ruin_recreate=unsupported is None)
     started = time.perf_counter()
     cpu_started = time.process_time()
     model = _Model(problem)
@@ -168,12 +180,14 @@ def solve(
     best: list[int] = []
     cpu_deadline = [math.inf]
 
-    def at_solution() -> None:
-        objective = routing.CostVar().Value()
+    def improved(objective: int) -> None:
         if not best or objective < best[0]:
             best[:] = [objective]
             if progress is not None:
                 progress(time.perf_counter() - started, objective)
+
+    def at_solution() -> None:
+        improved(routing.CostVar().Value())
         # OR-Tools only limits wall time. FinishCurrentSearch keeps the best solution found so
         # far and, unlike CancelSearch, does not stay set for the next phase's search.
         if time.process_time() >= cpu_deadline[0]:
@@ -181,25 +195,67 @@ def solve(
 
     routing.AddAtSolutionCallback(at_solution)
     solution: RoutingSolution | None = None
-    for phase, search in enumerate(searches):
+    routes: list[list[int]] = []  # the best routes so far, customer nodes per vehicle
+    stats: dict = {}
+    budget_used = 0.0
+    for phase in phases:
+        budget_used += phase.share
         if params.cpu_seconds is not None:
-            cpu_deadline[0] = cpu_started + params.cpu_seconds * (phase + 1) / phases
+            cpu_deadline[0] = cpu_started + params.cpu_seconds * budget_used
+        if phase.kind == "ruin_recreate":
+            routes, stats["ruin_recreate"] = ruin_recreate.improve(
+                problem,
+                routes,
+                cpu_seconds=cpu_deadline[0] - time.process_time(),
+                wall_seconds=params.seconds * phase.share,
+                seed=params.seed,
+                progress=lambda _elapsed, objective: improved(objective),
+            )
+            continue
+        search = _search_parameters(
+            replace(params, guided_lambda=phase.guided_lambda), params.seconds * phase.share
+        )
         if solution is None:
             assignment = routing.SolveWithParameters(search)
         else:
-            # A restart: fresh guided-local-search penalties from the best routes so far.
-            incumbent = routing.ReadAssignmentFromRoutes(model.route_indices(solution), True)
+            # A restart (fresh guided-local-search penalties) from the best routes so far.
+            incumbent = routing.ReadAssignmentFromRoutes(model.route_indices(routes), True)
             if incumbent is None:
                 break
             assignment = routing.SolveFromAssignmentWithParameters(incumbent, search)
         found = model.extract(assignment, time.perf_counter() - started)
         if solution is None or (found.feasible and found.objective < solution.objective):
             solution = found
+            routes = [[visit.node for visit in route[1:-1]] for route in found.routes]
         if not solution.feasible:
             break
+    if unsupported not in (None, "off"):
+        stats["ruin_recreate"] = {"skipped": unsupported}
     solution = replace(solution, solve_seconds=time.perf_counter() - started)
-    solution.stats.update(cpu_seconds=time.process_time() - cpu_started, settings=describe(params))
+    solution.stats.update(stats, cpu_seconds=time.process_time() - cpu_started, settings=describe(params))
     return solution
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """One step of :func:`solve`: an OR-Tools search or the ruin-and-recreate phase, with its
+    share of the budget (and the guided-local-search lambda of a search, None = default)."""
+
+    kind: str
+    share: float
+    guided_lambda: float | None = None
+
+
+def _phases(params: SolveParams, ruin_recreate: bool) -> list[_Phase]:
+    """The phases of one :func:`solve`, in order; their shares sum to 1."""
+    lambdas = [params.guided_lambda, *params.restart_lambdas]
+    if ruin_recreate and len(lambdas) == 1:
+        lambdas.append(params.guided_lambda)  # the ruin-and-recreate routes are always polished
+    share = (1.0 - params.ruin_recreate) / len(lambdas) if ruin_recreate else 1.0 / len(lambdas)
+    phases = [_Phase("search", share, guided_lambda) for guided_lambda in lambdas]
+    if ruin_recreate:
+        phases.insert(1, _Phase("ruin_recreate", params.ruin_recreate))
+    return phases
 
 
 def describe(params: SolveParams) -> str:
@@ -210,6 +266,8 @@ def describe(params: SolveParams) -> str:
     parts += [f"{name}={'on' if on else 'off'}" for name, on in params.operators]
     if params.restart_lambdas:
         parts.append("restarts lambda=" + ",".join(f"{value:g}" for value in params.restart_lambdas))
+    if params.ruin_recreate:
+        parts.append(f"ruin-recreate {params.ruin_recreate:.0%} seed={params.seed}")
     return " ".join(parts)
 
 
@@ -248,12 +306,13 @@ so parallel workers only help when they start from different solutions."""
 
 def portfolio(params: SolveParams) -> tuple[SolveParams, ...]:
     """``params.workers`` single-process variants of ``params``: the first is ``params`` itself,
-    the others start from the other :data:`PORTFOLIO_FIRST_SOLUTIONS`."""
+    the others start from the other :data:`PORTFOLIO_FIRST_SOLUTIONS`, each with its own
+    ruin-and-recreate seed."""
     others = [name for name in PORTFOLIO_FIRST_SOLUTIONS if name != params.first_solution]
     single = replace(params, workers=1)
     variants = [single]
     for k in range(1, params.workers):
-        variants.append(replace(single, first_solution=others[(k - 1) % len(others)]))
+        variants.append(replace(single, first_solution=others[(k - 1) % len(others)], seed=params.seed + k))
     return tuple(variants)
 
 
@@ -401,9 +460,9 @@ class _Model:
             if next_start > end + 1:
                 cumul.RemoveInterval(end + 1, next_start - 1)
 
-    def route_indices(self, solution: RoutingSolution) -> list[list[int]]:
-        """``solution``'s routes as OR-Tools indices without starts and ends, one per vehicle."""
-        return [[self.manager.NodeToIndex(visit.node) for visit in route[1:-1]] for route in solution.routes]
+    def route_indices(self, routes: Sequence[Sequence[int]]) -> list[list[int]]:
+        """``routes`` (customer nodes per vehicle) as OR-Tools indices."""
+        return [[self.manager.NodeToIndex(node) for node in route] for route in routes]
 
     def extract(self, assignment, elapsed: float) -> RoutingSolution:
         """Turn an OR-Tools assignment into a :class:`RoutingSolution`."""

@@ -1,0 +1,547 @@
+"""Ruin-and-recreate improvement phase of the routing core (SISR).
+
+OR-Tools' guided local search gets within 1–2 % of the best-known VRPTW distances and then stalls:
+its moves change a few arcs at a time, and the better solutions of the hard Solomon instances differ
+in whole strings of customers. Slack Induction by String Removals (Christiaens & Vanden Berghe,
+*Transportation Science* 54(2), 2020) removes strings of neighbouring customers from a few nearby
+routes, reinserts them greedily (with "blinks" that skip positions at random) and accepts the result
+by simulated annealing. It runs here on the routes OR-Tools found, and OR-Tools then polishes the
+best routes it returns (see :func:`planning.core.solve`).
+
+The search loop is compiled with numba; one iteration costs microseconds, so a 30 s budget makes
+millions of them. It handles the problems :func:`unsupported_reason` accepts: at most one time
+window per node, capacities, per-vehicle depots, shifts and fixed costs, vehicle restrictions and
+optional nodes with penalties — not ``ChooseOne`` groups (the patrol planner's lodging choice),
+which stay with OR-Tools alone.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+if TYPE_CHECKING:  # planning.core imports this module
+    from planning.core import RoutingProblem
+
+
+def _import_numba():
+    """Import numba with XunHu's ``coverage`` package hidden.
+
+    numba probes for coverage.py (``import coverage``) when it loads, and in this repository that
+    name is our own coverage package, which lacks what numba then uses. Hiding the name for the
+    duration of the import makes numba treat coverage.py as absent, which is what it is.
+    """
+    missing = object()
+    ours = sys.modules.get("coverage", missing)
+    sys.modules["coverage"] = None  # type: ignore[assignment]  # makes `import coverage` fail
+    try:
+        import numba
+    finally:
+        if ours is missing:
+            del sys.modules["coverage"]
+        else:
+            sys.modules["coverage"] = ours
+    return numba
+
+
+njit = _import_numba().njit
+
+MISSING_PENALTY = 10**12
+"""Objective charge for leaving out a mandatory node: larger than any route cost, so the search
+only accepts such a state on its way to inserting the node again."""
+
+
+@dataclass(frozen=True)
+class SisrParams:
+    """Settings of the ruin-and-recreate search, named as in the SISR paper.
+
+    ``removed_customers`` is c̄, the average number of customers removed per iteration;
+    ``max_string`` L_max; ``split_rate`` α and ``split_depth`` β of the split-string removal;
+    ``blink_rate`` the chance an insertion position is skipped. Temperatures are fractions of the
+    average arc cost of the starting solution, so they suit any cost unit; the temperature falls
+    exponentially from ``start_temperature`` to ``end_temperature`` over the time budget.
+    """
+
+    removed_customers: float = 10.0
+    max_string: int = 10
+    split_rate: float = 0.5
+    split_depth: float = 0.01
+    blink_rate: float = 0.01
+    start_temperature: float = 1.0
+    end_temperature: float = 0.01
+    chunk_iterations: int = 2000
+
+
+def unsupported_reason(problem: RoutingProblem) -> str | None:
+    """Why :func:`improve` cannot handle ``problem``, or ``None`` when it can."""
+    if problem.groups:
+        return "choose-one groups (lodging choices) are not supported by ruin-and-recreate"
+    depots = {v.start for v in problem.vehicles} | {v.end for v in problem.vehicles}
+    for i, node in enumerate(problem.nodes):
+        if i not in depots and len(node.windows) > 1:
+            return f"node {node.name!r} has several time windows"
+    if len(depots) == len(problem.nodes):
+        return "the problem has no customers"
+    return None
+
+
+Progress = Callable[[float, int], None]
+
+
+class _Arrays(NamedTuple):
+    """The problem as flat arrays for the compiled search (numba reads named tuples)."""
+
+    cost: np.ndarray  # [node, node]
+    travel: np.ndarray  # [node, node]
+    service: np.ndarray  # [node]
+    demand: np.ndarray  # [node]
+    earliest: np.ndarray  # [node] window opens
+    latest: np.ndarray  # [node] window closes
+    penalty: np.ndarray  # [node] cost of leaving it out
+    allowed: np.ndarray  # [node, vehicle] bool
+    start: np.ndarray  # [vehicle] start node
+    end: np.ndarray  # [vehicle] end node
+    capacity: np.ndarray  # [vehicle]
+    ready: np.ndarray  # [vehicle] earliest departure
+    due: np.ndarray  # [vehicle] latest arrival at the end node
+    fixed: np.ndarray  # [vehicle] cost of using it
+    kind: np.ndarray  # [vehicle] vehicles with equal kind are interchangeable
+    customers: np.ndarray  # node indices that are not depots
+    neighbours: np.ndarray  # [customer rank, k] customers by arc cost, nearest first
+    rank: np.ndarray  # [node] row of a customer in ``neighbours``, -1 for depots
+    depot_cost: np.ndarray  # [node] cost from the first vehicle's start (insertion order keys)
+
+
+class _State(NamedTuple):
+    """A solution under search: routes as rows of customer nodes, with derived times."""
+
+    routes: np.ndarray  # [vehicle, position] customer node
+    lengths: np.ndarray  # [vehicle]
+    earliest_start: np.ndarray  # [vehicle, position] earliest service start
+    latest_start: np.ndarray  # [vehicle, position] latest start keeping the rest feasible
+    load: np.ndarray  # [vehicle]
+    route_cost: np.ndarray  # [vehicle] arc costs plus the fixed cost when used
+    vehicle_of: np.ndarray  # [node] vehicle serving it, -1 when not served
+
+    def copy(self) -> _State:
+        return _State(*(a.copy() for a in self))
+
+
+def improve(
+    problem: RoutingProblem,
+    routes: Sequence[Sequence[int]],
+    cpu_seconds: float,
+    wall_seconds: float | None = None,
+    seed: int = 0,
+    params: SisrParams = SisrParams(),
+    progress: Progress | None = None,
+) -> tuple[list[list[int]], dict]:
+    """Improve ``routes`` (customer node indices per vehicle, depots excluded) for ``cpu_seconds``
+    of CPU time (and at most ``wall_seconds`` of wall time).
+
+    Returns the best routes found, one list per vehicle, and statistics (``iterations``,
+    ``objective`` in the problem's cost unit including drop penalties, ``start_objective``).
+    ``progress`` is called with (elapsed seconds, objective) at each improvement, checked between
+    chunks of iterations. Raises ``ValueError`` for an unsupported problem or infeasible routes.
+    """
+    reason = unsupported_reason(problem)
+    if reason is not None:
+        raise ValueError(reason)
+    warm_up()  # outside the budget: compiling is not searching
+    started_wall, started_cpu = time.perf_counter(), time.process_time()
+    arrays = _problem_arrays(problem)
+    current = _state(problem, routes, arrays)
+    best, candidate = current.copy(), current.copy()
+    start_objective = int(_objective(arrays, current))
+    totals = np.array([start_objective, start_objective], dtype=np.int64)
+    arcs = sum(len(route) + 1 for route in routes if route)
+    arc_cost = current.route_cost.sum() / arcs if arcs else float(np.mean(problem.cost))
+    t_start = max(1e-9, params.start_temperature * arc_cost)
+    t_end = max(1e-9, min(t_start, params.end_temperature * arc_cost))
+    settings = np.array(
+        [
+            params.removed_customers,
+            params.max_string,
+            params.split_rate,
+            params.split_depth,
+            params.blink_rate,
+        ]
+    )
+    _seed(seed)
+    iterations = 0
+    wall_deadline = started_wall + (wall_seconds if wall_seconds is not None else float("inf"))
+    reported = start_objective
+    while True:
+        used = time.process_time() - started_cpu
+        if used >= cpu_seconds or time.perf_counter() >= wall_deadline:
+            break
+        temperature = t_start * (t_end / t_start) ** min(1.0, used / cpu_seconds)
+        _iterate(arrays, current, candidate, best, totals, settings, params.chunk_iterations, temperature)
+        iterations += params.chunk_iterations
+        if progress is not None and totals[1] < reported:
+            reported = int(totals[1])
+            progress(time.perf_counter() - started_wall, reported)
+    routes_out = [[int(c) for c in best.routes[v, : best.lengths[v]]] for v in range(len(problem.vehicles))]
+    stats = {"iterations": iterations, "objective": int(totals[1]), "start_objective": start_objective}
+    return routes_out, stats
+
+
+_compiled = False
+
+
+def warm_up() -> float:
+    """Compile the search (once per process) and return the seconds taken: about 12 s the first
+    time on a machine, well under a second once numba has cached the machine code on disk (in
+    ``__pycache__``), 0 when already done. :func:`improve` and :func:`planning.core.solve` call it
+    before their clocks start."""
+    global _compiled
+    if _compiled:
+        return 0.0
+    from planning.core import Node, RoutingProblem, Vehicle
+
+    started = time.perf_counter()
+    distance = np.array([[0, 3, 4], [3, 0, 5], [4, 5, 0]])
+    nodes = (Node("depot"), Node("a", windows=((0, 50),), demand=1), Node("b", demand=1))
+    problem = RoutingProblem(nodes, (Vehicle(0, 0, capacity=2),) * 2, distance, distance, horizon=100)
+    arrays = _problem_arrays(problem)
+    current = _state(problem, [[1, 2], []], arrays)
+    totals = np.array([_objective(arrays, current)] * 2, dtype=np.int64)
+    _seed(0)
+    _iterate(
+        arrays, current, current.copy(), current.copy(), totals, np.array([10.0, 10, 0.5, 0.01, 0.01]), 1, 1.0
+    )
+    _compiled = True
+    return time.perf_counter() - started
+
+
+def _problem_arrays(problem: RoutingProblem) -> _Arrays:
+    """The problem as the flat arrays the compiled search reads."""
+    n, fleet = len(problem.nodes), len(problem.vehicles)
+    depots = {v.start for v in problem.vehicles} | {v.end for v in problem.vehicles}
+    customers = np.array([i for i in range(n) if i not in depots], dtype=np.int64)
+    cost = np.ascontiguousarray(problem.cost, dtype=np.int64)
+    demand = np.array([node.demand for node in problem.nodes], dtype=np.int64)
+    earliest = np.zeros(n, dtype=np.int64)
+    latest = np.full(n, problem.horizon, dtype=np.int64)
+    penalty = np.zeros(n, dtype=np.int64)
+    allowed = np.ones((n, fleet), dtype=np.bool_)
+    for i, node in enumerate(problem.nodes):
+        if node.windows:
+            earliest[i] = max(0, node.windows[0][0])
+            latest[i] = min(problem.horizon, node.windows[0][1])
+        penalty[i] = MISSING_PENALTY if node.penalty is None else node.penalty
+        if node.vehicles is not None:
+            allowed[i, :] = False
+            allowed[i, list(node.vehicles)] = True
+    start = np.array([v.start for v in problem.vehicles], dtype=np.int64)
+    ready = np.zeros(fleet, dtype=np.int64)
+    due = np.zeros(fleet, dtype=np.int64)
+    for k, v in enumerate(problem.vehicles):
+        lo, hi = v.shift or (0, problem.horizon)
+        start_node, end_node = problem.nodes[v.start], problem.nodes[v.end]
+        if start_node.windows:
+            lo = max(lo, start_node.windows[0][0])
+        if end_node.windows:
+            hi = min(hi, end_node.windows[-1][1])
+        ready[k], due[k] = lo, min(hi, problem.horizon)
+    # The core adds a capacity dimension only when some node has a demand.
+    capacity = np.array([v.capacity if demand.any() else 0 for v in problem.vehicles], dtype=np.int64)
+    signatures: dict[tuple, int] = {}
+    kinds = [
+        signatures.setdefault(
+            (v.start, v.end, int(capacity[k]), ready[k], due[k], v.fixed_cost), len(signatures)
+        )
+        for k, v in enumerate(problem.vehicles)
+    ]
+    rank = np.full(n, -1, dtype=np.int64)
+    rank[customers] = np.arange(len(customers))
+    return _Arrays(
+        cost=cost,
+        travel=np.ascontiguousarray(problem.travel, dtype=np.int64),
+        service=np.array([node.service for node in problem.nodes], dtype=np.int64),
+        demand=demand,
+        earliest=earliest,
+        latest=latest,
+        penalty=penalty,
+        allowed=allowed,
+        start=start,
+        end=np.array([v.end for v in problem.vehicles], dtype=np.int64),
+        capacity=capacity,
+        ready=ready,
+        due=due,
+        fixed=np.array([v.fixed_cost for v in problem.vehicles], dtype=np.int64),
+        kind=np.array(kinds, dtype=np.int64),
+        customers=customers,
+        # Strings are removed around a seed customer, from its nearest neighbours outwards.
+        neighbours=customers[np.argsort(cost[np.ix_(customers, customers)], axis=1, kind="stable")],
+        rank=rank,
+        depot_cost=cost[start[0], :].astype(np.float64),
+    )
+
+
+def _state(problem: RoutingProblem, routes: Sequence[Sequence[int]], arrays: _Arrays) -> _State:
+    """Search state for ``routes``; ``ValueError`` if a route breaks a constraint."""
+    n, fleet = len(problem.nodes), len(problem.vehicles)
+    if len(routes) != fleet:
+        raise ValueError(f"expected {fleet} routes, got {len(routes)}")
+    width = max(1, len(arrays.customers))
+    state = _State(
+        routes=np.zeros((fleet, width), dtype=np.int64),
+        lengths=np.zeros(fleet, dtype=np.int64),
+        earliest_start=np.zeros((fleet, width), dtype=np.int64),
+        latest_start=np.zeros((fleet, width), dtype=np.int64),
+        load=np.zeros(fleet, dtype=np.int64),
+        route_cost=np.zeros(fleet, dtype=np.int64),
+        vehicle_of=np.full(n, -1, dtype=np.int64),
+    )
+    for v, route in enumerate(routes):
+        for k, node in enumerate(route):
+            if state.vehicle_of[node] != -1 or arrays.rank[node] < 0:
+                raise ValueError(f"node {node} is a depot or appears twice in the routes")
+            state.routes[v, k] = node
+            state.vehicle_of[node] = v
+        state.lengths[v] = len(route)
+    for v in range(fleet):
+        if not _evaluate_route(arrays, state, v) or not all(arrays.allowed[c, v] for c in routes[v]):
+            raise ValueError(f"route {v} breaks a time window, the capacity or a vehicle restriction")
+    return state
+
+
+@njit(cache=True)
+def _seed(seed):
+    np.random.seed(seed)
+
+
+@njit(cache=True)
+def _evaluate_route(a, s, v):
+    """Recompute times, load and cost of route ``v``; False if it breaks a window or capacity."""
+    k = s.lengths[v]
+    if k == 0:
+        s.load[v] = 0
+        s.route_cost[v] = 0  # OR-Tools charges nothing for an unused vehicle
+        return True
+    prev = a.start[v]
+    clock = a.ready[v] + a.service[prev]
+    total = 0
+    quantity = 0
+    feasible = True
+    for i in range(k):
+        c = s.routes[v, i]
+        arrive = max(clock + a.travel[prev, c], a.earliest[c])
+        if arrive > a.latest[c]:
+            feasible = False
+        s.earliest_start[v, i] = arrive
+        clock = arrive + a.service[c]
+        total += a.cost[prev, c]
+        quantity += a.demand[c]
+        prev = c
+    if clock + a.travel[prev, a.end[v]] > a.due[v]:
+        feasible = False
+    total += a.cost[prev, a.end[v]]
+    bound = a.due[v]
+    nxt = a.end[v]
+    for i in range(k - 1, -1, -1):
+        c = s.routes[v, i]
+        bound = min(a.latest[c], bound - a.travel[c, nxt] - a.service[c])
+        s.latest_start[v, i] = bound
+        nxt = c
+    s.load[v] = quantity
+    s.route_cost[v] = total + a.fixed[v]
+    return feasible and quantity <= a.capacity[v]
+
+
+@njit(cache=True)
+def _objective(a, s):
+    """Route costs plus the penalties of customers left out."""
+    total = s.route_cost.sum()
+    for c in a.customers:
+        if s.vehicle_of[c] < 0:
+            total += a.penalty[c]
+    return total
+
+
+@njit(cache=True)
+def _remove_string(s, v, first, count, keep_from, keep_count, removed, n_removed):
+    """Remove ``count`` customers of route ``v`` from position ``first`` on, except the
+    ``keep_count`` starting at ``keep_from`` (split string); append them to ``removed``."""
+    k = s.lengths[v]
+    write = first
+    for i in range(first, first + count):
+        c = s.routes[v, i]
+        if keep_from <= i < keep_from + keep_count:
+            s.routes[v, write] = c
+            write += 1
+        else:
+            removed[n_removed] = c
+            n_removed += 1
+            s.vehicle_of[c] = -1
+    for i in range(first + count, k):
+        s.routes[v, write] = s.routes[v, i]
+        write += 1
+    s.lengths[v] = write
+    return n_removed
+
+
+@njit(cache=True)
+def _ruin(a, s, settings, dirty, removed):
+    """SISR ruin: strings removed from routes near a random seed customer; returns how many."""
+    c_bar, max_string, split_rate, split_depth = settings[0], settings[1], settings[2], settings[3]
+    routed = s.lengths.sum()
+    used = (s.lengths > 0).sum()
+    if used == 0:
+        return 0
+    string_max = min(max_string, routed / used)
+    strings_max = 4.0 * c_bar / (1.0 + string_max) - 1.0
+    strings = int(np.random.uniform(1.0, strings_max + 1.0))
+    seed_customer = a.customers[np.random.randint(0, a.customers.shape[0])]
+    n_removed = 0
+    ruined = 0
+    for c in a.neighbours[a.rank[seed_customer]]:
+        if ruined >= strings:
+            break
+        v = s.vehicle_of[c]
+        if v < 0 or dirty[v]:
+            continue
+        k = s.lengths[v]
+        position = 0
+        while s.routes[v, position] != c:
+            position += 1
+        length = min(k, int(np.random.uniform(1.0, min(k, string_max) + 1.0)))
+        keep = 0
+        if length < k and np.random.random() < split_rate:
+            keep = 1
+            while length + keep < k and np.random.random() > split_depth:
+                keep += 1
+        span = length + keep
+        first = np.random.randint(max(0, position - span + 1), min(position, k - span) + 1)
+        keep_from = first + np.random.randint(0, length + 1) if keep else -1
+        n_removed = _remove_string(s, v, first, span, keep_from, keep, removed, n_removed)
+        dirty[v] = True
+        ruined += 1
+    return n_removed
+
+
+@njit(cache=True)
+def _best_insertion(a, s, c, blink_rate):
+    """Cheapest feasible (vehicle, position) for ``c``; vehicle -1 if there is none."""
+    best_vehicle, best_position, best_delta = -1, -1, np.iinfo(np.int64).max
+    tried_kind = -1
+    for v in range(s.lengths.shape[0]):
+        if not a.allowed[c, v] or s.load[v] + a.demand[c] > a.capacity[v]:
+            continue
+        k = s.lengths[v]
+        if k == 0:
+            # Empty vehicles of one kind are interchangeable: the first of a run stands for all.
+            if a.kind[v] == tried_kind:
+                continue
+            tried_kind = a.kind[v]
+        for p in range(k + 1):
+            if np.random.random() < blink_rate:
+                continue
+            if p == 0:
+                prev = a.start[v]
+                leave = a.ready[v] + a.service[prev]
+            else:
+                prev = s.routes[v, p - 1]
+                leave = s.earliest_start[v, p - 1] + a.service[prev]
+            if p == k:
+                nxt = a.end[v]
+                bound = a.due[v]
+            else:
+                nxt = s.routes[v, p]
+                bound = s.latest_start[v, p]
+            arrive = max(leave + a.travel[prev, c], a.earliest[c])
+            if arrive > a.latest[c] or arrive + a.service[c] + a.travel[c, nxt] > bound:
+                continue
+            delta = a.cost[prev, c] + a.cost[c, nxt]
+            delta += a.fixed[v] if k == 0 else -a.cost[prev, nxt]
+            if delta < best_delta:
+                best_vehicle, best_position, best_delta = v, p, delta
+    return best_vehicle, best_position
+
+
+@njit(cache=True)
+def _recreate_order(a, removed, n_removed):
+    """Greedy insertion order, drawn as in SISR: random 4, demand 4, far 2, close 1."""
+    key = np.empty(n_removed, dtype=np.float64)
+    draw = np.random.random() * 11.0
+    for i in range(n_removed):
+        c = removed[i]
+        if draw < 4.0:
+            key[i] = np.random.random()
+        elif draw < 8.0:
+            key[i] = -a.demand[c] - np.random.random() * 0.5
+        elif draw < 10.0:
+            key[i] = -a.depot_cost[c]
+        else:
+            key[i] = a.depot_cost[c]
+    return removed[:n_removed][np.argsort(key)]
+
+
+@njit(cache=True)
+def _recreate(a, s, settings, dirty, removed, n_removed):
+    """Insert the removed customers one by one where they cost least (with blinks)."""
+    for c in _recreate_order(a, removed, n_removed):
+        v, p = _best_insertion(a, s, c, settings[4])
+        if v < 0:
+            continue
+        for i in range(s.lengths[v], p, -1):
+            s.routes[v, i] = s.routes[v, i - 1]
+        s.routes[v, p] = c
+        s.lengths[v] += 1
+        s.vehicle_of[c] = v
+        dirty[v] = True
+        _evaluate_route(a, s, v)
+
+
+@njit(cache=True)
+def _copy_routes(source, target, dirty):
+    """Copy the routes flagged in ``dirty`` (and their times, load, cost) from source to target."""
+    for v in range(dirty.shape[0]):
+        if dirty[v]:
+            k = source.lengths[v]
+            target.routes[v, :k] = source.routes[v, :k]
+            target.earliest_start[v, :k] = source.earliest_start[v, :k]
+            target.latest_start[v, :k] = source.latest_start[v, :k]
+            target.lengths[v] = k
+            target.load[v] = source.load[v]
+            target.route_cost[v] = source.route_cost[v]
+
+
+@njit(cache=True)
+def _iterate(a, current, candidate, best, totals, settings, iterations, temperature):
+    """``iterations`` SISR iterations at ``temperature``. ``candidate`` equals ``current`` on
+    entry and exit; ``totals`` holds the current and best objectives."""
+    fleet = current.lengths.shape[0]
+    dirty = np.zeros(fleet, dtype=np.bool_)
+    everything = np.ones(fleet, dtype=np.bool_)
+    removed = np.empty(a.customers.shape[0], dtype=np.int64)
+    for _ in range(iterations):
+        dirty[:] = False
+        n_removed = _ruin(a, candidate, settings, dirty, removed)
+        for v in range(fleet):
+            if dirty[v]:
+                _evaluate_route(a, candidate, v)
+        for c in a.customers:  # customers left out before get another chance every time
+            if candidate.vehicle_of[c] < 0 and current.vehicle_of[c] < 0:
+                removed[n_removed] = c
+                n_removed += 1
+        _recreate(a, candidate, settings, dirty, removed, n_removed)
+        objective = _objective(a, candidate)
+        if objective < totals[0] - temperature * np.log(np.random.random()):
+            source, target = candidate, current
+            totals[0] = objective
+            if objective < totals[1]:
+                _copy_routes(candidate, best, everything)
+                best.vehicle_of[:] = candidate.vehicle_of
+                totals[1] = objective
+        else:
+            source, target = current, candidate
+        _copy_routes(source, target, dirty)
+        for i in range(n_removed):
+            target.vehicle_of[removed[i]] = source.vehicle_of[removed[i]]
