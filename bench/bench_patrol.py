@@ -1,6 +1,7 @@
 """Benchmark of the weekly planner: 5 teams x 5 days over 400 candidate sites (northern Xinjiang).
 
     .venv/bin/python bench/bench_patrol.py [--runs 3] [--seconds 60] [--strategy week|assign|both]
+        [--ruin-recreate SHARE] [--first-solution NAME|portfolio]
 
 Each run plans from scratch (the travel matrix comes from the on-disk cache after the first run),
 checks the plan with the independent checker and prints wall time, sites visited, driving and the
@@ -19,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from layers.datasets import load_targets  # noqa: E402
 from planning.check import check_plan  # noqa: E402
-from planning.patrol import plan_week  # noqa: E402
+from planning.patrol import RUIN_RECREATE_SHARE, plan_week  # noqa: E402
 from planning.scenario import parse_scenario  # noqa: E402
 
 SCENARIO = {
@@ -61,6 +62,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--strategy", choices=("week", "assign", "both"), default="week")
+    parser.add_argument("--ruin-recreate", type=float, default=RUIN_RECREATE_SHARE, help="0 = OR-Tools alone")
+    parser.add_argument("--first-solution", default="portfolio")
     args = parser.parse_args()
     scenario = parse_scenario(SCENARIO)
     targets = load_targets()
@@ -69,13 +72,20 @@ def main() -> int:
     for run in range(args.runs):
         for strategy in strategies:
             started = time.perf_counter()
-            plan = plan_week(scenario, targets=targets, seconds=args.seconds, strategy=strategy)
+            plan = plan_week(
+                scenario,
+                targets=targets,
+                seconds=args.seconds,
+                strategy=strategy,
+                first_solution=args.first_solution,
+                ruin_recreate=args.ruin_recreate,
+            )
             wall = time.perf_counter() - started
             violations = check_plan(scenario, plan.to_dict(), targets=targets)
             k = plan.kpis
             results[strategy].append((wall, k["sites_visited"], k["drive_km"], len(violations)))
             print(
-                f"run {run + 1} {strategy:6}: {wall:5.1f} s, {k['sites_total']} sites, {k['sites_visited']} visited "
+                f"run {run + 1} {strategy:6} rr {args.ruin_recreate:g} {args.first_solution}: {wall:5.1f} s, {k['sites_total']} sites, {k['sites_visited']} visited "
                 f"({k['night_checks']} night checks), priority {k['priority_visited']:.0f}, {k['drive_km']:.0f} km, "
                 f"{k['nights_away_from_base']} nights away, {len(violations)} violations",
                 flush=True,

@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -74,6 +74,9 @@ STRATEGIES = ("week", "assign")
 #: seconds for its first solution on large ones. Neither alone found the optimum of every tiny
 #: test instance; together they did.
 PORTFOLIO = (("LOCAL_CHEAPEST_INSERTION", 1 / 3), ("ALL_UNPERFORMED", 2 / 3))
+#: Share of each search's budget for the ruin-and-recreate phase (planning.ruin_recreate), chosen
+#: by the patrol benchmark in bench/RESULTS.md; 0 leaves the search to OR-Tools alone.
+RUIN_RECREATE_SHARE = 0.8
 
 Progress = Callable[[str], None]
 
@@ -450,18 +453,21 @@ def _assign(
 
 def _solve(
     model: PatrolModel,
-    seconds: float,
+    params: SolveParams,
     first_solution: str,
     report: Callable[[float, int], None],
     say: Progress,
 ) -> RoutingSolution:
-    """Solve with one OR-Tools first-solution strategy, or with the :data:`PORTFOLIO`."""
+    """Solve with one OR-Tools first-solution strategy, or with the :data:`PORTFOLIO` (each
+    strategy gets its share of ``params.seconds``)."""
     if first_solution != "portfolio":
-        return solve(model.problem, SolveParams(seconds=seconds, first_solution=first_solution), report)
+        return solve(model.problem, replace(params, first_solution=first_solution), report)
     best = None
     for name, share in PORTFOLIO:
-        say(f"search from {name} for {seconds * share:.1f} s")
-        found = solve(model.problem, SolveParams(seconds=seconds * share, first_solution=name), report)
+        say(f"search from {name} for {params.seconds * share:.1f} s")
+        found = solve(
+            model.problem, replace(params, seconds=params.seconds * share, first_solution=name), report
+        )
         if found.feasible and (best is None or found.objective < best.objective):
             best = found
     return best if best is not None else found
@@ -515,14 +521,17 @@ def plan_week(
     seconds: float | None = None,
     strategy: str = "assign",
     first_solution: str = "portfolio",
+    ruin_recreate: float = RUIN_RECREATE_SHARE,
     progress: Progress | None = None,
 ) -> Plan:
     """Plan ``scenario`` over the registry ``targets`` (default: the shipped registry).
 
     ``network`` is passed to :func:`planning.travel.travel_matrix` (``None`` = great-circle model;
     the scenario's ``travel: great_circle`` also selects it). ``seconds`` overrides the scenario's
-    solver budget. Raises :class:`planning.scenario.ScenarioError` for a scenario that does not
-    match the registry (unknown site ids or regions).
+    solver budget. ``ruin_recreate`` is the share of each search given to the ruin-and-recreate
+    phase, seeded with the scenario's ``solver.seed`` (0 = OR-Tools alone). Raises
+    :class:`planning.scenario.ScenarioError` for a scenario that does not match the registry
+    (unknown site ids or regions).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
@@ -536,6 +545,7 @@ def plan_week(
         prepared.allowed,
     )
     budget = scenario.solver_seconds if seconds is None else seconds
+    params = SolveParams(ruin_recreate=ruin_recreate, seed=scenario.solver_seed)
 
     def report(elapsed: float, objective: int) -> None:
         say(f"solver {elapsed:6.1f} s  objective {objective}")
@@ -545,14 +555,15 @@ def plan_week(
         say(
             f"model: {len(model.problem.nodes)} nodes, {len(model.problem.groups)} night groups; solving {budget:g} s"
         )
-        parts = [(model, _solve(model, budget, first_solution, report, say))]
+        parts = [(model, _solve(model, replace(params, seconds=budget), first_solution, report, say))]
     else:
         share = _assign(matrix, scenario, allowed)
         parts = []
         for k in range(len(scenario.teams)):
             model = builder.build((k,), {s: (k,) for s in share[k]})
             say(f"team {scenario.teams[k].id}: {len(share[k])} sites, {len(model.problem.nodes)} nodes")
-            parts.append((model, _solve(model, budget / len(scenario.teams), first_solution, report, say)))
+            team_params = replace(params, seconds=budget / len(scenario.teams))
+            parts.append((model, _solve(model, team_params, first_solution, report, say)))
     return _to_plan(
         scenario,
         candidates,

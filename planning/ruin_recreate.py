@@ -9,10 +9,14 @@ by simulated annealing. It runs here on the routes OR-Tools found, and OR-Tools 
 best routes it returns (see :func:`planning.core.solve`).
 
 The search loop is compiled with numba; one iteration costs microseconds, so a 30 s budget makes
-millions of them. It handles the problems :func:`unsupported_reason` accepts: at most one time
-window per node, capacities, per-vehicle depots, shifts and fixed costs, vehicle restrictions and
-optional nodes with penalties — not ``ChooseOne`` groups (the patrol planner's lodging choice),
-which stay with OR-Tools alone.
+millions of them. It covers the core's whole model (:func:`unsupported_reason` names the rare
+exceptions): several time windows per node (the patrol planner's days), capacities, per-vehicle
+depots, shifts and fixed costs, vehicle restrictions, optional nodes with penalties, and
+``ChooseOne`` groups (a night's lodging towns), which ruin and recreate as one unit: removing the
+member a route visits leaves the group out, and recreating it inserts its cheapest member.
+Feasibility of an insertion is checked in constant time from each stop's earliest and latest
+service start (forward and backward passes); both are monotone in time with several windows too,
+because a vehicle may always wait.
 """
 
 from __future__ import annotations
@@ -79,14 +83,17 @@ class SisrParams:
 
 def unsupported_reason(problem: RoutingProblem) -> str | None:
     """Why :func:`improve` cannot handle ``problem``, or ``None`` when it can."""
-    if problem.groups:
-        return "choose-one groups (lodging choices) are not supported by ruin-and-recreate"
     depots = {v.start for v in problem.vehicles} | {v.end for v in problem.vehicles}
-    for i, node in enumerate(problem.nodes):
-        if i not in depots and len(node.windows) > 1:
-            return f"node {node.name!r} has several time windows"
     if len(depots) == len(problem.nodes):
         return "the problem has no customers"
+    grouped: set[int] = set()
+    for group in problem.groups:
+        members = set(group.nodes)
+        if members & depots:
+            return "a choose-one group contains a vehicle's start or end node"
+        if members & grouped:
+            return "a node belongs to more than one choose-one group"
+        grouped |= members
     return None
 
 
@@ -100,9 +107,12 @@ class _Arrays(NamedTuple):
     travel: np.ndarray  # [node, node]
     service: np.ndarray  # [node]
     demand: np.ndarray  # [node]
-    earliest: np.ndarray  # [node] window opens
-    latest: np.ndarray  # [node] window closes
-    penalty: np.ndarray  # [node] cost of leaving it out
+    window_open: np.ndarray  # [node, window] service may start from ...
+    window_close: np.ndarray  # [node, window] ... until (windows sorted; unused ones empty)
+    window_count: np.ndarray  # [node]
+    penalty: np.ndarray  # [node] cost of leaving it out (of its whole group for a group member)
+    group: np.ndarray  # [node] choose-one group, -1 for none
+    members: np.ndarray  # [group, k] member nodes, -1 padded
     allowed: np.ndarray  # [node, vehicle] bool
     start: np.ndarray  # [vehicle] start node
     end: np.ndarray  # [vehicle] end node
@@ -226,18 +236,27 @@ def _problem_arrays(problem: RoutingProblem) -> _Arrays:
     customers = np.array([i for i in range(n) if i not in depots], dtype=np.int64)
     cost = np.ascontiguousarray(problem.cost, dtype=np.int64)
     demand = np.array([node.demand for node in problem.nodes], dtype=np.int64)
-    earliest = np.zeros(n, dtype=np.int64)
-    latest = np.full(n, problem.horizon, dtype=np.int64)
+    width = max([1] + [len(node.windows) for node in problem.nodes])
+    window_open = np.zeros((n, width), dtype=np.int64)
+    window_close = np.full((n, width), -1, dtype=np.int64)
+    window_count = np.ones(n, dtype=np.int64)
     penalty = np.zeros(n, dtype=np.int64)
     allowed = np.ones((n, fleet), dtype=np.bool_)
     for i, node in enumerate(problem.nodes):
-        if node.windows:
-            earliest[i] = max(0, node.windows[0][0])
-            latest[i] = min(problem.horizon, node.windows[0][1])
+        windows = node.windows or ((0, problem.horizon),)
+        window_count[i] = len(windows)
+        for w, (lo, hi) in enumerate(windows):
+            window_open[i, w], window_close[i, w] = max(0, lo), min(problem.horizon, hi)
         penalty[i] = MISSING_PENALTY if node.penalty is None else node.penalty
         if node.vehicles is not None:
             allowed[i, :] = False
             allowed[i, list(node.vehicles)] = True
+    group = np.full(n, -1, dtype=np.int64)
+    members = np.full((max(1, len(problem.groups)), max([1] + [len(g.nodes) for g in problem.groups])), -1)
+    for g, choose in enumerate(problem.groups):
+        group[list(choose.nodes)] = g
+        penalty[list(choose.nodes)] = MISSING_PENALTY if choose.penalty is None else choose.penalty
+        members[g, : len(choose.nodes)] = choose.nodes
     start = np.array([v.start for v in problem.vehicles], dtype=np.int64)
     ready = np.zeros(fleet, dtype=np.int64)
     due = np.zeros(fleet, dtype=np.int64)
@@ -265,9 +284,12 @@ def _problem_arrays(problem: RoutingProblem) -> _Arrays:
         travel=np.ascontiguousarray(problem.travel, dtype=np.int64),
         service=np.array([node.service for node in problem.nodes], dtype=np.int64),
         demand=demand,
-        earliest=earliest,
-        latest=latest,
+        window_open=window_open,
+        window_close=window_close,
+        window_count=window_count,
         penalty=penalty,
+        group=group,
+        members=members.astype(np.int64),
         allowed=allowed,
         start=start,
         end=np.array([v.end for v in problem.vehicles], dtype=np.int64),
@@ -306,6 +328,9 @@ def _state(problem: RoutingProblem, routes: Sequence[Sequence[int]], arrays: _Ar
             state.routes[v, k] = node
             state.vehicle_of[node] = v
         state.lengths[v] = len(route)
+    for choose in problem.groups:
+        if sum(state.vehicle_of[m] >= 0 for m in choose.nodes) > 1:
+            raise ValueError(f"the routes visit several members of the group {list(choose.nodes)}")
     for v in range(fleet):
         if not _evaluate_route(arrays, state, v) or not all(arrays.allowed[c, v] for c in routes[v]):
             raise ValueError(f"route {v} breaks a time window, the capacity or a vehicle restriction")
@@ -315,6 +340,28 @@ def _state(problem: RoutingProblem, routes: Sequence[Sequence[int]], arrays: _Ar
 @njit(cache=True)
 def _seed(seed):
     np.random.seed(seed)
+
+
+NEVER = 2**62
+"""A start time later than any horizon: "no window is left"."""
+
+
+@njit(cache=True)
+def _earliest_start(a, c, t):
+    """The earliest allowed service start of node ``c`` at or after ``t`` (NEVER if none)."""
+    for w in range(a.window_count[c]):
+        if t <= a.window_close[c, w]:
+            return max(t, a.window_open[c, w])
+    return NEVER
+
+
+@njit(cache=True)
+def _latest_start(a, c, t):
+    """The latest allowed service start of node ``c`` at or before ``t`` (-NEVER if none)."""
+    for w in range(a.window_count[c] - 1, -1, -1):
+        if t >= a.window_open[c, w]:
+            return min(t, a.window_close[c, w])
+    return -NEVER
 
 
 @njit(cache=True)
@@ -332,8 +379,8 @@ def _evaluate_route(a, s, v):
     feasible = True
     for i in range(k):
         c = s.routes[v, i]
-        arrive = max(clock + a.travel[prev, c], a.earliest[c])
-        if arrive > a.latest[c]:
+        arrive = _earliest_start(a, c, clock + a.travel[prev, c])
+        if arrive == NEVER:
             feasible = False
         s.earliest_start[v, i] = arrive
         clock = arrive + a.service[c]
@@ -347,7 +394,7 @@ def _evaluate_route(a, s, v):
     nxt = a.end[v]
     for i in range(k - 1, -1, -1):
         c = s.routes[v, i]
-        bound = min(a.latest[c], bound - a.travel[c, nxt] - a.service[c])
+        bound = _latest_start(a, c, bound - a.travel[c, nxt] - a.service[c])
         s.latest_start[v, i] = bound
         nxt = c
     s.load[v] = quantity
@@ -356,11 +403,25 @@ def _evaluate_route(a, s, v):
 
 
 @njit(cache=True)
+def _served(a, s, c):
+    """Whether node ``c`` — or, for a group member, any member of its group — is on a route."""
+    g = a.group[c]
+    if g < 0:
+        return s.vehicle_of[c] >= 0
+    for m in a.members[g]:  # noqa: SIM110 (numba compiles loops, not generator expressions)
+        if m >= 0 and s.vehicle_of[m] >= 0:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _objective(a, s):
-    """Route costs plus the penalties of customers left out."""
+    """Route costs plus the penalties of customers and groups left out (a group counted at its
+    first member)."""
     total = s.route_cost.sum()
     for c in a.customers:
-        if s.vehicle_of[c] < 0:
+        g = a.group[c]
+        if (g < 0 or a.members[g, 0] == c) and not _served(a, s, c):
             total += a.penalty[c]
     return total
 
@@ -428,7 +489,7 @@ def _ruin(a, s, settings, dirty, removed):
 
 @njit(cache=True)
 def _best_insertion(a, s, c, blink_rate):
-    """Cheapest feasible (vehicle, position) for ``c``; vehicle -1 if there is none."""
+    """Cheapest feasible (vehicle, position, added cost) for ``c``; vehicle -1 if none."""
     best_vehicle, best_position, best_delta = -1, -1, np.iinfo(np.int64).max
     tried_kind = -1
     for v in range(s.lengths.shape[0]):
@@ -455,14 +516,14 @@ def _best_insertion(a, s, c, blink_rate):
             else:
                 nxt = s.routes[v, p]
                 bound = s.latest_start[v, p]
-            arrive = max(leave + a.travel[prev, c], a.earliest[c])
-            if arrive > a.latest[c] or arrive + a.service[c] + a.travel[c, nxt] > bound:
+            arrive = _earliest_start(a, c, leave + a.travel[prev, c])
+            if arrive == NEVER or arrive + a.service[c] + a.travel[c, nxt] > bound:
                 continue
             delta = a.cost[prev, c] + a.cost[c, nxt]
             delta += a.fixed[v] if k == 0 else -a.cost[prev, nxt]
             if delta < best_delta:
                 best_vehicle, best_position, best_delta = v, p, delta
-    return best_vehicle, best_position
+    return best_vehicle, best_position, best_delta
 
 
 @njit(cache=True)
@@ -485,10 +546,24 @@ def _recreate_order(a, removed, n_removed):
 
 @njit(cache=True)
 def _recreate(a, s, settings, dirty, removed, n_removed):
-    """Insert the removed customers one by one where they cost least (with blinks)."""
+    """Insert the removed customers one by one where they cost least (with blinks), each only
+    if that costs less than leaving it out; a group member stands for its group, which gets
+    its cheapest member."""
     for c in _recreate_order(a, removed, n_removed):
-        v, p = _best_insertion(a, s, c, settings[4])
-        if v < 0:
+        g = a.group[c]
+        if g < 0:
+            v, p, delta = _best_insertion(a, s, c, settings[4])
+        else:
+            if _served(a, s, c):
+                continue
+            v, p, delta = -1, -1, np.iinfo(np.int64).max
+            for m in a.members[g]:
+                if m < 0:
+                    break
+                mv, mp, md = _best_insertion(a, s, m, settings[4])
+                if mv >= 0 and md < delta:
+                    c, v, p, delta = m, mv, mp, md
+        if v < 0 or delta >= a.penalty[c]:
             continue
         for i in range(s.lengths[v], p, -1):
             s.routes[v, i] = s.routes[v, i - 1]
@@ -527,8 +602,9 @@ def _iterate(a, current, candidate, best, totals, settings, iterations, temperat
         for v in range(fleet):
             if dirty[v]:
                 _evaluate_route(a, candidate, v)
-        for c in a.customers:  # customers left out before get another chance every time
-            if candidate.vehicle_of[c] < 0 and current.vehicle_of[c] < 0:
+        for c in a.customers:  # customers and groups left out before get another chance
+            g = a.group[c]
+            if (g < 0 or a.members[g, 0] == c) and not _served(a, current, c):
                 removed[n_removed] = c
                 n_removed += 1
         _recreate(a, candidate, settings, dirty, removed, n_removed)
@@ -543,5 +619,5 @@ def _iterate(a, current, candidate, best, totals, settings, iterations, temperat
         else:
             source, target = current, candidate
         _copy_routes(source, target, dirty)
-        for i in range(n_removed):
-            target.vehicle_of[removed[i]] = source.vehicle_of[removed[i]]
+        # Whole array: a group may come back through another member than the one removed.
+        target.vehicle_of[:] = source.vehicle_of

@@ -99,8 +99,9 @@ class SiteSelection:
 class Scenario:
     """A validated scenario. ``work_hours``/``night_hours`` are (start, end) minutes after midnight.
 
-    ``solver_seed`` is recorded with the plan for the record; the OR-Tools routing search takes no
-    seed, so two runs differ only through how far the search gets in its time budget.
+    ``solver_seed`` seeds the ruin-and-recreate phase of the search (OR-Tools itself takes no
+    seed); two runs with the same seed still differ through how far the search gets in its time
+    budget.
     """
 
     name: str

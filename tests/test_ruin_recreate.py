@@ -1,5 +1,6 @@
 """The ruin-and-recreate improvement phase: feasibility, optimality on brute-forced instances,
-optional nodes, restrictions, what it refuses, and its effect on a real Solomon instance."""
+optional nodes, several windows, choose-one groups, restrictions, what it refuses, and its effect
+on a real Solomon instance."""
 
 from __future__ import annotations
 
@@ -46,9 +47,11 @@ def route_cost_and_violations(problem: RoutingProblem, routes: list[list[int]]) 
         clock, load, prev = (vehicle.shift or (0, problem.horizon))[0], 0, vehicle.start
         for node in route:
             spec = problem.nodes[node]
-            clock = max(clock + problem.nodes[prev].service + problem.travel[prev, node], spec.windows[0][0])
-            if clock > spec.windows[0][1]:
+            clock += problem.nodes[prev].service + problem.travel[prev, node]
+            opening = [max(clock, lo) for lo, hi in spec.windows or ((0, problem.horizon),) if clock <= hi]
+            if not opening:
                 problems.append(f"node {node} late on route {v}")
+            clock = opening[0] if opening else clock
             if spec.vehicles is not None and v not in spec.vehicles:
                 problems.append(f"node {node} on forbidden vehicle {v}")
             load += spec.demand
@@ -57,7 +60,7 @@ def route_cost_and_violations(problem: RoutingProblem, routes: list[list[int]]) 
         total += problem.cost[prev, vehicle.end]
         if (
             clock + problem.nodes[prev].service + problem.travel[prev, vehicle.end]
-            > (vehicle.shift or (0, 0))[1]
+            > (vehicle.shift or (0, problem.horizon))[1]
         ):
             problems.append(f"route {v} ends after its shift")
         if load > vehicle.capacity:
@@ -139,33 +142,52 @@ def test_vehicle_restrictions_and_fixed_costs_are_respected() -> None:
     assert stats["objective"] == 14 + 3
 
 
+def test_several_windows_and_a_choose_one_group_reach_the_optimum() -> None:
+    # On a line: a (at 10) may start in 0-5 or 50-60, b (at 30) only in 20-30, and exactly one
+    # lodging of {c at 12, d at 40}. b must come before a; the optimum, 60, goes via c
+    # (0 -> c -> b -> a -> 0 or 0 -> b -> c -> a -> 0); the start route takes d and costs 120.
+    where = np.array([0, 10, 30, 12, 40])
+    distance = np.abs(where[:, None] - where[None, :])
+    nodes = (
+        Node("depot"),
+        Node("a", windows=((0, 5), (50, 60))),
+        Node("b", windows=((20, 30),)),
+        Node("c"),
+        Node("d"),
+    )
+    problem = RoutingProblem(nodes, (Vehicle(0, 0),), distance, distance, 200, (ChooseOne((3, 4)),))
+    assert unsupported_reason(problem) is None
+    start = [[2, 1, 4]]
+    assert route_cost_and_violations(problem, start) == (120, [])
+    routes, stats = improve(problem, start, cpu_seconds=0.3)
+    assert sorted(routes[0]) == [1, 2, 3]
+    assert route_cost_and_violations(problem, routes) == (60, [])
+    assert stats["objective"] == 60
+
+
 def test_unsupported_problems_and_broken_routes_are_refused_clearly() -> None:
     where = np.array([0, 10, 20])
     distance = np.abs(where[:, None] - where[None, :])
-    grouped = RoutingProblem((Node("depot"), Node("a"), Node("b")), (Vehicle(0, 0),), distance, distance, 100,
-                             (ChooseOne((1, 2)),))  # fmt: skip
-    assert "choose-one groups" in unsupported_reason(grouped)
-    two_windows = RoutingProblem(
-        (Node("depot"), Node("a", windows=((0, 5), (50, 60))), Node("b")),
-        (Vehicle(0, 0),),
-        distance,
-        distance,
-        100,
-    )
-    assert "'a' has several time windows" in unsupported_reason(two_windows)
-    with pytest.raises(ValueError, match="choose-one"):
-        improve(grouped, [[1]], cpu_seconds=0.1)
-    late = RoutingProblem(
-        (Node("depot"), Node("a", windows=((0, 5),)), Node("b")), (Vehicle(0, 0),), distance, distance, 100
-    )
+    nodes = (Node("depot"), Node("a", windows=((0, 5),)), Node("b"))
+    overlapping = RoutingProblem(nodes, (Vehicle(0, 0),), distance, distance, 100,
+                                 (ChooseOne((1, 2)), ChooseOne((2,))))  # fmt: skip
+    assert "more than one choose-one group" in unsupported_reason(overlapping)
+    with_depot = RoutingProblem(nodes, (Vehicle(0, 0),), distance, distance, 100, (ChooseOne((0, 1)),))
+    assert "start or end node" in unsupported_reason(with_depot)
+    with pytest.raises(ValueError, match="more than one"):
+        improve(overlapping, [[1]], cpu_seconds=0.1)
+    plain = RoutingProblem(nodes, (Vehicle(0, 0),), distance, distance, 100)
     with pytest.raises(ValueError, match="route 0 breaks a time window"):
-        improve(late, [[2, 1]], cpu_seconds=0.1)
+        improve(plain, [[2, 1]], cpu_seconds=0.1)
     with pytest.raises(ValueError, match="appears twice"):
-        improve(late, [[1, 1]], cpu_seconds=0.1)
+        improve(plain, [[1, 1]], cpu_seconds=0.1)
+    grouped = RoutingProblem(nodes, (Vehicle(0, 0),), distance, distance, 100, (ChooseOne((1, 2)),))
+    with pytest.raises(ValueError, match="several members of the group"):
+        improve(grouped, [[1, 2]], cpu_seconds=0.1)
     # solve() falls back to OR-Tools alone and says why.
-    solution = solve(grouped, SolveParams(seconds=1, ruin_recreate=0.5, metaheuristic="GREEDY_DESCENT"))
+    solution = solve(overlapping, SolveParams(seconds=1, ruin_recreate=0.5, metaheuristic="GREEDY_DESCENT"))
     assert solution.feasible
-    assert "choose-one groups" in solution.stats["ruin_recreate"]["skipped"]
+    assert "more than one choose-one group" in solution.stats["ruin_recreate"]["skipped"]
 
 
 def test_r101_comes_within_one_percent_of_the_optimum_in_five_cpu_seconds() -> None:
