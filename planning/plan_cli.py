@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from planning.patrol import STRATEGIES, plan_week
+from planning.patrol import RUIN_RECREATE_SHARE, STRATEGIES, plan_week
 from planning.scenario import ScenarioError, load_scenario
 
 
@@ -30,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         help="assign sites to teams then route each (default), or one model for the week",
     )
     parser.add_argument(
+        "--ruin-recreate",
+        type=float,
+        default=RUIN_RECREATE_SHARE,
+        help=f"share of the search for ruin and recreate (default {RUIN_RECREATE_SHARE:g}; 0 = OR-Tools alone)",
+    )
+    parser.add_argument(
         "--great-circle",
         action="store_true",
         help="use the great-circle travel model instead of the road network",
@@ -37,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seconds is not None and args.seconds <= 0:
         print("error: --seconds must be positive", file=sys.stderr)
+        return 2
+    if not 0 <= args.ruin_recreate < 1:
+        print("error: --ruin-recreate must be at least 0 and below 1", file=sys.stderr)
         return 2
     started = time.perf_counter()
 
@@ -50,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             network=None if args.great_circle else "default",
             seconds=args.seconds,
             strategy=args.strategy,
+            ruin_recreate=args.ruin_recreate,
             progress=progress,
         )
     except ScenarioError as exc:

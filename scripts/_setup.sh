@@ -28,4 +28,6 @@ setup_venv() {
     python3 -m venv .venv 2>/dev/null || { rm -rf .venv; apt_install python3-venv; python3 -m venv .venv; }
   fi
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  # Compile the ruin-and-recreate search now (numba caches it on disk), not in the first plan.
+  .venv/bin/python -c 'from planning.ruin_recreate import warm_up; warm_up()'
 }

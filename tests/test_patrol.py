@@ -136,10 +136,13 @@ def test_every_night_at_a_lodging_town_or_the_base(return_to_base):
         assert (last["type"] == "base") if return_to_base else (last["night"] == scenario.days - 1)
 
 
-@pytest.mark.parametrize("strategy", ["week", "assign"])
-def test_both_strategies_pass_the_checker(strategy):
+@pytest.mark.parametrize(
+    ("strategy", "ruin_recreate"), [("week", 0.8), ("assign", 0.8), ("assign", 0.0), ("week", 0.0)]
+)
+def test_both_strategies_pass_the_checker_with_and_without_ruin_and_recreate(strategy, ruin_recreate):
     targets = make_targets(ring_sites(20, radius_deg=1.0))
     teams = [{"id": "T1", "base": "Urumqi"}, {"id": "T2", "base": "Changji"}]
-    _, plan = _plan_and_check(scenario_dict(days=2, teams=teams), targets, strategy=strategy)
+    raw = scenario_dict(days=2, teams=teams)
+    _, plan = _plan_and_check(raw, targets, strategy=strategy, ruin_recreate=ruin_recreate)
     assert plan["strategy"] == strategy and plan["kpis"]["sites_visited"] > 0
     assert all(any(s["type"] == "site" for s in team["stops"]) for team in plan["teams"])

@@ -112,3 +112,11 @@ def test_plan_cli_reports_bad_scenarios_without_traceback(tmp_path, capsys):
     assert (
         plan_cli.main(["--scenario", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "p.json")]) == 2
     )
+    capsys.readouterr()
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(scenario_dict()))
+    assert (
+        plan_cli.main(["--scenario", str(good), "--out", str(tmp_path / "p.json"), "--ruin-recreate", "1"])
+        == 2
+    )
+    assert "--ruin-recreate must be at least 0 and below 1" in capsys.readouterr().err
