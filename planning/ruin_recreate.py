@@ -21,6 +21,7 @@ because a vehicle may always wait.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -155,7 +156,8 @@ def improve(
     of CPU time (and at most ``wall_seconds`` of wall time).
 
     Returns the best routes found, one list per vehicle, and statistics (``iterations``,
-    ``objective`` in the problem's cost unit including drop penalties, ``start_objective``).
+    ``objective`` in the problem's cost unit including drop penalties, ``start_objective``, the
+    first and last annealing ``temperatures``).
     ``progress`` is called with (elapsed seconds, objective) at each improvement, checked between
     chunks of iterations. Raises ``ValueError`` for an unsupported problem or infeasible routes.
     """
@@ -184,21 +186,39 @@ def improve(
     )
     _seed(seed)
     iterations = 0
-    wall_deadline = started_wall + (wall_seconds if wall_seconds is not None else float("inf"))
     reported = start_objective
+    temperature = t_start
     while True:
-        used = time.process_time() - started_cpu
-        if used >= cpu_seconds or time.perf_counter() >= wall_deadline:
+        done = budget_spent(
+            time.process_time() - started_cpu,
+            cpu_seconds,
+            time.perf_counter() - started_wall,
+            math.inf if wall_seconds is None else wall_seconds,
+        )
+        if done >= 1.0:
             break
-        temperature = t_start * (t_end / t_start) ** min(1.0, used / cpu_seconds)
+        temperature = t_start * (t_end / t_start) ** done
         _iterate(arrays, current, candidate, best, totals, settings, params.chunk_iterations, temperature)
         iterations += params.chunk_iterations
         if progress is not None and totals[1] < reported:
             reported = int(totals[1])
             progress(time.perf_counter() - started_wall, reported)
     routes_out = [[int(c) for c in best.routes[v, : best.lengths[v]]] for v in range(len(problem.vehicles))]
-    stats = {"iterations": iterations, "objective": int(totals[1]), "start_objective": start_objective}
+    stats = {
+        "iterations": iterations,
+        "objective": int(totals[1]),
+        "start_objective": start_objective,
+        "temperatures": (t_start, temperature),
+    }
     return routes_out, stats
+
+
+def budget_spent(cpu_used: float, cpu_seconds: float, wall_used: float, wall_seconds: float) -> float:
+    """The share of the budget used, 0 to 1: whichever of the CPU and wall budgets runs out first
+    (either may be infinite). The annealing temperature follows it, so the search cools down over
+    the budget that will actually stop it."""
+    budgets = ((cpu_used, cpu_seconds), (wall_used, wall_seconds))
+    return min(1.0, max(used / budget if budget > 0 else 1.0 for used, budget in budgets))
 
 
 _compiled = False

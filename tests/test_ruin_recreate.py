@@ -5,6 +5,7 @@ on a real Solomon instance."""
 from __future__ import annotations
 
 import itertools
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from planning import bench
 from planning.core import ChooseOne, Node, RoutingProblem, SolveParams, Vehicle, solve
-from planning.ruin_recreate import improve, unsupported_reason
+from planning.ruin_recreate import budget_spent, improve, unsupported_reason
 from planning.vrptw import customer_routes, evaluate, load_solomon, read_bks, to_problem
 
 REPO = Path(__file__).resolve().parents[1]
@@ -188,6 +189,26 @@ def test_unsupported_problems_and_broken_routes_are_refused_clearly() -> None:
     solution = solve(overlapping, SolveParams(seconds=1, ruin_recreate=0.5, metaheuristic="GREEDY_DESCENT"))
     assert solution.feasible
     assert "more than one choose-one group" in solution.stats["ruin_recreate"]["skipped"]
+
+
+def test_the_search_cools_over_whichever_budget_stops_it() -> None:
+    # A wall-clock budget alone (CPU unlimited, as in the patrol planner) must still cool down:
+    # a schedule over the infinite CPU budget would stay at the starting temperature.
+    assert budget_spent(5.0, math.inf, 10.0, 20.0) == 0.5
+    assert budget_spent(15.0, 30.0, 100.0, math.inf) == 0.5
+    assert budget_spent(29.0, 30.0, 10.0, 20.0) == pytest.approx(29 / 30)
+    assert budget_spent(40.0, 30.0, 0.0, math.inf) == 1.0
+    assert budget_spent(0.0, 0.0, 0.0, math.inf) == 1.0
+
+
+def test_a_wall_clock_budget_alone_cools_the_search_down() -> None:
+    problem = random_vrptw(seed=2, customers=40, vehicles=15, capacity=40)
+    first = solve(problem, SolveParams(seconds=5, metaheuristic="GREEDY_DESCENT"))
+    start = [[visit.node for visit in route[1:-1]] for route in first.routes]
+    _, stats = improve(problem, start, cpu_seconds=math.inf, wall_seconds=1.0)
+    hot, last = stats["temperatures"]
+    # From 1 to 0.01 average arc costs: the last chunk runs within a few per cent of the end.
+    assert last < 0.1 * hot
 
 
 def test_r101_comes_within_one_percent_of_the_optimum_in_five_cpu_seconds() -> None:
