@@ -38,8 +38,8 @@ Two strategies: ``"week"`` solves one model for all teams; ``"assign"`` (the def
 each site to the able team with the nearest base (by drive time) and then routes each team on its
 own with an equal share of the budget. Each search is OR-Tools followed by the core's
 ruin-and-recreate phase (:data:`RUIN_RECREATE_SHARE` of its budget). On the 400-site bench
-(``bench/RESULTS.md``) assign-then-route visits about as many sites as the one-model week (185 vs
-191) with 30 % less driving, in less time.
+(``bench/RESULTS.md``) assign-then-route visits about as many sites as the one-model week (188 vs
+192) with 35 % less driving, in less time.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ STRATEGIES = ("week", "assign")
 PORTFOLIO = (("LOCAL_CHEAPEST_INSERTION", 1 / 3), ("ALL_UNPERFORMED", 2 / 3))
 #: Share of each search's budget for the ruin-and-recreate phase (planning.ruin_recreate); 0 leaves
 #: the search to OR-Tools alone. The VRPTW setting, measured against 0 on the patrol bench
-#: (bench/RESULTS.md: 185 vs 158 sites visited), not tuned for patrols.
+#: (bench/RESULTS.md: 188 vs 158 sites visited), not tuned for patrols.
 RUIN_RECREATE_SHARE = 0.8
 
 Progress = Callable[[str], None]
