@@ -84,6 +84,11 @@ class RoutingProblem:
                 if not 0 <= end < n:
                     raise ValueError(f"vehicle {v} refers to node {end}, outside 0..{n - 1}")
 
+    @property
+    def depots(self) -> frozenset[int]:
+        """The nodes where vehicles start or end; all others are customers."""
+        return frozenset(v.start for v in self.vehicles) | frozenset(v.end for v in self.vehicles)
+
 
 @dataclass(frozen=True)
 class Visit:
@@ -108,6 +113,11 @@ class RoutingSolution:
     @property
     def feasible(self) -> bool:
         return self.status in ("optimal", "feasible")
+
+    @property
+    def node_routes(self) -> list[list[int]]:
+        """The customer nodes of each vehicle's route, in order, start and end left out."""
+        return [[visit.node for visit in route[1:-1]] for route in self.routes]
 
 
 @dataclass(frozen=True)
@@ -226,7 +236,7 @@ def solve(
         found = model.extract(assignment, time.perf_counter() - started)
         if solution is None or (found.feasible and found.objective < solution.objective):
             solution = found
-            routes = [[visit.node for visit in route[1:-1]] for route in found.routes]
+            routes = found.node_routes
         if not solution.feasible:
             break
     if unsupported not in (None, "off"):
@@ -418,7 +428,7 @@ class _Model:
                 demand_cb, 0, [v.capacity for v in vehicles], True, "load"
             )
 
-        depots = {v.start for v in vehicles} | {v.end for v in vehicles}
+        depots = problem.depots
         grouped = {i for group in problem.groups for i in group.nodes}
         for i, node in enumerate(problem.nodes):
             if i in depots:
@@ -505,7 +515,7 @@ class _Model:
                 visited.add(node)
                 index = next_index
             routes.append(tuple(visits))
-        depots = {v.start for v in self.problem.vehicles} | {v.end for v in self.problem.vehicles}
+        depots = self.problem.depots
         dropped = tuple(i for i in range(len(self.problem.nodes)) if i not in visited and i not in depots)
         status = "optimal" if raw_status == 7 else "feasible"
         return RoutingSolution(tuple(routes), dropped, assignment.ObjectiveValue(), status, elapsed, {})

@@ -84,7 +84,7 @@ class SisrParams:
 
 def unsupported_reason(problem: RoutingProblem) -> str | None:
     """Why :func:`improve` cannot handle ``problem``, or ``None`` when it can."""
-    depots = {v.start for v in problem.vehicles} | {v.end for v in problem.vehicles}
+    depots = problem.depots
     if len(depots) == len(problem.nodes):
         return "the problem has no customers"
     grouped: set[int] = set()
@@ -252,7 +252,7 @@ def warm_up() -> float:
 def _problem_arrays(problem: RoutingProblem) -> _Arrays:
     """The problem as the flat arrays the compiled search reads."""
     n, fleet = len(problem.nodes), len(problem.vehicles)
-    depots = {v.start for v in problem.vehicles} | {v.end for v in problem.vehicles}
+    depots = problem.depots
     customers = np.array([i for i in range(n) if i not in depots], dtype=np.int64)
     cost = np.ascontiguousarray(problem.cost, dtype=np.int64)
     demand = np.array([node.demand for node in problem.nodes], dtype=np.int64)

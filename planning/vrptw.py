@@ -107,8 +107,7 @@ def to_problem(instance: SolomonInstance) -> RoutingProblem:
 
 def customer_routes(solution: RoutingSolution) -> list[list[int]]:
     """The non-empty routes of ``solution`` as customer sequences, depot excluded."""
-    routes = [[visit.node for visit in route[1:-1]] for route in solution.routes]
-    return [route for route in routes if route]
+    return [route for route in solution.node_routes if route]
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def test_improved_routes_keep_every_window_and_capacity_and_visit_each_customer_
     problem = random_vrptw(seed=11, customers=60, vehicles=20, capacity=40)
     first = solve(problem, SolveParams(seconds=5, metaheuristic="GREEDY_DESCENT"))
     assert first.feasible
-    start = [[visit.node for visit in route[1:-1]] for route in first.routes]
+    start = first.node_routes
     routes, stats = improve(problem, start, cpu_seconds=1.0, seed=3)
     cost, problems = route_cost_and_violations(problem, routes)
     assert problems == []
@@ -204,7 +204,7 @@ def test_the_search_cools_over_whichever_budget_stops_it() -> None:
 def test_a_wall_clock_budget_alone_cools_the_search_down() -> None:
     problem = random_vrptw(seed=2, customers=40, vehicles=15, capacity=40)
     first = solve(problem, SolveParams(seconds=5, metaheuristic="GREEDY_DESCENT"))
-    start = [[visit.node for visit in route[1:-1]] for route in first.routes]
+    start = first.node_routes
     _, stats = improve(problem, start, cpu_seconds=math.inf, wall_seconds=1.0)
     hot, last = stats["temperatures"]
     # From 1 to 0.01 average arc costs: the last chunk runs within a few per cent of the end.
