@@ -174,15 +174,19 @@ def solve(
     """
     if params.workers > 1:
         return solve_portfolio(problem, portfolio(params), progress)
-    unsupported = "off"
+    stats: dict = {}
+    use_ruin_recreate = False
     if params.ruin_recreate:
-        # Imported here: it loads numba, which the patrol planner and the dashboard do not need.
+        # Imported here: it loads numba, which OR-Tools-only searches do not need.
         from planning import ruin_recreate
 
         unsupported = ruin_recreate.unsupported_reason(problem)
         if unsupported is None:
             ruin_recreate.warm_up()  # before the clock starts: compiling is not searching
-    phases = _phases(params, ruin_recreate=unsupported is None)
+            use_ruin_recreate = True
+        else:
+            stats["ruin_recreate"] = {"skipped": unsupported}
+    phases = _phases(params, ruin_recreate=use_ruin_recreate)
     started = time.perf_counter()
     cpu_started = time.process_time()
     model = _Model(problem)
@@ -206,7 +210,6 @@ def solve(
     routing.AddAtSolutionCallback(at_solution)
     solution: RoutingSolution | None = None
     routes: list[list[int]] = []  # the best routes so far, customer nodes per vehicle
-    stats: dict = {}
     budget_used = 0.0
     for phase in phases:
         budget_used += phase.share
@@ -239,8 +242,6 @@ def solve(
             routes = found.node_routes
         if not solution.feasible:
             break
-    if unsupported not in (None, "off"):
-        stats["ruin_recreate"] = {"skipped": unsupported}
     solution = replace(solution, solve_seconds=time.perf_counter() - started)
     solution.stats.update(stats, cpu_seconds=time.process_time() - cpu_started, settings=describe(params))
     return solution

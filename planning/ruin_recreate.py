@@ -81,6 +81,12 @@ class SisrParams:
     end_temperature: float = 0.01
     chunk_iterations: int = 2000
 
+    def removal_and_insertion(self) -> np.ndarray:
+        """The settings the compiled loop reads, in its order (see ``_ruin`` and ``_recreate``)."""
+        return np.array(
+            [self.removed_customers, self.max_string, self.split_rate, self.split_depth, self.blink_rate]
+        )
+
 
 def unsupported_reason(problem: RoutingProblem) -> str | None:
     """Why :func:`improve` cannot handle ``problem``, or ``None`` when it can."""
@@ -175,15 +181,7 @@ def improve(
     arc_cost = current.route_cost.sum() / arcs if arcs else float(np.mean(problem.cost))
     t_start = max(1e-9, params.start_temperature * arc_cost)
     t_end = max(1e-9, min(t_start, params.end_temperature * arc_cost))
-    settings = np.array(
-        [
-            params.removed_customers,
-            params.max_string,
-            params.split_rate,
-            params.split_depth,
-            params.blink_rate,
-        ]
-    )
+    settings = params.removal_and_insertion()
     _seed(seed)
     iterations = 0
     reported = start_objective
@@ -242,9 +240,8 @@ def warm_up() -> float:
     current = _state(problem, [[1, 2], []], arrays)
     totals = np.array([_objective(arrays, current)] * 2, dtype=np.int64)
     _seed(0)
-    _iterate(
-        arrays, current, current.copy(), current.copy(), totals, np.array([10.0, 10, 0.5, 0.01, 0.01]), 1, 1.0
-    )
+    settings = SisrParams().removal_and_insertion()
+    _iterate(arrays, current, current.copy(), current.copy(), totals, settings, 1, 1.0)
     _compiled = True
     return time.perf_counter() - started
 
