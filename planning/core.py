@@ -29,7 +29,9 @@ class Node:
     ``windows`` are the allowed service *start* times, as closed intervals, sorted and disjoint
     (several windows model several days). ``penalty`` is the cost of leaving the node out:
     ``None`` means mandatory. ``vehicles`` restricts which vehicles may serve the node
-    (``None`` = all).
+    (``None`` = all). A ``rest`` node (a night's bed) ends one duty and starts the next (see
+    :class:`DutyLimits`); its ``service`` is the rest, and the vehicle leaves it no earlier than
+    ``release`` (the next morning).
     """
 
     name: str
@@ -38,6 +40,8 @@ class Node:
     demand: int = 0
     penalty: int | None = None
     vehicles: tuple[int, ...] | None = None
+    rest: bool = False
+    release: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,26 @@ class ChooseOne:
 
 
 @dataclass(frozen=True)
+class DutyLimits:
+    """Limits per duty, the stretch from leaving a vehicle's start or a rest node to reaching the
+    next rest node or the vehicle's end: ``max_duty`` minutes from leaving to arriving (the
+    departure is as late as the schedule allows) and ``max_drive`` minutes of driving (the
+    problem's ``drive`` matrix). ``workload_scale`` > 0 adds W² / workload_scale to a vehicle's
+    cost, W being its driving and service minutes (rest excluded): equal work is cheaper, so
+    ties between interchangeable vehicles are shared out. Only :mod:`planning.ruin_recreate`
+    enforces these; OR-Tools searches refuse such problems."""
+
+    max_duty: int
+    max_drive: int
+    workload_scale: int = 0
+
+
+@dataclass(frozen=True)
 class RoutingProblem:
     """An immutable routing instance. ``travel[i, j]`` is the time from node i to j (without
-    service), ``cost[i, j]`` the arc cost minimised; both square integer matrices."""
+    service), ``cost[i, j]`` the arc cost minimised; both square integer matrices. With ``duty``
+    limits, ``drive[i, j]`` is the driving part of ``travel[i, j]`` (the rest being breaks on the
+    way; ``None``: all of it)."""
 
     nodes: tuple[Node, ...]
     vehicles: tuple[Vehicle, ...]
@@ -73,6 +94,8 @@ class RoutingProblem:
     cost: np.ndarray
     horizon: int
     groups: tuple[ChooseOne, ...] = ()
+    drive: np.ndarray | None = None
+    duty: DutyLimits | None = None
 
     def __post_init__(self) -> None:
         n = len(self.nodes)
@@ -172,6 +195,8 @@ def solve(
     ``stats`` of the result hold ``cpu_seconds`` (CPU time of the search, summed over workers)
     and ``settings`` (a short description of the search that produced the routes).
     """
+    if problem.duty is not None:
+        raise ValueError("duty limits are enforced by planning.ruin_recreate only, not by OR-Tools")
     if params.workers > 1:
         return solve_portfolio(problem, portfolio(params), progress)
     stats: dict = {}

@@ -132,6 +132,10 @@ class _Arrays(NamedTuple):
     neighbours: np.ndarray  # [customer rank, k] customers by arc cost, nearest first
     rank: np.ndarray  # [node] row of a customer in ``neighbours``, -1 for depots
     depot_cost: np.ndarray  # [node] cost from the first vehicle's start (insertion order keys)
+    drive: np.ndarray  # [node, node] driving part of travel (checked against the duty limits)
+    rest: np.ndarray  # [node] bool: a rest node ends a duty
+    release: np.ndarray  # [node] earliest departure after resting there
+    limits: np.ndarray  # [has duty limits, max duty, max drive, workload scale]
 
 
 class _State(NamedTuple):
@@ -144,6 +148,7 @@ class _State(NamedTuple):
     load: np.ndarray  # [vehicle]
     route_cost: np.ndarray  # [vehicle] arc costs plus the fixed cost when used
     vehicle_of: np.ndarray  # [node] vehicle serving it, -1 when not served
+    work: np.ndarray  # [vehicle] driving and service minutes (rest excluded)
 
     def copy(self) -> _State:
         return _State(*(a.copy() for a in self))
@@ -152,14 +157,17 @@ class _State(NamedTuple):
 def improve(
     problem: RoutingProblem,
     routes: Sequence[Sequence[int]],
-    cpu_seconds: float,
+    cpu_seconds: float = math.inf,
     wall_seconds: float | None = None,
     seed: int = 0,
     params: SisrParams = SisrParams(),
     progress: Progress | None = None,
+    iterations: int | None = None,
 ) -> tuple[list[list[int]], dict]:
     """Improve ``routes`` (customer node indices per vehicle, depots excluded) for ``cpu_seconds``
-    of CPU time (and at most ``wall_seconds`` of wall time).
+    of CPU time (and at most ``wall_seconds`` of wall time), or for exactly ``iterations``
+    iterations: with an iteration budget the result depends only on the problem, the routes and
+    the seed, never on the machine.
 
     Returns the best routes found, one list per vehicle, and statistics (``iterations``,
     ``objective`` in the problem's cost unit including drop penalties, ``start_objective``, the
@@ -170,6 +178,8 @@ def improve(
     reason = unsupported_reason(problem)
     if reason is not None:
         raise ValueError(reason)
+    if iterations is None and not (math.isfinite(cpu_seconds) or wall_seconds is not None):
+        raise ValueError("improve needs a budget: iterations, cpu_seconds or wall_seconds")
     warm_up()  # outside the budget: compiling is not searching
     started_wall, started_cpu = time.perf_counter(), time.process_time()
     arrays = _problem_arrays(problem)
@@ -183,27 +193,33 @@ def improve(
     t_end = max(1e-9, min(t_start, params.end_temperature * arc_cost))
     settings = params.removal_and_insertion()
     _seed(seed)
-    iterations = 0
+    done_iterations = 0
     reported = start_objective
     temperature = t_start
     while True:
-        done = budget_spent(
-            time.process_time() - started_cpu,
-            cpu_seconds,
-            time.perf_counter() - started_wall,
-            math.inf if wall_seconds is None else wall_seconds,
-        )
+        if iterations is not None:
+            done = done_iterations / iterations if iterations > 0 else 1.0
+        else:
+            done = budget_spent(
+                time.process_time() - started_cpu,
+                cpu_seconds,
+                time.perf_counter() - started_wall,
+                math.inf if wall_seconds is None else wall_seconds,
+            )
         if done >= 1.0:
             break
         temperature = t_start * (t_end / t_start) ** done
-        _iterate(arrays, current, candidate, best, totals, settings, params.chunk_iterations, temperature)
-        iterations += params.chunk_iterations
+        chunk = params.chunk_iterations
+        if iterations is not None:
+            chunk = min(chunk, iterations - done_iterations)
+        _iterate(arrays, current, candidate, best, totals, settings, chunk, temperature)
+        done_iterations += chunk
         if progress is not None and totals[1] < reported:
             reported = int(totals[1])
             progress(time.perf_counter() - started_wall, reported)
     routes_out = [[int(c) for c in best.routes[v, : best.lengths[v]]] for v in range(len(problem.vehicles))]
     stats = {
-        "iterations": iterations,
+        "iterations": done_iterations,
         "objective": int(totals[1]),
         "start_objective": start_objective,
         "temperatures": (t_start, temperature),
@@ -230,12 +246,14 @@ def warm_up() -> float:
     global _compiled
     if _compiled:
         return 0.0
-    from planning.core import Node, RoutingProblem, Vehicle
+    from planning.core import DutyLimits, Node, RoutingProblem, Vehicle
 
     started = time.perf_counter()
     distance = np.array([[0, 3, 4], [3, 0, 5], [4, 5, 0]])
-    nodes = (Node("depot"), Node("a", windows=((0, 50),), demand=1), Node("b", demand=1))
-    problem = RoutingProblem(nodes, (Vehicle(0, 0, capacity=2),) * 2, distance, distance, horizon=100)
+    nodes = (Node("depot"), Node("a", windows=((0, 50),), demand=1), Node("b", demand=1, rest=True))
+    problem = RoutingProblem(
+        nodes, (Vehicle(0, 0, capacity=2),) * 2, distance, distance, horizon=100, duty=DutyLimits(50, 50, 10)
+    )
     arrays = _problem_arrays(problem)
     current = _state(problem, [[1, 2], []], arrays)
     totals = np.array([_objective(arrays, current)] * 2, dtype=np.int64)
@@ -320,6 +338,13 @@ def _problem_arrays(problem: RoutingProblem) -> _Arrays:
         neighbours=customers[np.argsort(cost[np.ix_(customers, customers)], axis=1, kind="stable")],
         rank=rank,
         depot_cost=cost[start[0], :].astype(np.float64),
+        drive=np.ascontiguousarray(problem.travel if problem.drive is None else problem.drive, dtype=np.int64),
+        rest=np.array([node.rest for node in problem.nodes], dtype=np.bool_),
+        release=np.array([node.release for node in problem.nodes], dtype=np.int64),
+        limits=np.array(
+            [1, duty.max_duty, duty.max_drive, duty.workload_scale] if (duty := problem.duty) else [0, 0, 0, 0],
+            dtype=np.int64,
+        ),
     )
 
 
@@ -337,6 +362,7 @@ def _state(problem: RoutingProblem, routes: Sequence[Sequence[int]], arrays: _Ar
         load=np.zeros(fleet, dtype=np.int64),
         route_cost=np.zeros(fleet, dtype=np.int64),
         vehicle_of=np.full(n, -1, dtype=np.int64),
+        work=np.zeros(fleet, dtype=np.int64),
     )
     for v, route in enumerate(routes):
         for k, node in enumerate(route):
@@ -348,9 +374,12 @@ def _state(problem: RoutingProblem, routes: Sequence[Sequence[int]], arrays: _Ar
     for choose in problem.groups:
         if sum(state.vehicle_of[m] >= 0 for m in choose.nodes) > 1:
             raise ValueError(f"the routes visit several members of the group {list(choose.nodes)}")
+    scratch = _scratch(arrays)
     for v in range(fleet):
-        if not _evaluate_route(arrays, state, v) or not all(arrays.allowed[c, v] for c in routes[v]):
-            raise ValueError(f"route {v} breaks a time window, the capacity or a vehicle restriction")
+        if not _evaluate_route(arrays, state, v, scratch) or not all(arrays.allowed[c, v] for c in routes[v]):
+            raise ValueError(
+                f"route {v} breaks a time window, the capacity, a duty limit or a vehicle restriction"
+            )
     return state
 
 
@@ -382,20 +411,156 @@ def _latest_start(a, c, t):
 
 
 @njit(cache=True)
-def _evaluate_route(a, s, v):
-    """Recompute times, load and cost of route ``v``; False if it breaks a window or capacity."""
+def _balance(a, work):
+    """The workload term of a vehicle's cost (0 without a workload scale)."""
+    return work * work // a.limits[3] if a.limits[3] > 0 else 0
+
+
+@njit(cache=True)
+def _segment_times(a, first, depart, nodes, n, end, arrive_out, start_out):
+    """Schedule one duty: leave ``first`` no earlier than ``depart``, serve ``nodes[:n]`` in
+    order, reach ``end``. Fills each node's arrival and service start (earliest, then with the
+    departure pushed as late as keeps the arrival at ``end``, so waiting on the way is spent
+    before leaving) and returns (feasible, leave, arrival at end, driving minutes)."""
+    clock = depart
+    prev = first
+    driven = 0
+    for i in range(n):
+        c = nodes[i]
+        start = _earliest_start(a, c, clock + a.travel[prev, c])
+        if start == NEVER:
+            return False, depart, NEVER, driven
+        start_out[i] = start
+        clock = start + a.service[c]
+        driven += a.drive[prev, c]
+        prev = c
+    arrival = clock + a.travel[prev, end]
+    driven += a.drive[prev, end]
+    # Latest starts that still reach ``end`` at ``arrival``.
+    bound = arrival
+    nxt = end
+    for i in range(n - 1, -1, -1):
+        c = nodes[i]
+        bound = _latest_start(a, c, bound - a.travel[c, nxt] - a.service[c])
+        nxt = c
+    leave = bound - a.travel[first, nxt] if n > 0 else arrival - a.travel[first, end]
+    clock = leave
+    prev = first
+    for i in range(n):
+        c = nodes[i]
+        arrive_out[i] = clock + a.travel[prev, c]
+        start_out[i] = _earliest_start(a, c, arrive_out[i])
+        clock = start_out[i] + a.service[c]
+        prev = c
+    return True, leave, arrival, driven
+
+
+@njit(cache=True)
+def _duty_ok(a, first, depart, nodes, n, end, scratch):
+    """Whether one duty keeps its windows and the duty and driving limits."""
+    ok, leave, arrival, driven = _segment_times(
+        a, first, depart, nodes, n, end, scratch[0], scratch[1]
+    )
+    return ok and driven <= a.limits[2] and arrival - leave <= a.limits[1]
+
+
+@njit(cache=True)
+def _departure(a, s, v, position):
+    """Earliest departure from the rest node at ``position`` of route ``v`` (-1: the start)."""
+    if position < 0:
+        return a.ready[v] + a.service[a.start[v]]
+    node = s.routes[v, position]
+    return max(s.earliest_start[v, position] + a.service[node], a.release[node])
+
+
+@njit(cache=True)
+def _duty_bounds(a, s, v, p):
+    """(position of the rest node before position ``p`` or -1, position of the next one at or
+    after ``p`` or the route length): the duty an insertion at ``p`` falls into."""
+    lo = p - 1
+    while lo >= 0 and not a.rest[s.routes[v, lo]]:
+        lo -= 1
+    hi = p
+    while hi < s.lengths[v] and not a.rest[s.routes[v, hi]]:
+        hi += 1
+    return lo, hi
+
+
+@njit(cache=True)
+def _insertion_keeps_duties(a, s, v, p, c, scratch):
+    """Whether inserting ``c`` at position ``p`` of route ``v`` keeps the duty limits of the
+    duty it falls into (both halves when ``c`` is a rest node that splits it)."""
+    lo, hi = _duty_bounds(a, s, v, p)
+    first = a.start[v] if lo < 0 else s.routes[v, lo]
+    end = a.end[v] if hi == s.lengths[v] else s.routes[v, hi]
+    buffer = scratch[2]
+    n = 0
+    for i in range(lo + 1, p):
+        buffer[n] = s.routes[v, i]
+        n += 1
+    if not a.rest[c]:
+        buffer[n] = c
+        n += 1
+        for i in range(p, hi):
+            buffer[n] = s.routes[v, i]
+            n += 1
+        return _duty_ok(a, first, _departure(a, s, v, lo), buffer, n, end, scratch)
+    if not _duty_ok(a, first, _departure(a, s, v, lo), buffer, n, c, scratch):
+        return False
+    # The rest node's own start: the first half's arrival, in the node's window.
+    ok, _, arrival, _ = _segment_times(a, first, _departure(a, s, v, lo), buffer, n, c, scratch[0], scratch[1])
+    start = _earliest_start(a, c, arrival)
+    if not ok or start == NEVER:
+        return False
+    n = 0
+    for i in range(p, hi):
+        buffer[n] = s.routes[v, i]
+        n += 1
+    return _duty_ok(a, c, max(start + a.service[c], a.release[c]), buffer, n, end, scratch)
+
+
+@njit(cache=True)
+def _route_keeps_duties(a, s, v, scratch):
+    """Whether every duty of route ``v`` keeps its windows and the duty and driving limits."""
+    k = s.lengths[v]
+    lo = -1
+    buffer = scratch[2]
+    while lo < k:
+        hi = lo + 1
+        while hi < k and not a.rest[s.routes[v, hi]]:
+            hi += 1
+        n = 0
+        for i in range(lo + 1, hi):
+            buffer[n] = s.routes[v, i]
+            n += 1
+        first = a.start[v] if lo < 0 else s.routes[v, lo]
+        end = a.end[v] if hi == k else s.routes[v, hi]
+        if not _duty_ok(a, first, _departure(a, s, v, lo), buffer, n, end, scratch):
+            return False
+        lo = hi
+    return True
+
+
+@njit(cache=True)
+def _evaluate_route(a, s, v, scratch):
+    """Recompute times, load, work and cost of route ``v``; False if it breaks a window, the
+    capacity or a duty limit."""
     k = s.lengths[v]
     if k == 0:
         s.load[v] = 0
+        s.work[v] = 0
         s.route_cost[v] = 0  # OR-Tools charges nothing for an unused vehicle
         return True
     prev = a.start[v]
     clock = a.ready[v] + a.service[prev]
     total = 0
     quantity = 0
+    work = 0
     feasible = True
     for i in range(k):
         c = s.routes[v, i]
+        if i > 0 and a.rest[prev]:
+            clock = max(clock, a.release[prev])
         arrive = _earliest_start(a, c, clock + a.travel[prev, c])
         if arrive == NEVER:
             feasible = False
@@ -403,19 +568,30 @@ def _evaluate_route(a, s, v):
         clock = arrive + a.service[c]
         total += a.cost[prev, c]
         quantity += a.demand[c]
+        work += a.drive[prev, c] + (0 if a.rest[c] else a.service[c])
         prev = c
+    if a.rest[prev]:
+        clock = max(clock, a.release[prev])
     if clock + a.travel[prev, a.end[v]] > a.due[v]:
         feasible = False
     total += a.cost[prev, a.end[v]]
+    work += a.drive[prev, a.end[v]]
     bound = a.due[v]
     nxt = a.end[v]
     for i in range(k - 1, -1, -1):
         c = s.routes[v, i]
-        bound = _latest_start(a, c, bound - a.travel[c, nxt] - a.service[c])
+        leave_by = bound - a.travel[c, nxt]
+        if a.rest[c] and leave_by < a.release[c]:
+            bound = -NEVER  # cannot leave this bed in time
+        else:
+            bound = _latest_start(a, c, leave_by - a.service[c])
         s.latest_start[v, i] = bound
         nxt = c
     s.load[v] = quantity
-    s.route_cost[v] = total + a.fixed[v]
+    s.work[v] = work
+    s.route_cost[v] = total + a.fixed[v] + _balance(a, work)
+    if feasible and a.limits[0] and not _route_keeps_duties(a, s, v, scratch):
+        feasible = False
     return feasible and quantity <= a.capacity[v]
 
 
@@ -505,10 +681,11 @@ def _ruin(a, s, settings, dirty, removed):
 
 
 @njit(cache=True)
-def _best_insertion(a, s, c, blink_rate):
+def _best_insertion(a, s, c, blink_rate, scratch):
     """Cheapest feasible (vehicle, position, added cost) for ``c``; vehicle -1 if none."""
     best_vehicle, best_position, best_delta = -1, -1, np.iinfo(np.int64).max
     tried_kind = -1
+    served = 0 if a.rest[c] else a.service[c]
     for v in range(s.lengths.shape[0]):
         if not a.allowed[c, v] or s.load[v] + a.demand[c] > a.capacity[v]:
             continue
@@ -518,6 +695,7 @@ def _best_insertion(a, s, c, blink_rate):
             if a.kind[v] == tried_kind:
                 continue
             tried_kind = a.kind[v]
+        balance = _balance(a, s.work[v])
         for p in range(k + 1):
             if np.random.random() < blink_rate:
                 continue
@@ -527,6 +705,8 @@ def _best_insertion(a, s, c, blink_rate):
             else:
                 prev = s.routes[v, p - 1]
                 leave = s.earliest_start[v, p - 1] + a.service[prev]
+                if a.rest[prev]:
+                    leave = max(leave, a.release[prev])
             if p == k:
                 nxt = a.end[v]
                 bound = a.due[v]
@@ -534,11 +714,19 @@ def _best_insertion(a, s, c, blink_rate):
                 nxt = s.routes[v, p]
                 bound = s.latest_start[v, p]
             arrive = _earliest_start(a, c, leave + a.travel[prev, c])
-            if arrive == NEVER or arrive + a.service[c] + a.travel[c, nxt] > bound:
+            if arrive == NEVER:
+                continue
+            depart = arrive + a.service[c]
+            if a.rest[c]:
+                depart = max(depart, a.release[c])
+            if depart + a.travel[c, nxt] > bound:
                 continue
             delta = a.cost[prev, c] + a.cost[c, nxt]
             delta += a.fixed[v] if k == 0 else -a.cost[prev, nxt]
-            if delta < best_delta:
+            if a.limits[3] > 0:
+                added = served + a.drive[prev, c] + a.drive[c, nxt] - a.drive[prev, nxt]
+                delta += _balance(a, s.work[v] + added) - balance
+            if delta < best_delta and (not a.limits[0] or _insertion_keeps_duties(a, s, v, p, c, scratch)):
                 best_vehicle, best_position, best_delta = v, p, delta
     return best_vehicle, best_position, best_delta
 
@@ -558,18 +746,21 @@ def _recreate_order(a, removed, n_removed):
             key[i] = -a.depot_cost[c]
         else:
             key[i] = a.depot_cost[c]
+        if a.rest[c]:
+            # Rest nodes first: a duty missing its bed admits no insertion until it is back.
+            key[i] -= 1e18
     return removed[:n_removed][np.argsort(key)]
 
 
 @njit(cache=True)
-def _recreate(a, s, settings, dirty, removed, n_removed):
+def _recreate(a, s, settings, dirty, removed, n_removed, scratch):
     """Insert the removed customers one by one where they cost least (with blinks), each only
     if that costs less than leaving it out; a group member stands for its group, which gets
     its cheapest member."""
     for c in _recreate_order(a, removed, n_removed):
         g = a.group[c]
         if g < 0:
-            v, p, delta = _best_insertion(a, s, c, settings[4])
+            v, p, delta = _best_insertion(a, s, c, settings[4], scratch)
         else:
             if _served(a, s, c):
                 continue
@@ -577,7 +768,7 @@ def _recreate(a, s, settings, dirty, removed, n_removed):
             for m in a.members[g]:
                 if m < 0:
                     break
-                mv, mp, md = _best_insertion(a, s, m, settings[4])
+                mv, mp, md = _best_insertion(a, s, m, settings[4], scratch)
                 if mv >= 0 and md < delta:
                     c, v, p, delta = m, mv, mp, md
         if v < 0 or delta >= a.penalty[c]:
@@ -588,7 +779,7 @@ def _recreate(a, s, settings, dirty, removed, n_removed):
         s.lengths[v] += 1
         s.vehicle_of[c] = v
         dirty[v] = True
-        _evaluate_route(a, s, v)
+        _evaluate_route(a, s, v, scratch)
 
 
 @njit(cache=True)
@@ -602,7 +793,14 @@ def _copy_routes(source, target, dirty):
             target.latest_start[v, :k] = source.latest_start[v, :k]
             target.lengths[v] = k
             target.load[v] = source.load[v]
+            target.work[v] = source.work[v]
             target.route_cost[v] = source.route_cost[v]
+
+
+@njit(cache=True)
+def _scratch(a):
+    """Work arrays of the duty checks: arrivals, starts and nodes of one duty."""
+    return np.empty((3, a.customers.shape[0] + 2), dtype=np.int64)
 
 
 @njit(cache=True)
@@ -613,19 +811,25 @@ def _iterate(a, current, candidate, best, totals, settings, iterations, temperat
     dirty = np.zeros(fleet, dtype=np.bool_)
     everything = np.ones(fleet, dtype=np.bool_)
     removed = np.empty(a.customers.shape[0], dtype=np.int64)
+    scratch = _scratch(a)
     for _ in range(iterations):
         dirty[:] = False
         n_removed = _ruin(a, candidate, settings, dirty, removed)
         for v in range(fleet):
             if dirty[v]:
-                _evaluate_route(a, candidate, v)
+                _evaluate_route(a, candidate, v, scratch)
         for c in a.customers:  # customers and groups left out before get another chance
             g = a.group[c]
             if (g < 0 or a.members[g, 0] == c) and not _served(a, current, c):
                 removed[n_removed] = c
                 n_removed += 1
-        _recreate(a, candidate, settings, dirty, removed, n_removed)
+        _recreate(a, candidate, settings, dirty, removed, n_removed, scratch)
         objective = _objective(a, candidate)
+        for v in range(fleet):
+            # A ruin can break a duty (a bed removed, or a short leg lost before a long one);
+            # such a candidate is never accepted.
+            if dirty[v] and not _evaluate_route(a, candidate, v, scratch):
+                objective = np.iinfo(np.int64).max
         if objective < totals[0] - temperature * np.log(np.random.random()):
             source, target = candidate, current
             totals[0] = objective
