@@ -94,9 +94,12 @@ def test_speed_proxy_and_road_class():
         [(80.0, 43.0), (80.5, 43.0)],
     )
     chord_km = GEOD.inv(80.0, 43.0, 80.5, 43.0)[2] / 1000
-    net = build_road_network(lines(short, rural, long_edge, winding, length_km=[0, 0, 0, 2 * chord_km]))
+    # without terrain: the climb slow-down is tested on its own below
+    net = build_road_network(
+        lines(short, rural, long_edge, winding, length_km=[0, 0, 0, 2 * chord_km]), elevation=None
+    )
     assert net.edge_kmh.tolist() == [speeds.town_kmh, speeds.default_kmh, speeds.open_kmh, speeds.winding_kmh]
-    classed = build_road_network(lines(short, rural, highway=["motorway", "unknown_class"]))
+    classed = build_road_network(lines(short, rural, highway=["motorway", "unknown_class"]), elevation=None)
     assert classed.edge_kmh.tolist() == [90.0, speeds.default_kmh]
 
 
@@ -139,3 +142,58 @@ def test_snap_projects_onto_the_main_component(network):
     assert snap.access_km[1] > 0
     assert snap.access_km[2] > 50.0 and not snap.reachable[2]
     assert snap.reachable[:2].all()
+
+
+def test_climbing_edges_are_slower_than_flat_ones(network):
+    # G217 Duku highway, Dushanzi side -> Qiaoerma over the Haxilegen pass (65 km, ~2,900 m of
+    # ascent + descent on the grid) against a flat Tarim-rim edge of similar length
+    flat = build_road_network(lines([(80.3, 41.0), (81.0, 41.0)]), elevation=None)
+    duku = int(
+        np.flatnonzero(
+            np.all(
+                np.abs(network.node_lonlat[network.edge_nodes] - [[84.822, 44.115], [84.359, 43.653]]) < 0.01,
+                axis=(1, 2),
+            )
+            | np.all(
+                np.abs(network.node_lonlat[network.edge_nodes] - [[84.359, 43.653], [84.822, 44.115]]) < 0.01,
+                axis=(1, 2),
+            )
+        )[0]
+    )
+    assert network.edge_climb_m[duku] > 2000 and network.edge_top_m[duku] > 3000
+    desert = int(
+        np.flatnonzero(
+            (network.edge_km > 40)
+            & (network.edge_km < 90)
+            & (network.edge_top_m < 1300)
+            & (network.edge_climb_m < 300)
+        )[0]
+    )
+    assert network.edge_kmh[duku] < 0.6 * network.edge_kmh[desert]
+    assert network.edge_kmh[desert] == pytest.approx(SpeedModel().open_kmh)
+    assert flat.edge_kmh[0] == pytest.approx(SpeedModel().open_kmh)
+    # the same line with terrain: slower, and the hash says so
+    speeds = SpeedModel()
+    pass_line = lines([(84.822, 44.115), (84.359, 43.653)])
+    with_terrain = build_road_network(pass_line)
+    without = build_road_network(pass_line, elevation=None)
+    assert with_terrain.edge_kmh[0] < without.edge_kmh[0]
+    assert with_terrain.content_hash != without.content_hash
+    # climb is paid the same both ways (so matrices stay symmetric)
+    reverse = build_road_network(lines([(84.359, 43.653), (84.822, 44.115)]))
+    assert reverse.edge_kmh[0] == pytest.approx(with_terrain.edge_kmh[0])
+    # and the knob works: no climb cost and no altitude cap -> the plain proxy speed
+    free = SpeedModel(climb_minutes_per_100m=0.0, high_altitude_kmh=1000.0)
+    assert build_road_network(pass_line, free).edge_kmh[0] == pytest.approx(without.edge_kmh[0])
+    assert speeds.climb_kmh(np.array([50.0]), np.array([80.0]), np.array([0.0]), np.array([500.0]))[0] == 80.0
+
+
+def test_without_edges_keeps_nodes_and_changes_the_hash():
+    roads = lines([(80.0, 40.0), (80.5, 40.0)], [(80.5, 40.0), (81.0, 40.0)])
+    net = build_road_network(roads, elevation=None)
+    cut = net.without_edges(np.array([False, True]))
+    assert cut.n_nodes == net.n_nodes and len(cut.edge_km) == 1
+    assert cut.content_hash != net.content_hash
+    assert cut.node_component.max() == 1  # the far end is cut off
+    with pytest.raises(ValueError, match="edge mask"):
+        net.without_edges(np.array([True]))
