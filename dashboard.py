@@ -23,7 +23,16 @@ from records.db import RecordsError, default_db_path
 from records.simulate import DEMO_SNAPSHOT, install_demo_snapshot
 from views import data
 from views.i18n import language_picker, register
-from views.pages import allowed_pages, audit_log, coverage_page, layers_page, map_page, my_sites, plan_week
+from views.pages import (
+    allowed_pages,
+    audit_log,
+    closures_page,
+    coverage_page,
+    layers_page,
+    map_page,
+    my_sites,
+    plan_week,
+)
 from views.session import audit_refusal, log_in, log_out, pop_notice, resume_session
 
 T = register(
@@ -40,6 +49,7 @@ T = register(
         "shell.page.map": ("地图", "Map"),
         "shell.page.my_sites": ("我的点位", "My sites"),
         "shell.page.plan": ("周计划", "Plan week"),
+        "shell.page.closures": ("道路封闭", "Road closures"),
         "shell.page.coverage": ("覆盖情况", "Coverage"),
         "shell.page.layers": ("图层", "Layers"),
         "shell.page.audit": ("审计日志", "Audit log"),
@@ -88,6 +98,7 @@ PAGES = (
     PageSpec("map", map_page.render, "shell.page.map", ":material/map:"),
     PageSpec("my-sites", my_sites.render, "shell.page.my_sites", ":material/checklist:"),
     PageSpec("plan", plan_week.render, "shell.page.plan", ":material/route:"),
+    PageSpec("closures", closures_page.render, "shell.page.closures", ":material/block:"),
     PageSpec("coverage", coverage_page.render, "shell.page.coverage", ":material/hexagon:"),
     PageSpec("layers", layers_page.render, "shell.page.layers", ":material/layers:"),
     PageSpec("audit", audit_log.render, "shell.page.audit", ":material/policy:"),

@@ -17,7 +17,8 @@ and every assignment is checked against the account asking for it:
 * an **admin** sees everything and manages accounts.
 
 Approvals (:func:`approve_plan`: a chief of the plan's detachment) and recorded visits
-(:func:`record_visit`: an officer for their own team, a chief in their detachment) carry the account
+(:func:`record_visit`: an officer for their own team, a chief in their detachment) and road closures
+(:func:`add_closure`, :func:`lift_closure`: chiefs and admins) carry the account
 as their actor. Every refusal is written to the audit log with the account (``access.denied``), as are logins,
 logouts and expired sessions. Nothing here imports streamlit: the dashboard keeps a :class:`Session`
 in its session state and calls :func:`resume` on every run.
@@ -35,7 +36,7 @@ from functools import lru_cache
 import pandas as pd
 
 from layers.datasets import load_targets
-from records import audit, plans, visits
+from records import audit, closures, plans, visits
 from records.accounts import Account, Handle, authenticate, connection, current_time, find_account
 from records.db import LOCAL_TZ, RecordsError, parse_time
 
@@ -51,10 +52,18 @@ NOT_AVAILABLE = "This plan is not available to your account."
 #: What each role may do; ``drilldown`` adds ``all_plans`` to a manager's.
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     "officer": frozenset({"own_assignments", "record_visit"}),
-    "chief": frozenset({"detachment_plans", "approve_plan", "record_visit", "statistics"}),
+    "chief": frozenset({"detachment_plans", "approve_plan", "record_visit", "statistics", "manage_closures"}),
     "manager": frozenset({"statistics"}),
     "admin": frozenset(
-        {"all_plans", "approve_plan", "record_visit", "statistics", "manage_accounts", "audit_log"}
+        {
+            "all_plans",
+            "approve_plan",
+            "record_visit",
+            "statistics",
+            "manage_accounts",
+            "audit_log",
+            "manage_closures",
+        }
     ),
 }
 CAPABILITIES = frozenset().union(*ROLE_CAPABILITIES.values())
@@ -384,6 +393,21 @@ def approve_plan(
     require(handle, account, "approve_plan", f"plan:{plan_id}")
     open_plan(handle, account, plan_id, now, site_prefectures)
     plans.approve_plan(connection(handle), int(plan_id), account.username)
+
+
+def add_closure(handle: Handle, account: Account, **fields: object) -> closures.StoredClosure:
+    """Add a road closure as ``account`` (a chief or an admin; see :func:`records.closures.add_closure`
+    for the fields); a refusal is audited, the closure and its audit entry name the account."""
+    require(handle, account, "manage_closures", "closures")
+    return closures.add_closure(handle, **fields, actor=account.username)
+
+
+def lift_closure(
+    handle: Handle, account: Account, closure_id: int, reopen_on: date | str, note: str = ""
+) -> closures.StoredClosure:
+    """Lift a road closure from ``reopen_on`` as ``account`` (a chief or an admin), audited."""
+    require(handle, account, "manage_closures", f"closure:{closure_id}")
+    return closures.lift_closure(handle, closure_id, reopen_on=reopen_on, actor=account.username, note=note)
 
 
 def record_visit(

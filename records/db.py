@@ -316,6 +316,30 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         BEGIN SELECT RAISE(ABORT, 'an audit entry must name its actor'); END;
         """,
     ),
+    (
+        4,
+        "road closures added by chiefs (a lift or a correction is a new row superseding the old)",
+        """
+        CREATE TABLE road_closures (
+            closure_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL CHECK (trim(name) != ''),
+            reason TEXT NOT NULL CHECK (reason IN ('sandstorm', 'flood', 'road_works', 'other')),
+            geometry TEXT NOT NULL CHECK (json_valid(geometry)),
+            first_day TEXT NOT NULL CHECK (first_day GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            last_day TEXT NOT NULL CHECK (last_day GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            lifted_from TEXT CHECK (lifted_from IS NULL
+                OR lifted_from GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            supersedes INTEGER UNIQUE REFERENCES road_closures(closure_id),
+            note TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL CHECK (trim(created_by) != ''),
+            CHECK (last_day >= first_day),
+            CHECK (lifted_from IS NULL OR supersedes IS NOT NULL)
+        );
+        CREATE INDEX road_closures_days ON road_closures(first_day, last_day);
+        """
+        + _append_only("road_closures", "road closures"),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -11,9 +11,16 @@ from views.pages import allowed_pages
 
 
 def test_pages_per_role():
-    assert allowed_pages(account_for("officer")) == ("my-sites", "map")
-    assert allowed_pages(account_for("chief")) == ("plan", "my-sites", "coverage", "map", "layers")
-    assert allowed_pages(account_for("manager")) == ("coverage", "map", "layers")
+    assert allowed_pages(account_for("officer")) == ("my-sites", "map", "closures")
+    assert allowed_pages(account_for("chief")) == (
+        "plan",
+        "closures",
+        "my-sites",
+        "coverage",
+        "map",
+        "layers",
+    )
+    assert allowed_pages(account_for("manager")) == ("coverage", "map", "layers", "closures")
     assert "my-sites" in allowed_pages(account_for("manager", permissions=frozenset({"drilldown"})))
     assert set(allowed_pages(account_for("admin"))) == {
         "plan",
@@ -22,6 +29,7 @@ def test_pages_per_role():
         "map",
         "layers",
         "audit",
+        "closures",
     }
     assert allowed_pages(account_for("admin", disabled=True)) == ()
     # Only admins read the audit log; only chiefs and admins plan.

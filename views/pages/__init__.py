@@ -3,7 +3,8 @@
 dashboard.py registers them with ``st.navigation``; :func:`allowed_pages` says which ones an
 account's role may open (the others are hidden from its menu and refused by URL). A page reads the
 account with :func:`views.session.current_account` and checks ``records.access.can`` itself for
-the data it shows.
+the data it shows. Road closures are shown to every role (they are no secret and everyone plans
+around them); only chiefs and admins (``manage_closures``) get the form that adds one.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from records.accounts import Account
 
 #: The pages each role may open, in menu order (the map, at the root URL, is everyone's).
 ROLE_PAGES: dict[str, tuple[str, ...]] = {
-    "officer": ("my-sites", "map"),
-    "chief": ("plan", "my-sites", "coverage", "map", "layers"),
-    "manager": ("coverage", "map", "layers"),
-    "admin": ("plan", "my-sites", "coverage", "map", "layers", "audit"),
+    "officer": ("my-sites", "map", "closures"),
+    "chief": ("plan", "closures", "my-sites", "coverage", "map", "layers"),
+    "manager": ("coverage", "map", "layers", "closures"),
+    "admin": ("plan", "closures", "my-sites", "coverage", "map", "layers", "audit"),
 }
 
 
@@ -27,5 +28,5 @@ def allowed_pages(account: Account) -> tuple[str, ...]:
         return ()
     pages = ROLE_PAGES[account.role]
     if account.role == "manager" and access.can(account, "all_plans"):
-        pages = ("coverage", "my-sites", "map", "layers")
+        pages = ("coverage", "my-sites", "map", "layers", "closures")
     return pages
