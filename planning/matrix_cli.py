@@ -4,18 +4,22 @@ Input: a CSV with columns ``id, lon, lat`` (WGS84 degrees; other columns are ign
 Output: a CSV with one row per ordered pair of distinct points:
 ``from, to, km, minutes, model`` (km and minutes empty where the pair is unreachable).
 Points that need attention (unreachable, nearest road on a fragment, long access leg) are
-listed on stderr. Exit 0 on success, 2 for bad input.
+listed on stderr. Road closures in force on ``--date`` (default: today in Beijing time) are
+applied: the shipped layer (:mod:`planning.closures`) plus ``--closures FILE``, or none with
+``--no-closures``; stderr lists them. Exit 0 on success, 2 for bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from planning.closures import Closure, in_force, load_closures, network_with_closures
 from planning.roads import RoadNetwork, load_road_network
 from planning.travel import LONG_ACCESS_KM, MAX_ACCESS_KM, TravelMatrix, travel_matrix
 
@@ -32,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
         help="great-circle model (distance x circuity factor), no road graph",
     )
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the disk cache")
+    parser.add_argument(
+        "--date", help="YYYY-MM-DD: apply the road closures in force that day (default: today, UTC+8)"
+    )
+    closures = parser.add_mutually_exclusive_group()
+    closures.add_argument(
+        "--closures", type=Path, help="extra road closures (same columns as the shipped layer)"
+    )
+    closures.add_argument("--no-closures", action="store_true", help="ignore all road closures")
     parser.add_argument(
         "--max-access-km",
         type=float,
@@ -73,6 +85,34 @@ def pairs_frame(matrix: TravelMatrix) -> pd.DataFrame:
     )
 
 
+#: Beijing time, the date every Xinjiang office works by.
+BEIJING = datetime.timezone(datetime.timedelta(hours=8))
+
+
+def parse_day(text: str | None) -> datetime.date:
+    """``--date`` as a date (default: today in Beijing time); ``ValueError`` naming the field."""
+    if text is None:
+        return datetime.datetime.now(BEIJING).date()
+    try:
+        return datetime.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"--date: {text!r} is not a date YYYY-MM-DD") from None
+
+
+def closures_for(args: argparse.Namespace, day: datetime.date) -> tuple[Closure, ...]:
+    """The closures in force on ``day``: shipped plus ``--closures``; none with ``--no-closures``."""
+    if args.no_closures:
+        return ()
+    closures = load_closures()
+    if args.closures is not None:
+        extra = load_closures(args.closures)
+        clash = sorted({c.id for c in closures} & {c.id for c in extra})
+        if clash:
+            raise ValueError(f"{args.closures}: field 'id' {clash[0]!r} is already used by the shipped layer")
+        closures += extra
+    return in_force(closures, day)
+
+
 def _naming(path: Path, error: Exception) -> str:
     """The error message, prefixed with the file name unless it already names it."""
     message = str(error)
@@ -87,6 +127,12 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         print(f"error: {_naming(args.points, error)}", file=sys.stderr)
         return 2
+    try:
+        day = parse_day(args.date)
+        closures = () if args.no_roads else closures_for(args, day)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     network: RoadNetwork | None = None
     if not args.no_roads:
         try:
@@ -94,6 +140,7 @@ def main(argv: list[str]) -> int:
         except (ValueError, OSError, RuntimeError) as error:
             print(f"error: road file {_naming(args.roads, error) if args.roads else error}", file=sys.stderr)
             return 2
+        network = network_with_closures(network, closures)
     try:
         matrix = travel_matrix(points, network, use_cache=not args.no_cache, max_access_km=args.max_access_km)
     except ValueError as error:  # the points (the network is loaded): name the file
@@ -105,6 +152,14 @@ def main(argv: list[str]) -> int:
         print(f"error: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
         return 2
     print(f"{len(matrix.ids)} points, model {matrix.model}; wrote {args.out}", file=sys.stderr)
+    if not args.no_roads:
+        print(f"road closures in force on {day.isoformat()}: {len(closures)}", file=sys.stderr)
+        for closure in closures:
+            print(
+                f"  closed {closure.id}: {closure.name} ({closure.reason}, {closure.period}, "
+                f"{closure.confidence})",
+                file=sys.stderr,
+            )
     flagged = matrix.report()
     for row in flagged.itertuples():
         reasons = []
