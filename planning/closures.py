@@ -135,6 +135,8 @@ def closures_from_frame(frame: gpd.GeoDataFrame, source: str) -> tuple[Closure, 
             value = row[column]
             if value is None or (not isinstance(value, str) and pd.isna(value)) or not str(value).strip():
                 raise ValueError(f"{where}: field {column!r} is empty")
+            if isinstance(value, datetime.date):  # GeoJSON readers turn "2026-12-07" into a timestamp
+                value = (value.date() if isinstance(value, datetime.datetime) else value).isoformat()
             values[column] = str(value).strip()
         if values["id"] in seen:
             raise ValueError(f"{where}: field 'id' {values['id']!r} is a duplicate")
