@@ -96,3 +96,19 @@ def test_ids_are_checked_across_files_and_json_output(tmp_path, capsys):
         "site_id",
         f"site_id already exists in {first}",
     )
+
+
+def test_planning_check_unreadable_input_exits_two(tmp_path):
+    """``python -m planning check`` names the bad file and exits 2, without a traceback."""
+    plan = tmp_path / "plan.json"
+    plan.write_text("{not json")
+    scenario = REPO_ROOT / "data" / "scenarios" / "urumqi_changji_shihezi_week.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "planning", "check", "--scenario", str(scenario), "--plan", str(plan)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "plan.json" in done.stderr and "Traceback" not in done.stderr
