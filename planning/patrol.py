@@ -1,84 +1,78 @@
 """Weekly multi-day patrol plans: a scenario and the registry in, a checkable :class:`Plan` out.
 
-The model (one OR-Tools vehicle per team over the whole horizon, built on :mod:`planning.core`):
+The model (one vehicle per team over the whole horizon, built on :mod:`planning.core` and solved
+by the ruin-and-recreate search of :mod:`planning.ruin_recreate`, which enforces every rule):
 
-* Time is minutes from local midnight of the first day. Ordinary sites may *start* service in
-  the work window of any day, night-check sites only in the night window of a night inside the
-  plan (several windows per node).
+* Time is minutes from local midnight of the first day. An ordinary inspection starts in the work
+  window of a day and ends by the window's end + ``rules.service_overrun_minutes``; a night check
+  the same inside the night window of a night in the plan (several windows per node).
 * Nights: for every team and night there is a group of lodging nodes (one per candidate town,
-  the base among them, restricted to that team) of which exactly one is visited (a prohibitive
-  penalty rather than a hard constraint, so a first solution always exists; the plan is marked
-  failed if a night is ever missing). A bed opens after the day's last possible work start and
-  closes at ``rules.lodging_by``; a second, *late* copy of each bed is reachable only straight
-  from a night-check site and closes at the end of the night window +
-  ``rules.night_return_minutes``. Because times only grow along a route, the beds cut the route
-  into days: everything before bed n happens by the evening of day n, everything after it on
-  day n+1 or later.
-* Leaving a bed no earlier than ``rules.depart_after`` is kept by the windows and arc limits
-  alone (see :meth:`_Builder._arc_limits`), not by a side constraint: OR-Tools does not check
-  side constraints on slack in its local-search filters and its final schedule ignored them in
-  our runs, and capped waiting (slack) made its first-solution heuristics time out on a few
-  hundred nodes. Idle waiting during the day is therefore possible and reported as a KPI; in
-  the plan, the wait before a bed is spent at the bed (the team drives there right after its
-  last visit).
-* Without ``return_to_base`` the last night is also a lodging group and the route ends there.
-* Cost = driving minutes. Leaving out an optional site costs ``1000 + 100 x priority`` minutes
-  (priority 0-100), so the solver fills the working time with sites and prefers high priority.
-  Mandatory sites carry a prohibitive penalty instead of a hard constraint: an impossible
-  mandatory site then yields a plan that says so rather than no plan at all.
-* Lodging candidates per team and night are the towns the team can reach by that night (and get
-  home from in time), ranked by the priority of sites within half a day's drive; the best
-  :data:`LODGING_PER_NIGHT` plus the base are kept to bound the model size.
+  the base among them, restricted to that team) of which exactly one is visited. A bed is a
+  *rest node*: it ends one duty and starts the next, its service is the rest
+  (``rules.min_rest_minutes``) and the team leaves it no earlier than the next morning's
+  ``rules.depart_after``. A bed opens after the day's work window, so no inspection of that day
+  can follow it, and closes at ``rules.lodging_by``; a second, *late* copy of each bed closes at
+  the end of the night window + ``rules.night_return_minutes`` and is reachable only after a
+  night check (or from a site close enough to be reached by ``lodging_by``).
+* Duties (leaving a bed to reaching the next) keep ``rules.max_duty_minutes_per_day`` and
+  ``rules.max_drive_minutes_per_day``; a leg longer than ``rules.max_continuous_drive_minutes``
+  of driving carries a ``rules.break_minutes`` stop per such stretch (art. 62), and a stop at a
+  site lasts at least ``break_minutes`` so it counts as that stop.
+* Cost = driving minutes, + ``rules.night_away_cost_minutes`` per night away from base, + a
+  small workload term that shares ties between teams. Leaving out an optional site costs its
+  *value*, ``DETOUR_BASE_MINUTES + DETOUR_MINUTES_PER_PRIORITY x priority`` minutes of driving:
+  a site is worth at most that detour (2 h for priority 0, 7 h for 50, 12 h for 100; see
+  ``docs/planning.md``). Mandatory sites and the nights are required.
+* Lodging candidates per team and night are the towns (:func:`planning.lodging.
+  lodging_candidates`) the team can reach by that night and get home from in time, the
+  :data:`LODGING_PER_SITE` nearest to each site the team may visit, at most
+  :data:`LODGING_PER_NIGHT` of them (the most useful first), plus the base.
+* Road closures (:mod:`planning.closures`, the shipped layer and any the caller adds) in force on
+  any day of the plan close their roads for the whole plan: simpler than a matrix per day, and
+  never wrong, only cautious when a closure covers part of the week.
 
 Before routing, sites that cannot be in any plan are dropped with the reason: not on the road
-network, no team with the skill, outside every team's range in the horizon, a night check in a
-plan with no night.
+network, no team with the skill or the drawn officers, outside every team's range in the
+horizon, a night check in a plan with no night.
 
-Two strategies: ``"week"`` solves one model for all teams; ``"assign"`` (the default) first gives
-each site to the able team with the nearest base (by drive time) and then routes each team on its
-own with an equal share of the budget. Each search is OR-Tools followed by the core's
-ruin-and-recreate phase (:data:`RUIN_RECREATE_SHARE` of its budget). On the 400-site bench
-(``bench/RESULTS.md``) assign-then-route visits about as many sites as the one-model week (188 vs
-192) with 35 % less driving, in less time.
+The search starts from an empty week and runs ``effort`` thousand iterations (the same plan on
+any machine: :data:`ITERATIONS_PER_EFFORT`), or for a time budget when ``seconds`` is given.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from planning import ruin_recreate
 from planning.candidates import Candidates, select_sites
-from planning.core import ChooseOne, Node, RoutingProblem, RoutingSolution, SolveParams, Vehicle, Visit, solve
-from planning.plan import Plan, Stop, TeamRoute, plan_kpis
-from planning.scenario import Scenario, Team, Town, lodging_candidates, night_offset
+from planning.closures import Closure, in_force, load_closures, network_with_closures
+from planning.core import ChooseOne, DutyLimits, Node, RoutingProblem, Vehicle
+from planning.lodging import lodging_candidates
+from planning.plan import Day, Plan, Stop, TeamRoute, plan_kpis
+from planning.roads import RoadNetwork, load_road_network
+from planning.scenario import Scenario, Team, Town
 from planning.travel import TravelMatrix, travel_matrix
 
-#: Cost of leaving out an optional site: a base plus a priority-scaled part (minutes of driving).
-DROP_PENALTY_BASE = 1000
-DROP_PENALTY_PER_PRIORITY = 100
-#: Dropping a mandatory site costs more than any feasible amount of driving.
-MANDATORY_PENALTY = 10_000_000
-#: Extra cost of an ordinary bed where its late copy could be used (keeps night checks insertable).
-LATE_BED_COST = 30
-#: Lodging towns kept per team and night (besides the base).
-LODGING_PER_NIGHT = 8
-STRATEGIES = ("week", "assign")
-#: First-solution strategies tried in turn (share of the budget), keeping the best result. Starting
-#: from an empty plan, local search places the nights first (beds have the lowest node indices)
-#: and scales to hundreds of sites; cheapest insertion builds better small plans but needs many
-#: seconds for its first solution on large ones. Neither alone found the optimum of every tiny
-#: test instance; together they did.
-PORTFOLIO = (("LOCAL_CHEAPEST_INSERTION", 1 / 3), ("ALL_UNPERFORMED", 2 / 3))
-#: Share of each search's budget for the ruin-and-recreate phase (planning.ruin_recreate); 0 leaves
-#: the search to OR-Tools alone. The VRPTW setting, measured against 0 on the patrol bench
-#: (bench/RESULTS.md: 188 vs 158 sites visited), not tuned for patrols.
-RUIN_RECREATE_SHARE = 0.8
+#: A site is worth this much driving (minutes), plus the priority-scaled part below.
+DETOUR_BASE_MINUTES = 120
+DETOUR_MINUTES_PER_PRIORITY = 6
+#: Lodging towns kept per site (nearest first) and per team and night (besides the base).
+LODGING_PER_SITE = 2
+LODGING_PER_NIGHT = 30
+#: Search iterations per unit of ``solver.effort``.
+ITERATIONS_PER_EFFORT = 1000
+#: The workload term: W² / (days x max duty x this), W a team's driving and service minutes.
+#: At a full week a minute of work costs two thirds of a minute more on the busier team: ties
+#: between teams at one base are shared, and an idle team is worth a somewhat longer drive.
+WORKLOAD_SCALE_FACTOR = 3
 
 Progress = Callable[[str], None]
 
@@ -97,11 +91,23 @@ class NodeInfo:
 
 @dataclass(frozen=True)
 class PatrolModel:
-    """A built routing model with the meaning of each node, ready for :func:`planning.core.solve`."""
+    """A built routing model with the meaning of each node, ready for the search."""
 
     problem: RoutingProblem
     info: tuple[NodeInfo, ...]
     teams: tuple[int, ...]
+
+
+def site_value(priority: float) -> int:
+    """Minutes of driving a site is worth: the most the plan will detour for it."""
+    return int(DETOUR_BASE_MINUTES + DETOUR_MINUTES_PER_PRIORITY * float(priority))
+
+
+def break_minutes(drive_minutes: np.ndarray, rules) -> np.ndarray:
+    """Rest stops on a leg of ``drive_minutes``: one ``break_minutes`` stop per full stretch of
+    ``max_continuous_drive_minutes`` before the last (art. 62)."""
+    stretches = np.ceil(np.asarray(drive_minutes, float) / rules.max_continuous_drive_minutes) - 1
+    return (np.maximum(stretches, 0) * rules.break_minutes).astype(np.int64)
 
 
 def drive_elapsed(drive_minutes: float, day_drive_minutes: int) -> float:
@@ -113,25 +119,22 @@ def drive_elapsed(drive_minutes: float, day_drive_minutes: int) -> float:
     return drive_minutes + nights * (1440 - day_drive_minutes)
 
 
-def _site_windows(scenario: Scenario, night_check: bool) -> list[tuple[int, int]]:
-    return scenario.night_windows() if night_check else scenario.work_windows()
-
-
 def range_reason(
     scenario: Scenario, out_minutes: float, back_minutes: float, service: int, night_check: bool
 ) -> str | None:
     """Why a team with this drive time to and from a site cannot visit it in the horizon (an
     optimistic bound: ``None`` does not promise a fit)."""
     rules = scenario.rules
-    day_drive = rules.lodging_by - rules.depart_after
-    windows = _site_windows(scenario, night_check)
+    day_drive = rules.max_drive_minutes_per_day
+    windows = scenario.service_windows(service, night_check)
+    if not windows:
+        return f"a {service} min inspection does not fit in the {'night' if night_check else 'work'} window"
     arrive = rules.depart_after + drive_elapsed(out_minutes, day_drive)
-    if not windows or arrive > windows[-1][1]:
-        last = windows[-1][1] if windows else 0
+    if arrive > windows[-1][1]:
         return (
             f"outside every team's range: the nearest able team needs {out_minutes / 60:.1f} h of driving "
-            f"to get there, too far to arrive by {scenario.minute_to_datetime(last):%a %H:%M} "
-            f"with {scenario.days} day(s)"
+            f"to get there, too far to arrive by {scenario.minute_to_datetime(windows[-1][1]):%a %H:%M} "
+            f"with {scenario.days} day(s) and at most {day_drive / 60:g} h of driving a day"
         )
     if scenario.return_to_base:
         start = max(arrive, next(lo for lo, hi in windows if hi >= arrive))
@@ -154,7 +157,7 @@ def _points(candidates: Candidates, towns: tuple[Town, ...]) -> pd.DataFrame:
 
 
 class _Builder:
-    """Builds a :class:`PatrolModel` for some teams and sites over a shared travel matrix."""
+    """Builds a :class:`PatrolModel` for the teams and sites over a travel matrix."""
 
     def __init__(
         self, scenario: Scenario, sites: pd.DataFrame, matrix: TravelMatrix, towns: tuple[Town, ...]
@@ -163,6 +166,7 @@ class _Builder:
         self.sites = sites
         self.matrix = matrix
         self.towns = towns
+        self.town_by_id = {t.id: t for t in towns}
         self.point_of = {pid: i for i, pid in enumerate(matrix.ids)}
         self.minutes = np.ceil(np.where(np.isfinite(matrix.minutes), matrix.minutes, np.inf))
 
@@ -170,33 +174,38 @@ class _Builder:
         return self.point_of[f"town:{town.id}"]
 
     def lodging_towns(self, team: Team, night: int, site_ids: list[str]) -> list[Town]:
-        """The base plus the most useful towns this team can reach by ``night`` and leave in time."""
-        rules, scenario = self.scenario.rules, self.scenario
-        day_drive = rules.lodging_by - rules.depart_after
+        """The base plus the towns nearest to the sites this team may visit, among those it can
+        reach by ``night`` and get home from in time."""
+        scenario, day_drive = self.scenario, self.scenario.rules.max_drive_minutes_per_day
         base = self.town_point(team.base)
-        site_points = [self.point_of[s] for s in site_ids]
-        scored = []
-        for town in self.towns:
-            p = self.town_point(town)
-            if town.id == team.base.id or not np.isfinite(self.minutes[base, p]):
-                continue
-            if self.minutes[base, p] > (night + 1) * day_drive:
-                continue
-            days_left = scenario.days - 1 - night
-            if scenario.return_to_base and self.minutes[p, base] > days_left * day_drive:
-                continue
-            near = self.minutes[p, site_points] <= day_drive / 2 if site_points else np.zeros(0, bool)
-            score = float(self.sites.loc[np.asarray(site_ids)[near], "priority"].sum()) if near.any() else 0.0
-            if score > 0:
-                scored.append((score, town))
-        scored.sort(key=lambda item: -item[0])
-        return [team.base, *[town for _, town in scored[:LODGING_PER_NIGHT]]]
+        days_left = scenario.days - 1 - night
+        usable = [
+            town
+            for town in self.towns
+            if town.id != team.base.id
+            and np.isfinite(self.minutes[base, self.town_point(town)])
+            and self.minutes[base, self.town_point(town)] <= (night + 1) * day_drive
+            and not (scenario.return_to_base and self.minutes[self.town_point(town), base] > days_left * day_drive)
+        ]
+        if not usable or not site_ids:
+            return [team.base]
+        town_points = np.array([self.town_point(t) for t in usable])
+        site_points = np.array([self.point_of[s] for s in site_ids])
+        to_towns = self.minutes[np.ix_(site_points, town_points)]
+        nearest = np.argsort(to_towns, axis=1, kind="stable")[:, :LODGING_PER_SITE]
+        priority = self.sites.loc[site_ids, "priority"].to_numpy(float) + 1.0
+        score = np.zeros(len(usable))
+        for rank in range(nearest.shape[1]):
+            reachable = np.isfinite(to_towns[np.arange(len(site_ids)), nearest[:, rank]])
+            np.add.at(score, nearest[reachable, rank], priority[reachable])
+        order = [i for i in np.argsort(-score, kind="stable") if score[i] > 0][:LODGING_PER_NIGHT]
+        return [team.base, *[usable[i] for i in order]]
 
-    def build(self, team_indices: tuple[int, ...], site_teams: dict[str, tuple[int, ...]]) -> PatrolModel:
-        """Model for ``team_indices`` (scenario team numbers) and the sites of ``site_teams``
-        (site id -> scenario team numbers allowed to visit it)."""
+    def build(self, site_teams: dict[str, tuple[int, ...]]) -> PatrolModel:
+        """Model for every team of the scenario and the sites of ``site_teams`` (site id ->
+        scenario team numbers allowed to visit it)."""
         scenario, rules = self.scenario, self.scenario.rules
-        vehicle_of = {k: v for v, k in enumerate(team_indices)}
+        team_indices = tuple(range(len(scenario.teams)))
         nights = scenario.night_count()
         night_windows = scenario.night_windows()
         info: list[NodeInfo] = []
@@ -226,14 +235,13 @@ class _Builder:
             own_sites = [s for s in site_ids if k in site_teams[s]]
             for night in range(nights):
                 members: list[int] = []
-                # A bed opens after the last possible work start of its day, so no site of that day
-                # can follow it; a late bed opens with the night window.
                 evening = (night * 1440 + scenario.work_hours[1] + 1, night * 1440 + rules.lodging_by)
                 late = (
                     (night_windows[night][0], night_windows[night][1] + rules.night_return_minutes)
                     if night_windows
                     else None
                 )
+                release = (night + 1) * 1440 + rules.depart_after
                 for town in self.lodging_towns(team, night, own_sites):
                     variants = [(False, evening)] + ([(True, late)] if has_night_sites else [])
                     for is_late, window in variants:
@@ -241,55 +249,41 @@ class _Builder:
                         nodes.append(
                             Node(
                                 f"{team.id} night {night} {town.name}{' late' if is_late else ''}",
+                                service=rules.min_rest_minutes,
                                 windows=(window,),
-                                vehicles=(vehicle_of[k],),
+                                vehicles=(k,),
+                                rest=True,
+                                release=release,
                             )
                         )
                         info.append(
                             NodeInfo("lodging", self.town_point(town), team=k, night=night, late=is_late)
                         )
-                groups.append(ChooseOne(tuple(members), penalty=MANDATORY_PENALTY))
-        # Sites after the beds: OR-Tools local search tries to activate nodes in index order,
-        # and with beds first it settles the nights before filling the days.
+                groups.append(ChooseOne(tuple(members)))
         for site_id in site_ids:
             row = self.sites.loc[site_id]
-            allowed = tuple(vehicle_of[k] for k in site_teams[site_id] if k in vehicle_of)
-            penalty = (
-                MANDATORY_PENALTY
-                if row["mandatory"]
-                else int(DROP_PENALTY_BASE + DROP_PENALTY_PER_PRIORITY * float(row["priority"]))
-            )
+            service = int(row["service_minutes"])
             nodes.append(
                 Node(
                     site_id,
-                    service=int(row["service_minutes"]),
-                    windows=tuple(_site_windows(scenario, bool(row["night_check"]))),
-                    penalty=penalty,
-                    vehicles=allowed,
+                    # A stop lasts at least a rest stop, so each leg starts rested.
+                    service=max(service, rules.break_minutes),
+                    windows=tuple(self.scenario.service_windows(service, bool(row["night_check"]))),
+                    penalty=None if row["mandatory"] else site_value(row["priority"]),
+                    vehicles=tuple(site_teams[site_id]),
                 )
             )
             info.append(NodeInfo("site", self.point_of[site_id], site=site_id))
-        travel = self._node_matrix(info, horizon)
-        cost = travel.copy()
-        if has_night_sites:
-            # Where a day's last site may go to either copy of a bed, the late one is cheaper:
-            # local search then keeps late beds, and a night check can be slotted in before one
-            # in a single move (switching the bed and inserting the check is two moves, the first
-            # of them not improving, which local search never makes).
-            work = np.array(
-                [i.kind == "site" and not bool(self.sites.loc[i.site, "night_check"]) for i in info]
-            )
-            normal = np.array([i.kind == "lodging" and not i.late for i in info])
-            late = np.array([i.late for i in info])
-            both = np.ix_(work, normal)
-            cost[both] += (
-                LATE_BED_COST
-                * (travel[np.ix_(work, late)].min(axis=1) <= horizon)[:, None]
-                * (
-                    travel[both]
-                    <= rules.lodging_by - scenario.work_hours[1] - _service(info, self.sites)[work][:, None]
-                )
-            )
+        drive = self._node_matrix(info, horizon)
+        travel = drive + break_minutes(drive, rules)
+        cost = drive.copy()
+        away = np.array(
+            [
+                i.kind == "lodging" and self.matrix.ids[i.point] != f"town:{scenario.teams[i.team].base.id}"
+                for i in info
+            ]
+        )
+        cost[:, away] += rules.night_away_cost_minutes
         problem = RoutingProblem(
             nodes=tuple(nodes),
             vehicles=tuple(vehicles),
@@ -297,24 +291,30 @@ class _Builder:
             cost=cost,
             horizon=horizon,
             groups=tuple(groups),
+            drive=drive,
+            duty=DutyLimits(
+                max_duty=rules.max_duty_minutes_per_day,
+                max_drive=rules.max_drive_minutes_per_day,
+                workload_scale=scenario.days * rules.max_duty_minutes_per_day * WORKLOAD_SCALE_FACTOR,
+            ),
         )
         return PatrolModel(problem, tuple(info), team_indices)
 
     def _node_matrix(self, info: list[NodeInfo], horizon: int) -> np.ndarray:
-        """Integer drive minutes between nodes, with the arcs that would let a team drive or
-        idle through a night blocked (they cost more than the horizon)."""
+        """Integer drive minutes between nodes; arcs no duty could drive, and the ones the day
+        structure rules out, cost more than the horizon."""
         blocked = horizon + 1
         points = np.array([i.point for i in info])
         real = points >= 0
-        travel = np.full((len(info), len(info)), blocked, dtype=np.int64)
+        drive = np.full((len(info), len(info)), blocked, dtype=np.int64)
         sub = self.minutes[np.ix_(points[real], points[real])]
-        travel[np.ix_(real, real)] = np.where(np.isfinite(sub), sub, blocked).astype(np.int64)
-        limit = self._arc_limits(info)
-        travel[travel > limit] = blocked
+        drive[np.ix_(real, real)] = np.where(np.isfinite(sub), sub, blocked).astype(np.int64)
+        drive[drive > self.scenario.rules.max_drive_minutes_per_day] = blocked
+        drive[~self._arc_allowed(info)] = blocked
         for j, node in enumerate(info):
             if node.kind == "end" and node.point < 0:
                 # Without return the route ends in the last night's bed; the empty route (start
-                # straight to end) stays open so that search can start from an empty plan.
+                # straight to end) stays open so that the search can start from an empty plan.
                 final = [
                     i
                     for i, other in enumerate(info)
@@ -324,24 +324,15 @@ class _Builder:
                         or (other.kind == "lodging" and other.night == self.scenario.days - 1)
                     )
                 ]
-                travel[final, j] = 0
-        return travel
+                drive[final, j] = 0
+        return drive
 
-    def _arc_limits(self, info: list[NodeInfo]) -> np.ndarray:
-        """Longest drive allowed on each arc (shorter arcs are kept, longer ones blocked).
-
-        From a site, an arc must be drivable within the same day (or the same night check): the
-        next node's window closes soon enough. A night check is followed only by another night
-        check or a late bed. An arc leaving a bed is at most the morning's drive (work start -
-        morning departure): every node after a bed opens no earlier than the next work start,
-        so that drive cannot begin before the morning departure, and a bed never leads to a
-        night check (whose window might be the same night).
-        """
+    def _arc_allowed(self, info: list[NodeInfo]) -> np.ndarray:
+        """Arcs the day structure allows. A night check is followed only by another night check
+        or a late bed; a late bed is reached after a night check, or from an ordinary site close
+        enough to reach it by ``lodging_by`` after the latest possible inspection end (then it
+        is an ordinary night); no bed leads to a night check (its window may be the same night)."""
         sc, rules = self.scenario, self.scenario.rules
-        ws, we = sc.work_hours
-        lb = rules.lodging_by
-        ns, length = night_offset(sc.night_hours, sc.work_hours) if sc.night_hours else (ws, 0)
-        ne = ns + length
         kind = []
         for node in info:
             if node.kind == "site":
@@ -350,44 +341,21 @@ class _Builder:
                 kind.append("late" if node.late else "bed")
             else:
                 kind.append(node.kind)
-        # (from, to) -> same-day limit before the origin's service time; unlisted pairs are blocked.
-        same_day = {
-            ("work", "work"): we - ws,
-            ("work", "bed"): lb - ws,
-            ("work", "end"): lb - ws,
-            ("work", "night"): ne - ws,
-            ("night", "night"): ne - ns,
-            ("night", "late"): ne + rules.night_return_minutes - ns,
-            # Lets local search first switch a team's bed to its late copy and then slot a night
-            # check in before it; a drive this short still reaches the bed by lodging_by when the
-            # team leaves right after the visit (which is how the plan reports it).
-            ("work", "late"): lb - we,
-        }
-        morning = ws - rules.depart_after
-        free = (sc.days + 1) * 1440
-        service = np.array(
-            [self.sites.loc[i.site, "service_minutes"] if i.kind == "site" else 0 for i in info]
-        )
         kinds = np.array(kind)
-        limit = np.full((len(info), len(info)), -1, dtype=np.int64)
-        for a in set(kind):
-            rows = kinds == a
-            for b in set(kind):
-                if a == "start" and b != "late":
-                    value = np.full(rows.sum(), free)
-                elif a in ("bed", "late") and b not in ("late", "night"):
-                    value = np.full(rows.sum(), morning)
-                elif (a, b) in same_day:
-                    value = same_day[(a, b)] - service[rows]
-                else:
-                    continue
-                limit[np.ix_(rows, kinds == b)] = value[:, None]
-        return limit
-
-
-def _service(info: list[NodeInfo], sites: pd.DataFrame) -> np.ndarray:
-    """Service minutes per routing node (0 for bases and beds)."""
-    return np.array([int(sites.loc[i.site, "service_minutes"]) if i.kind == "site" else 0 for i in info])
+        allowed = np.ones((len(info), len(info)), dtype=bool)
+        night_rows = kinds == "night"
+        allowed[np.ix_(night_rows, ~np.isin(kinds, ["night", "late"]))] = False
+        allowed[np.ix_(np.isin(kinds, ["bed", "late", "start"]), night_rows)] = False
+        allowed[np.ix_(kinds != "work", kinds == "late")] = False
+        allowed[np.ix_(night_rows, kinds == "late")] = True
+        work, late = np.flatnonzero(kinds == "work"), np.flatnonzero(kinds == "late")
+        if len(work) and len(late):
+            points = np.array([i.point for i in info])
+            near = self.minutes[np.ix_(points[work], points[late])] <= (
+                rules.lodging_by - sc.work_hours[1] - rules.service_overrun_minutes
+            )
+            allowed[np.ix_(work, late)] = near
+        return allowed
 
 
 def _prefilter(
@@ -397,6 +365,8 @@ def _prefilter(
     point_of = {pid: i for i, pid in enumerate(matrix.ids)}
     allowed: dict[str, tuple[int, ...]] = {}
     dropped: list[tuple[str, str]] = []
+    drawn = dict(scenario.sites.drawn_officers)
+    officers_known = any(team.officers for team in scenario.teams)
     for site_id, row in candidates.sites.iterrows():
         p = point_of[site_id]
         if row["night_check"] and not scenario.night_windows():
@@ -407,6 +377,17 @@ def _prefilter(
             dropped.append((site_id, "unreachable by road: no road of the network reaches it"))
             continue
         able = [k for k, team in enumerate(scenario.teams) if row["skills"] <= team.skills]
+        if officers_known and site_id in drawn:
+            able = [k for k in able if set(drawn[site_id]) <= set(scenario.teams[k].officers)]
+            if not able:
+                dropped.append(
+                    (
+                        site_id,
+                        f"drawn with officers {', '.join(drawn[site_id])}, and no able team holds them all "
+                        "(list them under teams[].officers)",
+                    )
+                )
+                continue
         bases = {k: point_of[f"town:{scenario.teams[k].base.id}"] for k in able}
         connected = [
             k
@@ -435,46 +416,6 @@ def _prefilter(
     return allowed, dropped
 
 
-def _assign(
-    matrix: TravelMatrix, scenario: Scenario, allowed: dict[str, tuple[int, ...]]
-) -> dict[int, list[str]]:
-    """Each site to the able team with the nearest base (assign-then-route strategy).
-
-    A capacity-balanced variant (fill the nearest team up to 1.5 x its working time, then the
-    next) was measured worse on the Urumqi scenario and the 400-site bench: the sites it moves
-    are far from their new team's base.
-    """
-    point_of = {pid: i for i, pid in enumerate(matrix.ids)}
-    share: dict[int, list[str]] = {k: [] for k in range(len(scenario.teams))}
-    for site_id, teams in allowed.items():
-        p = point_of[site_id]
-        best = min(teams, key=lambda k: matrix.minutes[point_of[f"town:{scenario.teams[k].base.id}"], p])
-        share[best].append(site_id)
-    return share
-
-
-def _solve(
-    model: PatrolModel,
-    params: SolveParams,
-    first_solution: str,
-    report: Callable[[float, int], None],
-    say: Progress,
-) -> RoutingSolution:
-    """Solve with one OR-Tools first-solution strategy, or with the :data:`PORTFOLIO` (each
-    strategy gets its share of ``params.seconds``)."""
-    if first_solution != "portfolio":
-        return solve(model.problem, replace(params, first_solution=first_solution), report)
-    best = None
-    for name, share in PORTFOLIO:
-        say(f"search from {name} for {params.seconds * share:.1f} s")
-        found = solve(
-            model.problem, replace(params, seconds=params.seconds * share, first_solution=name), report
-        )
-        if found.feasible and (best is None or found.objective < best.objective):
-            best = found
-    return best if best is not None else found
-
-
 @dataclass(frozen=True)
 class _Prepared:
     candidates: Candidates
@@ -482,12 +423,35 @@ class _Prepared:
     builder: _Builder
     allowed: dict[str, tuple[int, ...]]
     pre_dropped: list[tuple[str, str]]
+    closures: tuple[dict, ...]
+
+
+def _closures_by_day(scenario: Scenario, closures: Sequence[Closure]) -> tuple[dict, ...]:
+    """The closures in force on some plan day, with those days (for the plan file)."""
+    out = []
+    for closure in closures:
+        dates = [day.isoformat() for day in scenario.day_dates() if closure.in_force(day)]
+        if dates:
+            out.append(
+                {
+                    "id": closure.id,
+                    "name": closure.name,
+                    "reason": closure.reason,
+                    "period": closure.period,
+                    "dates": dates,
+                }
+            )
+    return tuple(out)
 
 
 def _prepare(
-    scenario: Scenario, targets: gpd.GeoDataFrame | None, network: object | None | str, say: Progress
+    scenario: Scenario,
+    targets: gpd.GeoDataFrame | None,
+    network: RoadNetwork | None | str,
+    closures: Sequence[Closure],
+    say: Progress,
 ) -> _Prepared:
-    """Candidates, travel matrix and pre-routing drops of a scenario."""
+    """Candidates, travel matrix (with the plan's closures) and pre-routing drops of a scenario."""
     started = time.perf_counter()
     if targets is None:
         from layers.datasets import load_targets
@@ -496,86 +460,91 @@ def _prepare(
     candidates = select_sites(scenario, targets)
     say(f"{len(candidates.all_ids)} scenario sites, {len(candidates.sites)} candidates for routing")
     towns = lodging_candidates(scenario)
-    matrix = travel_matrix(_points(candidates, towns), None if scenario.travel == "great_circle" else network)
+    applied: tuple[dict, ...] = ()
+    if scenario.travel == "great_circle" or network is None:
+        network = None
+    else:
+        if not isinstance(network, RoadNetwork):
+            network = load_road_network(None if network == "default" else network)
+        every = (*load_closures(), *closures)
+        week = {c.id: c for day in scenario.day_dates() for c in in_force(every, day)}
+        network = network_with_closures(network, tuple(week.values()))
+        applied = _closures_by_day(scenario, every)
+        if applied:
+            say(f"road closures in force: {', '.join(c['name'] for c in applied)}")
+    matrix = travel_matrix(_points(candidates, towns), network)
     say(
         f"travel matrix ({matrix.model}) for {len(matrix.ids)} points in {time.perf_counter() - started:.1f} s"
     )
     allowed, pre_dropped = _prefilter(scenario, candidates, matrix)
-    return _Prepared(
-        candidates, matrix, _Builder(scenario, candidates.sites, matrix, towns), allowed, pre_dropped
-    )
+    builder = _Builder(scenario, candidates.sites, matrix, towns)
+    return _Prepared(candidates, matrix, builder, allowed, pre_dropped, applied)
 
 
 def week_model(
-    scenario: Scenario, *, targets: gpd.GeoDataFrame | None = None, network: object | None | str = "default"
+    scenario: Scenario,
+    *,
+    targets: gpd.GeoDataFrame | None = None,
+    network: RoadNetwork | None | str = "default",
+    closures: Sequence[Closure] = (),
 ) -> PatrolModel:
-    """The one-model-for-the-week routing problem of ``scenario`` (what :func:`plan_week` solves
-    with ``strategy="week"``), for inspection and tests."""
-    prepared = _prepare(scenario, targets, network, lambda message: None)
-    return prepared.builder.build(tuple(range(len(scenario.teams))), prepared.allowed)
+    """The routing problem :func:`plan_week` solves for ``scenario``, for inspection and tests."""
+    prepared = _prepare(scenario, targets, network, closures, lambda message: None)
+    return prepared.builder.build(prepared.allowed)
 
 
 def plan_week(
     scenario: Scenario,
     *,
     targets: gpd.GeoDataFrame | None = None,
-    network: object | None | str = "default",
+    network: RoadNetwork | None | str = "default",
+    closures: Sequence[Closure] = (),
     seconds: float | None = None,
-    strategy: str = "assign",
-    first_solution: str = "portfolio",
-    ruin_recreate: float = RUIN_RECREATE_SHARE,
+    effort: int | None = None,
     progress: Progress | None = None,
 ) -> Plan:
     """Plan ``scenario`` over the registry ``targets`` (default: the shipped registry).
 
     ``network`` is passed to :func:`planning.travel.travel_matrix` (``None`` = great-circle model;
-    the scenario's ``travel: great_circle`` also selects it). ``seconds`` overrides the scenario's
-    solver budget. ``ruin_recreate`` is the share of each search given to the ruin-and-recreate
-    phase, seeded with the scenario's ``solver.seed`` (0 = OR-Tools alone). Raises
-    :class:`planning.scenario.ScenarioError` for a scenario that does not match the registry
-    (unknown site ids or regions).
+    the scenario's ``travel: great_circle`` also selects it). ``closures`` are road closures
+    beyond the shipped layer (e.g. a chief's sandstorm closure) the plan must avoid. The search
+    runs ``effort`` (default: the scenario's ``solver.effort``) thousand iterations, which gives
+    the same plan on any machine, unless ``seconds`` (or the scenario's ``solver.seconds``) asks
+    for a time budget instead. Raises :class:`planning.scenario.ScenarioError` for a scenario
+    that does not match the registry (unknown site ids or regions).
     """
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    prepared = _prepare(scenario, targets, network, say)
-    candidates, matrix, builder, allowed = (
-        prepared.candidates,
-        prepared.matrix,
-        prepared.builder,
-        prepared.allowed,
+    prepared = _prepare(scenario, targets, network, closures, say)
+    model = prepared.builder.build(prepared.allowed)
+    budget_seconds = seconds if seconds is not None else (scenario.solver_seconds if effort is None else None)
+    budget_effort = None if budget_seconds is not None else (effort or scenario.solver_effort)
+    say(
+        f"model: {len(model.problem.nodes)} nodes, {len(model.problem.groups)} nights; searching "
+        + (f"{budget_seconds:g} s" if budget_effort is None else f"effort {budget_effort}")
     )
-    budget = scenario.solver_seconds if seconds is None else seconds
-    params = SolveParams(ruin_recreate=ruin_recreate, seed=scenario.solver_seed)
-
-    def report(elapsed: float, objective: int) -> None:
-        say(f"solver {elapsed:6.1f} s  objective {objective}")
-
-    if strategy == "week":
-        model = builder.build(tuple(range(len(scenario.teams))), allowed)
-        say(
-            f"model: {len(model.problem.nodes)} nodes, {len(model.problem.groups)} night groups; solving {budget:g} s"
-        )
-        parts = [(model, _solve(model, replace(params, seconds=budget), first_solution, report, say))]
-    else:
-        share = _assign(matrix, scenario, allowed)
-        parts = []
-        for k in range(len(scenario.teams)):
-            model = builder.build((k,), {s: (k,) for s in share[k]})
-            say(f"team {scenario.teams[k].id}: {len(share[k])} sites, {len(model.problem.nodes)} nodes")
-            team_params = replace(params, seconds=budget / len(scenario.teams))
-            parts.append((model, _solve(model, team_params, first_solution, report, say)))
-    return _to_plan(
-        scenario,
-        candidates,
-        matrix,
-        builder,
-        parts,
-        prepared.pre_dropped,
-        strategy,
-        time.perf_counter() - started,
+    searched = time.perf_counter()
+    routes, stats = ruin_recreate.improve(
+        model.problem,
+        [[] for _ in model.problem.vehicles],
+        wall_seconds=budget_seconds,
+        iterations=None if budget_effort is None else budget_effort * ITERATIONS_PER_EFFORT,
+        seed=scenario.solver_seed,
+        progress=lambda elapsed, objective: say(f"search {elapsed:6.1f} s  objective {objective}"),
     )
+    say(f"search: {stats['iterations']} iterations in {time.perf_counter() - searched:.1f} s")
+    solver = {
+        "seed": scenario.solver_seed,
+        "effort": budget_effort,
+        "seconds": budget_seconds,
+        "iterations": stats["iterations"],
+        "search": "ruin and recreate (SISR) from an empty week",
+    }
+    return _to_plan(scenario, prepared, model, routes, stats, solver, time.perf_counter() - started)
+
+
+def _town(builder: _Builder, node: NodeInfo) -> Town:
+    return builder.town_by_id[builder.matrix.ids[node.point].removeprefix("town:")]
 
 
 def _stop_type(node: NodeInfo, scenario: Scenario, builder: _Builder) -> tuple[str, str, str]:
@@ -583,111 +552,10 @@ def _stop_type(node: NodeInfo, scenario: Scenario, builder: _Builder) -> tuple[s
     if node.kind == "site":
         row = builder.sites.loc[node.site]
         return "site", node.site, str(row["name"])
-    town_id = builder.matrix.ids[node.point].removeprefix("town:")
-    town = next(t for t in builder.towns if t.id == town_id)
-    is_base = node.team is not None and scenario.teams[node.team].base.id == town_id
+    town = _town(builder, node)
+    is_base = node.team is not None and scenario.teams[node.team].base.id == town.id
     label = f"{town.name} {town.name_zh}".strip()
-    return ("base" if is_base or node.kind in ("start", "end") else "lodging"), town_id, label
-
-
-def _to_plan(
-    scenario: Scenario,
-    candidates: Candidates,
-    matrix: TravelMatrix,
-    builder: _Builder,
-    parts: list[tuple[PatrolModel, RoutingSolution]],
-    pre_dropped: list[tuple[str, str]],
-    strategy: str,
-    elapsed: float,
-) -> Plan:
-    """Translate solver routes into a :class:`Plan` with drop reasons and KPIs."""
-    teams: list[TeamRoute] = []
-    visited: set[str] = set()
-    statuses = []
-    objective = 0
-    for model, solution in parts:
-        statuses.append(solution.status)
-        objective += solution.objective
-        for v, route in enumerate(solution.routes):
-            k = model.teams[v]
-            stops: list[Stop] = []
-            prev_point = None
-            for visit in _spend_waits_in_bed(model, route):
-                node = model.info[visit.node]
-                if node.point < 0:
-                    continue  # the virtual end of a route without return
-                kind, stop_id, name = _stop_type(node, scenario, builder)
-                leg_km = 0.0 if prev_point is None else float(matrix.km[prev_point, node.point])
-                leg_min = 0 if prev_point is None else int(builder.minutes[prev_point, node.point])
-                service = int(model.problem.nodes[visit.node].service)
-                row = candidates.sites.loc[node.site] if node.kind == "site" else None
-                lon, lat = node_lonlat(candidates, builder, node)
-                stops.append(
-                    Stop(
-                        seq=len(stops),
-                        type=kind,
-                        id=stop_id,
-                        name=name,
-                        lon=round(lon, 6),
-                        lat=round(lat, 6),
-                        arrive=scenario.minute_to_datetime(visit.start).isoformat(),
-                        depart=scenario.minute_to_datetime(visit.departure).isoformat(),
-                        service_minutes=service,
-                        leg_km=round(leg_km, 2),
-                        leg_minutes=leg_min,
-                        night=node.night,
-                        night_check=bool(row["night_check"]) if row is not None else False,
-                        mandatory=bool(row["mandatory"]) if row is not None else False,
-                        priority=round(float(row["priority"]), 1) if row is not None else None,
-                    )
-                )
-                if node.kind == "site":
-                    visited.add(node.site)
-                prev_point = node.point
-            teams.append(
-                TeamRoute(
-                    team_id=scenario.teams[k].id,
-                    base=scenario.teams[k].base.name,
-                    stops=tuple(stops),
-                    drive_km=round(sum(s.leg_km for s in stops), 1),
-                    drive_minutes=sum(s.leg_minutes for s in stops),
-                    service_minutes=sum(s.service_minutes for s in stops),
-                )
-            )
-    order = {t.id: i for i, t in enumerate(scenario.teams)}
-    teams.sort(key=lambda t: order[t.team_id])
-    dropped = _dropped(scenario, candidates, pre_dropped, visited, teams, statuses)
-    unmet = tuple(d["id"] for d in dropped if d["mandatory"])
-    status = "solved" if all(s in ("optimal", "feasible") for s in statuses) else "no_solution"
-    if status == "solved" and unmet:
-        status = "solved_mandatory_unmet"
-    return Plan(
-        scenario=scenario.source,
-        travel_model=matrix.model,
-        status=status,
-        objective=int(objective),
-        solve_seconds=round(elapsed, 2),
-        teams=tuple(teams),
-        dropped=tuple(dropped),
-        mandatory_unmet=unmet,
-        kpis=plan_kpis(tuple(teams), tuple(dropped), len(candidates.all_ids)),
-        strategy=strategy,
-    )
-
-
-def _spend_waits_in_bed(model: PatrolModel, route: tuple[Visit, ...]) -> list[Visit]:
-    """The route with each evening's wait moved from the day's last site into the bed: the
-    solver lets a team wait where it is and leave just in time, but a team done for the day
-    drives to its bed right away."""
-    visits = list(route)
-    for i in range(1, len(visits)):
-        prev, bed = visits[i - 1], visits[i]
-        if model.info[bed.node].kind != "lodging" or model.info[prev.node].kind != "site":
-            continue
-        done = prev.start + model.problem.nodes[prev.node].service
-        visits[i - 1] = Visit(prev.node, prev.start, done)
-        visits[i] = Visit(bed.node, done + int(model.problem.travel[prev.node, bed.node]), bed.departure)
-    return visits
+    return ("base" if is_base or node.kind in ("start", "end") else "lodging"), town.id, label
 
 
 def node_lonlat(candidates: Candidates, builder: _Builder, node: NodeInfo) -> tuple[float, float]:
@@ -695,44 +563,187 @@ def node_lonlat(candidates: Candidates, builder: _Builder, node: NodeInfo) -> tu
     if node.kind == "site":
         row = candidates.sites.loc[node.site]
         return float(row["lon"]), float(row["lat"])
-    town_id = builder.matrix.ids[node.point].removeprefix("town:")
-    town = next(t for t in builder.towns if t.id == town_id)
+    town = _town(builder, node)
     return town.lon, town.lat
+
+
+def _team_route(
+    scenario: Scenario, prepared: _Prepared, model: PatrolModel, k: int, schedule: list[tuple[int, int, int, int]]
+) -> TeamRoute:
+    """One team's stops (with times) and day summaries from its scheduled route."""
+    builder, candidates, matrix = prepared.builder, prepared.candidates, prepared.matrix
+    problem = model.problem
+    stops: list[Stop] = []
+    prev = None
+    for node_index, arrive, start, depart in schedule:
+        node = model.info[node_index]
+        if node.point < 0:
+            continue  # the virtual end of a route without return
+        kind, stop_id, name = _stop_type(node, scenario, builder)
+        row = candidates.sites.loc[node.site] if node.kind == "site" else None
+        lon, lat = node_lonlat(candidates, builder, node)
+        drive = 0 if prev is None else int(problem.drive[prev, node_index])
+        stops.append(
+            Stop(
+                seq=len(stops),
+                type=kind,
+                id=stop_id,
+                name=name,
+                lon=round(lon, 6),
+                lat=round(lat, 6),
+                arrive=scenario.minute_to_datetime(arrive).isoformat(),
+                start=scenario.minute_to_datetime(start).isoformat(),
+                depart=scenario.minute_to_datetime(depart).isoformat(),
+                service_minutes=int(row["service_minutes"]) if row is not None else 0,
+                leg_km=0.0 if prev is None else round(float(matrix.km[model.info[prev].point, node.point]), 2),
+                leg_minutes=drive,
+                leg_break_minutes=0 if prev is None else int(problem.travel[prev, node_index]) - drive,
+                night=node.night,
+                night_check=bool(row["night_check"]) if row is not None else False,
+                mandatory=bool(row["mandatory"]) if row is not None else False,
+                priority=round(float(row["priority"]), 1) if row is not None else None,
+            )
+        )
+        prev = node_index
+    team = scenario.teams[k]
+    return TeamRoute(
+        team_id=team.id,
+        base=team.base.name,
+        stops=tuple(stops),
+        drive_km=round(sum(s.leg_km for s in stops), 1),
+        drive_minutes=sum(s.leg_minutes for s in stops),
+        service_minutes=sum(s.service_minutes for s in stops),
+        days=_days(scenario, stops),
+        officers=team.officers,
+    )
+
+
+def _days(scenario: Scenario, stops: list[Stop]) -> tuple[Day, ...]:
+    """Per plan day: leaving the night's bed (or the base) to reaching the next one."""
+    beds = [0] + [i for i, s in enumerate(stops) if s.night is not None]
+    if scenario.return_to_base:
+        beds.append(len(stops) - 1)
+    days = []
+    for d, (a, b) in enumerate(zip(beds, beds[1:], strict=False)):
+        leave, arrive = stops[a].depart, stops[b].arrive
+        legs = stops[a + 1 : b + 1]
+        duty = (dt.datetime.fromisoformat(arrive) - dt.datetime.fromisoformat(leave)).total_seconds() / 60
+        days.append(
+            Day(
+                date=(scenario.start + dt.timedelta(days=d)).isoformat(),
+                leave=leave,
+                arrive_bed=arrive,
+                bed=stops[b].name,
+                bed_id=stops[b].id,
+                drive_minutes=sum(s.leg_minutes for s in legs),
+                duty_minutes=round(duty),
+                km=round(sum(s.leg_km for s in legs), 1),
+                sites=sum(1 for s in legs if s.type == "site"),
+            )
+        )
+    return tuple(days)
+
+
+def _to_plan(
+    scenario: Scenario,
+    prepared: _Prepared,
+    model: PatrolModel,
+    routes: list[list[int]],
+    stats: dict,
+    solver: dict,
+    elapsed: float,
+) -> Plan:
+    """Translate the search's routes into a :class:`Plan` with drop reasons and KPIs."""
+    schedules = ruin_recreate.duty_schedules(model.problem, routes)
+    teams = [_team_route(scenario, prepared, model, k, schedules[k]) for k in model.teams]
+    visited = {s.id for t in teams for s in t.stops if s.type == "site"}
+    nights_missing = any(
+        sum(model.info[n].kind == "lodging" for n in route) != scenario.night_count() for route in routes
+    )
+    dropped = _dropped(scenario, prepared, model, routes, visited)
+    unmet = tuple(d["id"] for d in dropped if d["mandatory"])
+    status = "no_solution" if nights_missing else ("solved_mandatory_unmet" if unmet else "solved")
+    warnings = []
+    if scenario.sites.drawn_officers and not any(t.officers for t in scenario.teams):
+        warnings.append(
+            "drawn officers were not matched to teams: no team lists its officers (teams[].officers), "
+            "so any able team may visit a drawn site"
+        )
+    if solver["effort"] is None:
+        warnings.append("planned with a time budget: another run or machine may give a different plan")
+    partial = [c["name"] for c in prepared.closures if len(c["dates"]) < scenario.days]
+    if partial:
+        warnings.append(
+            f"closed for part of the week and avoided on every day: {', '.join(partial)}"
+        )
+    return Plan(
+        scenario=scenario.source,
+        travel_model=prepared.matrix.model,
+        status=status,
+        objective=int(stats["objective"]),
+        solve_seconds=round(elapsed, 2),
+        teams=tuple(teams),
+        dropped=tuple(dropped),
+        mandatory_unmet=unmet,
+        kpis=plan_kpis(tuple(teams), tuple(dropped), len(prepared.candidates.all_ids)),
+        strategy="week",
+        solver=solver,
+        closures=prepared.closures,
+        warnings=tuple(warnings),
+    )
 
 
 def _dropped(
     scenario: Scenario,
-    candidates: Candidates,
-    pre_dropped: list[tuple[str, str]],
+    prepared: _Prepared,
+    model: PatrolModel,
+    routes: list[list[int]],
     visited: set[str],
-    teams: list[TeamRoute],
-    statuses: list[str],
 ) -> list[dict]:
     """Every scenario site not in a route, with a reason a person understands."""
     mandatory = set(scenario.sites.mandatory)
-    reasons = dict(pre_dropped) | dict(candidates.dropped)
-    priorities = [s.priority for t in teams for s in t.stops if s.type == "site" and s.priority is not None]
-    solved = all(s in ("optimal", "feasible") for s in statuses)
+    reasons = dict(prepared.pre_dropped) | dict(prepared.candidates.dropped)
+    problem = model.problem
+    index_of = {info.site: i for i, info in enumerate(model.info) if info.kind == "site"}
+    arcs = [
+        (prev, nxt, v)
+        for v, route in enumerate(routes)
+        for prev, nxt in zip(
+            [problem.vehicles[v].start, *route], [*route, problem.vehicles[v].end], strict=True
+        )
+    ]
     out = []
-    for site_id in candidates.all_ids:
+    for site_id in prepared.candidates.all_ids:
         if site_id in visited:
             continue
         reason = reasons.get(site_id)
-        if reason is None and not solved:
-            reason = "no plan was found within the solver budget"
-        elif reason is None and site_id in mandatory:
-            reason = (
-                "mandatory, but it does not fit in the working hours together with the other mandatory "
-                "sites and the nights' stays"
-            )
-        elif reason is None:
-            priority = float(candidates.sites.loc[site_id, "priority"])
-            low = min(priorities) if priorities else 0.0
-            reason = (
-                f"not fitted in the teams' working time: lower priority ({priority:g}) than what fit"
-                if priority <= low
-                else f"not fitted in the teams' working time: too long a detour for its priority ({priority:g})"
-            )
+        if reason is None:
+            node = index_of[site_id]
+            allowed = set(problem.nodes[node].vehicles or range(len(routes)))
+            detours = [
+                problem.cost[a, node] + problem.cost[node, b] - problem.cost[a, b]
+                for a, b, v in arcs
+                if v in allowed
+            ]
+            detour = min(detours) if detours else math.inf
+            if site_id in mandatory:
+                reason = (
+                    "mandatory, but it does not fit in the teams' working time (driving, duty and work-window "
+                    "limits) together with the other mandatory sites and the nights' stays"
+                )
+            elif detour > problem.horizon:
+                reason = "too far from every planned route: no duty could drive there and on within the limits"
+            elif detour > (problem.nodes[node].penalty or 0):
+                priority = float(prepared.candidates.sites.loc[site_id, "priority"])
+                reason = (
+                    f"not worth the detour: at least {detour / 60:.1f} h of extra driving, more than the "
+                    f"{site_value(priority) / 60:.1f} h a site of priority {priority:g} is worth"
+                )
+            else:
+                reason = (
+                    "not fitted in the teams' working time: the days are full (driving, duty and "
+                    "work-window limits)"
+                )
         if site_id in mandatory:
             reason = f"cannot visit mandatory site: {reason}"
         out.append({"id": site_id, "reason": reason, "mandatory": site_id in mandatory})

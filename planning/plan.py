@@ -1,9 +1,14 @@
 """The plan file: what the planner produced, as plain JSON a checker, an exporter or a person reads.
 
 A :class:`Plan` holds the scenario it answers, the travel model, the solver status, one route per
-team (a list of :class:`Stop`) and every scenario site that is not in a route, with the reason.
-Times are ISO-8601 strings with the Beijing offset (``2026-11-23T10:00:00+08:00``); ``leg_km`` and
-``leg_minutes`` belong to the leg *arriving* at a stop.
+team (a list of :class:`Stop` and a summary per :class:`Day`) and every scenario site that is not
+in a route, with the reason. Times are ISO-8601 strings with the Beijing offset
+(``2026-11-23T10:00:00+08:00``); ``leg_km``, ``leg_minutes`` and ``leg_break_minutes`` belong to
+the leg *arriving* at a stop. The fields are described in ``docs/plan-format.md``.
+
+:data:`FORMAT_VERSION` 2 added ``start``, ``leg_break_minutes``, ``days``, ``officers``,
+``solver``, ``closures`` and ``warnings``; version 1 files (no ``format_version``) still load:
+their service start is their arrival.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 STOP_TYPES = ("base", "site", "lodging")
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,27 @@ class Stop:
     night_check: bool = False
     mandatory: bool = False
     priority: float | None = None
+    start: str = ""
+    leg_break_minutes: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.start:  # a version 1 stop: the service started on arrival
+            object.__setattr__(self, "start", self.arrive)
+
+
+@dataclass(frozen=True)
+class Day:
+    """One plan day of a team: from leaving a bed (or the base) to reaching the next."""
+
+    date: str
+    leave: str
+    arrive_bed: str
+    bed: str
+    bed_id: str
+    drive_minutes: int
+    duty_minutes: int
+    km: float
+    sites: int
 
 
 @dataclass(frozen=True)
@@ -48,6 +75,8 @@ class TeamRoute:
     drive_km: float
     drive_minutes: int
     service_minutes: int
+    days: tuple[Day, ...] = ()
+    officers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,14 +92,26 @@ class Plan:
     dropped: tuple[dict, ...]
     mandatory_unmet: tuple[str, ...] = ()
     kpis: dict = field(default_factory=dict)
-    strategy: str = "assign"
+    strategy: str = "week"
+    solver: dict = field(default_factory=dict)
+    closures: tuple[dict, ...] = ()
+    warnings: tuple[str, ...] = ()
+    format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict:
         """The plan as a JSON-ready dict."""
         data = asdict(self)
-        data["teams"] = [{**team, "stops": [dict(stop) for stop in team["stops"]]} for team in data["teams"]]
-        data["dropped"] = list(data["dropped"])
-        data["mandatory_unmet"] = list(data["mandatory_unmet"])
+        data["teams"] = [
+            {
+                **team,
+                "stops": [dict(stop) for stop in team["stops"]],
+                "days": [dict(day) for day in team["days"]],
+                "officers": list(team["officers"]),
+            }
+            for team in data["teams"]
+        ]
+        for name in ("dropped", "mandatory_unmet", "closures", "warnings"):
+            data[name] = list(data[name])
         return data
 
     @classmethod
@@ -84,6 +125,8 @@ class Plan:
                 drive_km=team["drive_km"],
                 drive_minutes=team["drive_minutes"],
                 service_minutes=team["service_minutes"],
+                days=tuple(Day(**day) for day in team.get("days", ())),
+                officers=tuple(team.get("officers", ())),
             )
             for team in data["teams"]
         )
@@ -98,6 +141,10 @@ class Plan:
             mandatory_unmet=tuple(data.get("mandatory_unmet", ())),
             kpis=data.get("kpis", {}),
             strategy=data.get("strategy", "assign"),
+            solver=data.get("solver", {}),
+            closures=tuple(data.get("closures", ())),
+            warnings=tuple(data.get("warnings", ())),
+            format_version=data.get("format_version", 1),
         )
 
     def save(self, path: str | Path) -> None:
@@ -121,7 +168,7 @@ def plan_kpis(plan_teams: tuple[TeamRoute, ...], dropped: tuple[dict, ...], cand
     visits = [s for t in plan_teams for s in t.stops if s.type == "site"]
     mandatory_total = sum(1 for s in visits if s.mandatory) + sum(1 for d in dropped if d.get("mandatory"))
     nights = [s for t in plan_teams for s in t.stops if s.night is not None]
-    # Waiting after a visit before driving on (the model does not cap it; shown so a chief sees it).
+    # Waiting at a site before or after the inspection (shown so a chief sees it).
     idle = sum(
         (dt.datetime.fromisoformat(s.depart) - dt.datetime.fromisoformat(s.arrive)).total_seconds() / 60
         - s.service_minutes
@@ -141,4 +188,15 @@ def plan_kpis(plan_teams: tuple[TeamRoute, ...], dropped: tuple[dict, ...], cand
         "idle_minutes_after_visits": round(idle),
         "nights_total": len(nights),
         "nights_away_from_base": sum(1 for s in nights if s.type == "lodging"),
+        "teams": {
+            team.team_id: {
+                "sites": sum(1 for s in team.stops if s.type == "site"),
+                "drive_km": team.drive_km,
+                "drive_minutes": team.drive_minutes,
+                "max_drive_minutes_per_day": max((d.drive_minutes for d in team.days), default=0),
+                "max_duty_minutes_per_day": max((d.duty_minutes for d in team.days), default=0),
+                "nights_away": sum(1 for s in team.stops if s.night is not None and s.type == "lodging"),
+            }
+            for team in plan_teams
+        },
     }

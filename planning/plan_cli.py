@@ -1,4 +1,4 @@
-"""``python -m planning plan --scenario S.yaml --out P.json [--seconds N]``: solve a weekly scenario.
+"""``python -m planning plan --scenario S.yaml --out P.json [--effort K | --seconds N]``: solve a weekly scenario.
 
 Prints progress while it works (sites, travel matrix, each better solution the solver finds) and a
 summary at the end; bad scenarios exit 2 with the offending field named.
@@ -11,7 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from planning.patrol import RUIN_RECREATE_SHARE, STRATEGIES, plan_week
+from planning.closures import load_closures
+from planning.patrol import plan_week
 from planning.scenario import ScenarioError, load_scenario
 
 
@@ -20,20 +21,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m planning plan", description=__doc__.split("\n")[0])
     parser.add_argument("--scenario", required=True, help="scenario YAML file")
     parser.add_argument("--out", required=True, help="plan JSON file to write")
-    parser.add_argument(
-        "--seconds", type=float, help="solver budget (default: the scenario's solver.seconds)"
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--effort",
+        type=int,
+        help="search effort, thousands of iterations: the same plan on any machine "
+        "(default: the scenario's solver.effort)",
+    )
+    budget.add_argument(
+        "--seconds", type=float, help="a time budget instead of an effort (the plan then depends on the machine)"
     )
     parser.add_argument(
-        "--strategy",
-        choices=STRATEGIES,
-        default="assign",
-        help="assign sites to teams then route each (default), or one model for the week",
-    )
-    parser.add_argument(
-        "--ruin-recreate",
-        type=float,
-        default=RUIN_RECREATE_SHARE,
-        help=f"share of the search for ruin and recreate (default {RUIN_RECREATE_SHARE:g}; 0 = OR-Tools alone)",
+        "--closures",
+        help="extra road closures to avoid (GeoJSON, same columns as data/geo/road_closures.geojson)",
     )
     parser.add_argument(
         "--great-circle",
@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds is not None and args.seconds <= 0:
         print("error: --seconds must be positive", file=sys.stderr)
         return 2
-    if not 0 <= args.ruin_recreate < 1:
-        print("error: --ruin-recreate must be at least 0 and below 1", file=sys.stderr)
+    if args.effort is not None and args.effort <= 0:
+        print("error: --effort must be positive", file=sys.stderr)
         return 2
     started = time.perf_counter()
 
@@ -53,13 +53,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)
 
     try:
+        extra = load_closures(args.closures) if args.closures else ()
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         scenario = load_scenario(args.scenario)
         plan = plan_week(
             scenario,
             network=None if args.great_circle else "default",
+            closures=extra,
             seconds=args.seconds,
-            strategy=args.strategy,
-            ruin_recreate=args.ruin_recreate,
+            effort=args.effort,
             progress=progress,
         )
     except ScenarioError as exc:
@@ -77,6 +82,15 @@ def main(argv: list[str] | None = None) -> int:
         f"{plan.status}: {k['sites_visited']} of {k['sites_total']} sites visited, {k['sites_dropped']} dropped, "
         f"{k['drive_km']:.0f} km driven, {k['nights_away_from_base']} nights away ({plan.travel_model}); wrote {out}"
     )
+    for team in plan.teams:
+        for day in team.days:
+            print(
+                f"  {team.team_id} {day.date}: leave {day.leave[11:16]}, bed {day.bed} at {day.arrive_bed[11:16]}, "
+                f"{day.drive_minutes / 60:.1f} h driving, {day.duty_minutes / 60:.1f} h on duty, {day.km:.0f} km, "
+                f"{day.sites} site(s)"
+            )
+    for warning in plan.warnings:
+        print(f"  warning: {warning}")
     for site_id in plan.mandatory_unmet:
         reason = next(d["reason"] for d in plan.dropped if d["id"] == site_id)
         print(f"  mandatory site {site_id} not visited: {reason}")

@@ -57,6 +57,12 @@ def _import_numba():
 njit = _import_numba().njit
 
 MISSING_PENALTY = 10**12
+NEAR_REST = 64
+"""Customers per rest node whose absence pulls a bed there (see ``_recreate``)."""
+PULL_SHARE = 0.5
+PULL_CAP = 1000
+"""A customer left out pulls beds near it with half its penalty, at most this much (a mandatory
+node's penalty would drown every other consideration)."""
 """Objective charge for leaving out a mandatory node: larger than any route cost, so the search
 only accepts such a state on its way to inserting the node again."""
 
@@ -136,6 +142,8 @@ class _Arrays(NamedTuple):
     rest: np.ndarray  # [node] bool: a rest node ends a duty
     release: np.ndarray  # [node] earliest departure after resting there
     limits: np.ndarray  # [has duty limits, max duty, max drive, workload scale]
+    near: np.ndarray  # [node, k] customers within half a duty's drive of a rest node, -1 padded
+    pull: np.ndarray  # [node] what a customer left out adds to the pull of rest nodes near it
 
 
 class _State(NamedTuple):
@@ -227,6 +235,53 @@ def improve(
     return routes_out, stats
 
 
+def duty_schedules(problem: RoutingProblem, routes: Sequence[Sequence[int]]) -> list[list[tuple[int, int, int, int]]]:
+    """Per vehicle, ``(node, arrive, start, depart)`` of every stop, its start and end included,
+    as the search schedules a route: each duty leaves as late as still reaches its rest node (or
+    the end) as early as possible, so waiting on the way is spent before leaving; a rest node's
+    departure is the next duty's. ``start`` is the service start (``arrive`` plus any wait) and
+    ``depart = start + service`` except at rest nodes. Raises ``ValueError`` for a route the
+    search would not accept."""
+    warm_up()
+    arrays = _problem_arrays(problem)
+    _state(problem, routes, arrays)  # raises for infeasible routes
+    scratch = _scratch(arrays)
+    out = []
+    for v, route in enumerate(routes):
+        start_node, end_node = int(arrays.start[v]), int(arrays.end[v])
+        depart = int(arrays.ready[v] + arrays.service[start_node])
+        stops = [[start_node, depart, depart, depart]]
+        duties: list[tuple[list[int], int]] = []
+        current: list[int] = []
+        for node in route:
+            if arrays.rest[node]:
+                duties.append((current, node))
+                current = []
+            else:
+                current.append(node)
+        duties.append((current, end_node))
+        first = start_node
+        for customers, end in duties:
+            nodes = np.array(customers, dtype=np.int64)
+            ok, leave, arrival, _ = _segment_times(
+                arrays, first, depart, nodes, len(nodes), end, scratch[0], scratch[1]
+            )
+            if not ok:
+                raise ValueError(f"route {v} cannot be scheduled")
+            stops[-1][3] = int(leave)
+            if len(stops) == 1:  # the vehicle's start: it leaves when it sets off
+                stops[0][1] = stops[0][2] = int(leave)
+            for i, node in enumerate(customers):
+                begin = int(scratch[1][i])
+                stops.append([node, int(scratch[0][i]), begin, begin + int(arrays.service[node])])
+            stops.append([end, int(arrival), int(arrival), int(arrival)])
+            windowed = _earliest_start(arrays, end, arrival)
+            depart = int(max(windowed + arrays.service[end], arrays.release[end]))
+            first = end
+        out.append([tuple(stop) for stop in stops])
+    return out
+
+
 def budget_spent(cpu_used: float, cpu_seconds: float, wall_used: float, wall_seconds: float) -> float:
     """The share of the budget used, 0 to 1: whichever of the CPU and wall budgets runs out first
     (either may be infinite). The annealing temperature follows it, so the search cools down over
@@ -314,6 +369,16 @@ def _problem_arrays(problem: RoutingProblem) -> _Arrays:
     ]
     rank = np.full(n, -1, dtype=np.int64)
     rank[customers] = np.arange(len(customers))
+    travel = np.asarray(problem.travel, dtype=np.int64)
+    rest = np.array([node.rest for node in problem.nodes], dtype=np.bool_)
+    near = np.full((n, NEAR_REST), -1, dtype=np.int64)
+    workers = customers[~rest[customers]]
+    if problem.duty is not None and len(workers):
+        reach = problem.duty.max_drive / 2
+        for m in np.flatnonzero(rest):
+            close = workers[travel[m, workers] <= reach]
+            close = close[np.argsort(travel[m, close], kind="stable")[:NEAR_REST]]
+            near[m, : len(close)] = close
     return _Arrays(
         cost=cost,
         travel=np.ascontiguousarray(problem.travel, dtype=np.int64),
@@ -339,12 +404,14 @@ def _problem_arrays(problem: RoutingProblem) -> _Arrays:
         rank=rank,
         depot_cost=cost[start[0], :].astype(np.float64),
         drive=np.ascontiguousarray(problem.travel if problem.drive is None else problem.drive, dtype=np.int64),
-        rest=np.array([node.rest for node in problem.nodes], dtype=np.bool_),
+        rest=rest,
         release=np.array([node.release for node in problem.nodes], dtype=np.int64),
         limits=np.array(
             [1, duty.max_duty, duty.max_drive, duty.workload_scale] if (duty := problem.duty) else [0, 0, 0, 0],
             dtype=np.int64,
         ),
+        near=near,
+        pull=np.minimum(penalty, PULL_CAP).astype(np.float64) * PULL_SHARE,
     )
 
 
@@ -753,10 +820,24 @@ def _recreate_order(a, removed, n_removed):
 
 
 @njit(cache=True)
+def _pull(a, s, m, v):
+    """How strongly the customers left out near rest node ``m`` draw vehicle ``v`` to it."""
+    total = 0.0
+    for c in a.near[m]:
+        if c < 0:
+            break
+        if s.vehicle_of[c] < 0 and a.allowed[c, v]:
+            total += a.pull[c]
+    return np.int64(total)
+
+
+@njit(cache=True)
 def _recreate(a, s, settings, dirty, removed, n_removed, scratch):
     """Insert the removed customers one by one where they cost least (with blinks), each only
     if that costs less than leaving it out; a group member stands for its group, which gets
-    its cheapest member."""
+    its cheapest member. A rest member's cost is lowered by the pull of the customers left out
+    near it: a bed near unvisited customers opens the way to them (inserted one by one, a far
+    cluster never pays for the drive to its first member)."""
     for c in _recreate_order(a, removed, n_removed):
         g = a.group[c]
         if g < 0:
@@ -769,6 +850,8 @@ def _recreate(a, s, settings, dirty, removed, n_removed, scratch):
                 if m < 0:
                     break
                 mv, mp, md = _best_insertion(a, s, m, settings[4], scratch)
+                if mv >= 0 and a.rest[m]:
+                    md -= _pull(a, s, m, mv)
                 if mv >= 0 and md < delta:
                     c, v, p, delta = m, mv, mp, md
         if v < 0 or delta >= a.penalty[c]:

@@ -33,9 +33,11 @@ from layers.schema import LAYERS, SKILLS
 #: Offices in Xinjiang keep Beijing time; every plan time carries this offset.
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 TRAVEL_MODELS = ("road_network", "great_circle")
-#: Towns at least this populous are lodging candidates under ``lodging: auto``.
-DEFAULT_LODGING_MIN_POPULATION = 20_000
 MAX_DAYS = 14
+#: Search effort when the scenario gives neither ``solver.effort`` nor ``solver.seconds``: thousands
+#: of ruin-and-recreate iterations, calibrated to about a minute on 2 cores for the shipped
+#: scenarios (bench/RESULTS.md).
+DEFAULT_EFFORT = 200
 
 
 class ScenarioError(ValueError):
@@ -60,27 +62,64 @@ class Town:
 
 @dataclass(frozen=True)
 class Team:
-    """A patrol team with its base town, head count and skills."""
+    """A patrol team with its base town, head count, skills and (optionally) its officers' ids
+    from the roster, which decide who may visit a site drawn with named officers (双随机)."""
 
     id: str
     base: Town
     members: int = 2
     skills: frozenset[str] = frozenset()
+    officers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Rules:
-    """Day-structure rules shared by the planner and the checker (minutes after local midnight).
+    """Working-time rules shared by the planner and the checker; clock times are minutes after
+    local midnight, durations minutes. ``docs/plan-format.md`` explains each one.
 
-    ``depart_after``: no team leaves its night's stay before this time in the morning.
-    ``lodging_by``: a team reaches its night's stay by this time, unless its last stop of the
-    day was a night check (then by the end of the night window + ``night_return_minutes``).
+    ``depart_after``: no team leaves a bed before this time in the morning. ``lodging_by``: a
+    team reaches its bed by this time, unless its last stop of the day was a night check (then
+    by the end of the night window + ``night_return_minutes``). No more than
+    ``max_continuous_drive_minutes`` of driving without a stop of at least ``break_minutes``
+    (Road Traffic Safety Law implementing regulations, art. 62); at most
+    ``max_drive_minutes_per_day`` of driving and ``max_duty_minutes_per_day`` from leaving one
+    bed to reaching the next; at least ``min_rest_minutes`` between reaching a bed and leaving
+    it. An inspection ends no later than its window's end + ``service_overrun_minutes``.
+    ``night_away_cost_minutes`` is what a night away from base costs in the objective.
     """
 
     depart_after: int = 7 * 60
     lodging_by: int = 22 * 60
     night_return_minutes: int = 60
-    lodging_min_population: int = DEFAULT_LODGING_MIN_POPULATION
+    max_continuous_drive_minutes: int = 240
+    break_minutes: int = 20
+    max_drive_minutes_per_day: int = 8 * 60
+    max_duty_minutes_per_day: int = 11 * 60
+    min_rest_minutes: int = 10 * 60
+    service_overrun_minutes: int = 30
+    night_away_cost_minutes: int = 60
+
+
+#: Rules given in minutes in the scenario, with their allowed range.
+DURATION_RULES = {
+    "night_return_minutes": (0, 6 * 60),
+    "max_continuous_drive_minutes": (30, 24 * 60),
+    "break_minutes": (0, 120),
+    "max_drive_minutes_per_day": (30, 24 * 60),
+    "max_duty_minutes_per_day": (60, 24 * 60),
+    "min_rest_minutes": (0, 24 * 60),
+    "service_overrun_minutes": (0, 4 * 60),
+    "night_away_cost_minutes": (0, 24 * 60),
+}
+
+
+@dataclass(frozen=True)
+class Lodging:
+    """Where teams may sleep: every city and county seat (``county_seats``), the listed
+    ``towns`` (townships only this way) and always the bases."""
+
+    county_seats: bool = True
+    towns: tuple[Town, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,15 +132,18 @@ class SiteSelection:
     mandatory: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     max_sites: int | None = None
+    #: (site id, officer ids) of sites drawn with named officers (双随机), from ``from_draw`` or
+    #: ``drawn_officers``.
+    drawn_officers: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario. ``work_hours``/``night_hours`` are (start, end) minutes after midnight.
 
-    ``solver_seed`` seeds the ruin-and-recreate phase of the search (OR-Tools itself takes no
-    seed); two runs with the same seed still differ through how far the search gets in its time
-    budget.
+    The search runs for ``solver_effort`` thousand iterations (the same plan on any machine) or,
+    when ``solver_seconds`` is given instead, for that much time (the result then depends on the
+    machine); ``solver_seed`` seeds it.
     """
 
     name: str
@@ -111,9 +153,10 @@ class Scenario:
     teams: tuple[Team, ...]
     sites: SiteSelection = field(default_factory=SiteSelection)
     night_hours: tuple[int, int] | None = None
-    lodging: tuple[Town, ...] | None = None  # None = auto
+    lodging: Lodging = field(default_factory=Lodging)
     return_to_base: bool = True
-    solver_seconds: float = 60.0
+    solver_seconds: float | None = None
+    solver_effort: int = DEFAULT_EFFORT
     solver_seed: int = 1
     travel: str = "road_network"
     rules: Rules = field(default_factory=Rules)
@@ -125,7 +168,8 @@ class Scenario:
         return dt.datetime.combine(self.start, dt.time(0), tzinfo=BEIJING)
 
     def work_windows(self) -> list[tuple[int, int]]:
-        """Service-start windows of ordinary sites, minutes from the horizon start."""
+        """The daily work windows, minutes from the horizon start: an ordinary inspection starts
+        inside one and ends by its end + ``rules.service_overrun_minutes``."""
         lo, hi = self.work_hours
         return [(d * 1440 + lo, d * 1440 + hi) for d in range(self.days)]
 
@@ -134,11 +178,27 @@ class Scenario:
         return self.days - 1 if self.return_to_base else self.days
 
     def night_windows(self) -> list[tuple[int, int]]:
-        """Service-start windows of night-check sites, one per night inside the plan."""
+        """Night-check windows, one per night inside the plan (a night check starts inside one
+        and ends by its end + ``rules.service_overrun_minutes``)."""
         if self.night_hours is None:
             return []
         lo, length = night_offset(self.night_hours, self.work_hours)
         return [(d * 1440 + lo, d * 1440 + lo + length) for d in range(self.night_count())]
+
+    def service_windows(self, service_minutes: int, night_check: bool) -> list[tuple[int, int]]:
+        """Allowed service *start* times of a site: inside its windows, ending by the window's
+        end + the overrun (empty where the inspection is too long for a window)."""
+        overrun = self.rules.service_overrun_minutes
+        windows = self.night_windows() if night_check else self.work_windows()
+        return [
+            (lo, min(hi, hi + overrun - service_minutes))
+            for lo, hi in windows
+            if hi + overrun - service_minutes >= lo
+        ]
+
+    def day_dates(self) -> list[dt.date]:
+        """The calendar date of each plan day."""
+        return [self.start + dt.timedelta(days=d) for d in range(self.days)]
 
     def minute_to_datetime(self, minute: int) -> dt.datetime:
         """Local date-time of a plan minute."""
@@ -225,12 +285,6 @@ def resolve_town(name: object, field_path: str) -> Town:
     raise ScenarioError(field_path, f"unknown town {name!r} (not in the GeoNames places layer){hint}")
 
 
-def lodging_towns_auto(min_population: int) -> tuple[Town, ...]:
-    """Every shipped town with at least ``min_population`` inhabitants."""
-    _, by_id = _gazetteer()
-    return tuple(t for t in by_id.values() if t.population >= min_population)
-
-
 # --- parsing ---------------------------------------------------------------------------------
 
 
@@ -275,14 +329,25 @@ def _number(value: object, field_path: str, lo: float, hi: float, *, integer: bo
     return value
 
 
-def _ids_from_draw(path: Path, field_path: str) -> list[str]:
-    """Site ids of a random-draw record (``python -m layers draw``: its ``result`` list), or of a
-    plain JSON list of ids."""
+def _read_draw(path: Path, field_path: str) -> object:
+    """A random-draw record (``python -m layers draw``) or a plain JSON list of ids, parsed."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScenarioError(field_path, f"cannot read draw file {path}: {exc}") from exc
-    return draw_site_ids(data, str(path), field_path)
+
+
+def draw_officers(data: object) -> dict[str, tuple[str, ...]]:
+    """Site id -> the officer ids drawn for it, from a parsed draw record (empty for a plain
+    list of ids). The draw stores each officer as a mapping with ``officer_id`` or as an id."""
+    items = data.get("result") if isinstance(data, dict) else None
+    found: dict[str, tuple[str, ...]] = {}
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not item.get("officers"):
+            continue
+        ids = [o.get("officer_id") if isinstance(o, dict) else o for o in item["officers"]]
+        found[str(item.get("site_id"))] = tuple(str(i) for i in ids if i)
+    return found
 
 
 def draw_site_ids(data: object, source: str, field_path: str) -> list[str]:
@@ -311,7 +376,7 @@ def _parse_teams(raw: object) -> tuple[Team, ...]:
         where = f"teams[{i}]"
         if not isinstance(item, dict):
             raise ScenarioError(where, f"expected a mapping with id and base, got {item!r}")
-        unknown = set(item) - {"id", "base", "members", "skills"}
+        unknown = set(item) - {"id", "base", "members", "skills", "officers"}
         if unknown:
             raise ScenarioError(f"{where}.{sorted(unknown)[0]}", "unknown field")
         team_id = str(item.get("id") or "").strip()
@@ -329,7 +394,8 @@ def _parse_teams(raw: object) -> tuple[Team, ...]:
                 raise ScenarioError(
                     f"{where}.skills[{j}]", f"unknown skill {skill!r}; known: {', '.join(SKILLS)}"
                 )
-        teams.append(Team(team_id, base, members, frozenset(skills)))
+        officers = tuple(str(o).strip() for o in _list(item.get("officers"), f"{where}.officers") if str(o).strip())
+        teams.append(Team(team_id, base, members, frozenset(skills), officers))
     return tuple(teams)
 
 
@@ -346,6 +412,7 @@ def _parse_sites(raw: object, base_dir: Path) -> SiteSelection:
         "from_draw",
         "exclude",
         "max_sites",
+        "drawn_officers",
     }
     if unknown:
         raise ScenarioError(f"sites.{sorted(unknown)[0]}", "unknown field")
@@ -354,9 +421,20 @@ def _parse_sites(raw: object, base_dir: Path) -> SiteSelection:
         if layer not in LAYERS:
             raise ScenarioError(f"sites.layers[{j}]", f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
     mandatory = [str(x).strip() for x in _list(raw.get("mandatory"), "sites.mandatory")]
+    officers: dict[str, tuple[str, ...]] = {}
     if raw.get("from_draw"):
         path = Path(str(raw["from_draw"]))
-        mandatory += _ids_from_draw(path if path.is_absolute() else base_dir / path, "sites.from_draw")
+        path = path if path.is_absolute() else base_dir / path
+        data = _read_draw(path, "sites.from_draw")
+        mandatory += draw_site_ids(data, str(path), "sites.from_draw")
+        officers.update(draw_officers(data))
+    drawn = raw.get("drawn_officers") or {}
+    if not isinstance(drawn, dict):
+        raise ScenarioError("sites.drawn_officers", f"expected a mapping site id -> officer ids, got {drawn!r}")
+    for site_id, ids in drawn.items():
+        officers[str(site_id)] = tuple(
+            str(o).strip() for o in _list(ids, f"sites.drawn_officers.{site_id}") if str(o).strip()
+        )
     max_sites = raw.get("max_sites")
     return SiteSelection(
         regions=tuple(str(x).strip() for x in _list(raw.get("regions"), "sites.regions")),
@@ -367,6 +445,7 @@ def _parse_sites(raw: object, base_dir: Path) -> SiteSelection:
         max_sites=None
         if max_sites is None
         else int(_number(max_sites, "sites.max_sites", 1, 100_000, integer=True)),
+        drawn_officers=tuple(sorted(officers.items())),
     )
 
 
@@ -375,26 +454,59 @@ def _parse_rules(raw: object) -> Rules:
         return Rules()
     if not isinstance(raw, dict):
         raise ScenarioError("rules", f"expected a mapping, got {raw!r}")
-    defaults = Rules()
-    unknown = set(raw) - {"depart_after", "lodging_by", "lodging_min_population"}
+    unknown = set(raw) - {"depart_after", "lodging_by", *DURATION_RULES}
     if unknown:
-        raise ScenarioError(f"rules.{sorted(unknown)[0]}", "unknown field")
-    return Rules(
-        depart_after=parse_clock(raw["depart_after"], "rules.depart_after")
-        if "depart_after" in raw
-        else defaults.depart_after,
-        lodging_by=parse_clock(raw["lodging_by"], "rules.lodging_by")
-        if "lodging_by" in raw
-        else defaults.lodging_by,
-        lodging_min_population=int(
-            _number(
-                raw.get("lodging_min_population", defaults.lodging_min_population),
-                "rules.lodging_min_population",
-                0,
-                10_000_000,
-            )
-        ),
+        raise ScenarioError(
+            f"rules.{sorted(unknown)[0]}",
+            f"unknown field; known: depart_after, lodging_by, {', '.join(DURATION_RULES)}",
+        )
+    values: dict[str, int] = {}
+    for name in ("depart_after", "lodging_by"):
+        if name in raw:
+            values[name] = parse_clock(raw[name], f"rules.{name}")
+    for name, (lo, hi) in DURATION_RULES.items():
+        if name in raw:
+            values[name] = int(_number(raw[name], f"rules.{name}", lo, hi, integer=True))
+    rules = Rules(**values)
+    if rules.max_drive_minutes_per_day > rules.max_duty_minutes_per_day:
+        raise ScenarioError("rules.max_drive_minutes_per_day", "must not exceed max_duty_minutes_per_day")
+    return rules
+
+
+def _parse_lodging(raw: object) -> Lodging:
+    """``auto`` (or absent): county seats; a list: county seats and these towns; a mapping
+    ``{county_seats: false, towns: [...]}``: only the listed towns (and the bases)."""
+    if raw is None or raw == "auto":
+        return Lodging()
+    if isinstance(raw, dict):
+        unknown = set(raw) - {"county_seats", "towns"}
+        if unknown:
+            raise ScenarioError(f"lodging.{sorted(unknown)[0]}", "unknown field; known: county_seats, towns")
+        seats = raw.get("county_seats", True)
+        if not isinstance(seats, bool):
+            raise ScenarioError("lodging.county_seats", f"expected true or false, got {seats!r}")
+        names, where = _list(raw.get("towns"), "lodging.towns"), "lodging.towns"
+    else:
+        seats, names, where = True, _list(raw, "lodging"), "lodging"
+    return Lodging(seats, tuple(resolve_town(n, f"{where}[{j}]") for j, n in enumerate(names)))
+
+
+def _parse_solver(raw: object) -> tuple[float | None, int, int]:
+    """(seconds or None, effort, seed) of the ``solver`` block."""
+    solver = raw or {}
+    if not isinstance(solver, dict):
+        raise ScenarioError("solver", f"expected a mapping with seed and effort (or seconds), got {solver!r}")
+    unknown = set(solver) - {"seconds", "effort", "seed"}
+    if unknown:
+        raise ScenarioError(f"solver.{sorted(unknown)[0]}", "unknown field; known: effort, seconds, seed")
+    if "seconds" in solver and "effort" in solver:
+        raise ScenarioError("solver", "give either effort (reproducible) or seconds (a time budget), not both")
+    seconds = (
+        None if solver.get("seconds") is None else float(_number(solver["seconds"], "solver.seconds", 0.1, 3600))
     )
+    effort = int(_number(solver.get("effort", DEFAULT_EFFORT), "solver.effort", 1, 100_000, integer=True))
+    seed = int(_number(solver.get("seed", 1), "solver.seed", 0, 2**31 - 1, integer=True))
+    return seconds, effort, seed
 
 
 KNOWN_FIELDS = {
@@ -452,15 +564,8 @@ def parse_scenario(raw: object, base_dir: Path | str = ".") -> Scenario:
                 "must start after the work window ends and end early enough to reach a bed before the "
                 "morning departure",
             )
-    lodging_raw = raw.get("lodging", "auto")
-    if lodging_raw == "auto" or lodging_raw is None:
-        lodging = None
-    else:
-        names = _list(lodging_raw, "lodging")
-        lodging = tuple(resolve_town(n, f"lodging[{j}]") for j, n in enumerate(names))
-    solver = raw.get("solver") or {}
-    if not isinstance(solver, dict):
-        raise ScenarioError("solver", f"expected a mapping with seconds and seed, got {solver!r}")
+    lodging = _parse_lodging(raw.get("lodging"))
+    solver_seconds, solver_effort, solver_seed = _parse_solver(raw.get("solver"))
     travel = str(raw.get("travel", "road_network"))
     if travel not in TRAVEL_MODELS:
         raise ScenarioError("travel", f"unknown travel model {travel!r}; known: {', '.join(TRAVEL_MODELS)}")
@@ -480,8 +585,9 @@ def parse_scenario(raw: object, base_dir: Path | str = ".") -> Scenario:
         night_hours=night,
         lodging=lodging,
         return_to_base=return_to_base,
-        solver_seconds=float(_number(solver.get("seconds", 60), "solver.seconds", 0.1, 3600)),
-        solver_seed=int(_number(solver.get("seed", 1), "solver.seed", 0, 2**31 - 1, integer=True)),
+        solver_seconds=solver_seconds,
+        solver_effort=solver_effort,
+        solver_seed=solver_seed,
         travel=travel,
         rules=rules,
         source=_jsonable(raw),
@@ -503,16 +609,3 @@ def load_scenario(path: str | Path) -> Scenario:
     except yaml.YAMLError as exc:
         raise ScenarioError("<file>", f"{path} is not valid YAML: {exc}") from exc
     return parse_scenario(raw, path.parent)
-
-
-def lodging_candidates(scenario: Scenario) -> tuple[Town, ...]:
-    """The scenario's lodging towns (explicit list, or auto by population) plus every base."""
-    towns = (
-        scenario.lodging
-        if scenario.lodging is not None
-        else lodging_towns_auto(scenario.rules.lodging_min_population)
-    )
-    merged = {t.id: t for t in towns}
-    for team in scenario.teams:
-        merged.setdefault(team.base.id, team.base)
-    return tuple(merged.values())

@@ -473,8 +473,7 @@ class HistoryOptions:
 
     weeks: int = 12
     before: dt.date = dt.date(2026, 11, 23)
-    seconds: float = 4.0
-    strategy: str = "assign"
+    effort: int = 15
     max_sites: int = 120
     seed: int = 0
     road_geometry: bool = True
@@ -489,9 +488,9 @@ def simulate_history(
 ) -> list[dict]:
     """Plan and execute past weeks (starting ``7*k`` days before ``options.before``) per scenario.
 
-    ``seconds`` and ``strategy`` go to ``planning.patrol.plan_week``; the defaults (per-team
-    routing, 4 s in all) keep the demo short, and scenarios run in parallel processes (one per
-    scenario, at most ``workers``, default the CPU count), each writing its own transactions.
+    ``effort`` goes to ``planning.patrol.plan_week`` (small, to keep the demo short; the same
+    history on any machine), and scenarios run in parallel processes (one per scenario, at most
+    ``workers``, default the CPU count), each writing its own transactions.
     ``max_sites`` caps each week's candidates (the highest-priority ones): offered ~150 sites, a
     team gets no useful route in a few seconds, while 120 in all keeps every team busy.
 
@@ -548,9 +547,11 @@ def _simulate_scenario(job: tuple[str, str, int, HistoryOptions]) -> list[dict]:
                 base.sites, max_sites=min(base.sites.max_sites or opt.max_sites, opt.max_sites)
             )
             selection = dataclasses.replace(capped, exclude=tuple(sorted(set(capped.exclude) | rested)))
-            week = dataclasses.replace(base, start=start, name=key, solver_seconds=opt.seconds, sites=capped)
+            week = dataclasses.replace(
+                base, start=start, name=key, solver_seconds=None, solver_effort=opt.effort, sites=capped
+            )
             scenarios = (dataclasses.replace(week, sites=selection), week)
-            plan = _plan_every_team(plan_week, scenarios, targets, opt.seconds, opt.strategy, say)
+            plan = _plan_every_team(plan_week, scenarios, targets, opt.effort, say)
             plan["scenario"] = {
                 **plan["scenario"],
                 "name": key,
@@ -577,20 +578,19 @@ def _plan_every_team(
     plan_week: Callable,
     scenarios: tuple[object, object],
     targets: gpd.GeoDataFrame,
-    seconds: float,
-    strategy: str,
+    effort: int,
     say: Callable[[str], None],
 ) -> dict:
     """Plan the week so that every team has work, trying in turn: the rested scenario, the scenario
     without rest exclusions (a small region may have nothing else near a base), the same with twice
-    the budget (OR-Tools' limit is wall-clock time, short on a busy machine)."""
+    the effort."""
     rested, plain = scenarios
-    for scenario, budget in ((rested, seconds), (plain, seconds), (plain, 2 * seconds)):
-        plan = plan_week(scenario, targets=targets, seconds=budget, strategy=strategy).to_dict()
+    for scenario, budget in ((rested, effort), (plain, effort), (plain, 2 * effort)):
+        plan = plan_week(scenario, targets=targets, effort=budget).to_dict()
         idle = [t["team_id"] for t in plan["teams"] if not any(s["type"] == "site" for s in t["stops"])]
         if not idle:
             break
-        say(f"{scenario.name}: team(s) {', '.join(idle)} got no sites in {budget:g} s; re-planning")
+        say(f"{scenario.name}: team(s) {', '.join(idle)} got no sites with effort {budget}; re-planning")
     return plan
 
 

@@ -129,7 +129,7 @@ def test_demo_history_plans_executes_and_is_idempotent(tmp_path):
     scenario = tmp_path / "tiny.yaml"
     scenario.write_text(SMALL_SCENARIO, encoding="utf-8")
     db = tmp_path / "history.sqlite"
-    options = HistoryOptions(weeks=2, seconds=1, road_geometry=False)
+    options = HistoryOptions(weeks=2, effort=3, road_geometry=False)
     weeks = simulate_history(db, options, [scenario], workers=1)
     assert [w["plan_key"] for w in weeks] == [
         "tiny demo · simulated 2026-11-09",

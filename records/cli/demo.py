@@ -23,8 +23,9 @@ def main(argv: list[str]) -> int:
     cli.add_argument(
         "--scenario", action="append", type=Path, help="scenario YAML (default: data/scenarios/*)"
     )
-    cli.add_argument("--seconds", type=float, default=4.0, help="solver budget per week")
-    cli.add_argument("--strategy", choices=("assign", "week"), default="assign", help="planner strategy")
+    cli.add_argument(
+        "--effort", type=int, default=15, help="planner search effort per week (thousands of iterations)"
+    )
     cli.add_argument("--max-sites", type=int, default=120, help="candidate sites per week (highest priority)")
     cli.add_argument("--seed", type=int, default=0)
     cli.add_argument("--workers", type=int, help="parallel scenario processes (default: CPU count)")
@@ -41,8 +42,7 @@ def main(argv: list[str]) -> int:
         options = HistoryOptions(
             weeks=args.weeks,
             before=before,
-            seconds=args.seconds,
-            strategy=args.strategy,
+            effort=args.effort,
             max_sites=args.max_sites,
             seed=args.seed,
             road_geometry=not args.straight,
