@@ -40,7 +40,8 @@ MAX_NAME_CHARS = 120
 CIRCLE_SEGMENTS = 48
 #: What the planner is told about where a chief's closure comes from.
 SOURCE = "chief"
-CONFIDENCE = "reported"
+#: A chief adds what their teams or the road authority report first-hand (planning.closures.CONFIDENCES).
+CONFIDENCE = "high"
 _GEOD = Geod(ellps="WGS84")
 
 

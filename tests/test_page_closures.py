@@ -84,8 +84,10 @@ def env(tmp_path, monkeypatch):
     from views.pages import closures_page
 
     closures_page._shipped.clear()
+    closures_page._shipped_in_force.clear()
     yield db
     closures_page._shipped.clear()
+    closures_page._shipped_in_force.clear()
 
 
 def _app(account, lang: str = "zh") -> AppTest:

@@ -2,8 +2,8 @@
 ``planning.scenario.parse_scenario`` (which does the validation and names the faulty field).
 
 Pure helpers (no streamlit): the shipped scenarios, the regions a detachment may plan, the teams
-table <-> scenario ``teams`` list, candidate sites with their priority, mandatory ids from a
-random draw (run here or uploaded as its JSON record).
+table <-> scenario ``teams`` list (officers included), candidate sites with their priority,
+mandatory ids and drawn officers from a random draw (run here or uploaded as its JSON record).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from layers.datasets import data_path, load_context
 from layers.draw import draw
 from layers.schema import INACTIVE_STATUSES, parse_skills
 from planning.candidates import resolve_regions, site_priority
-from planning.scenario import ScenarioError, draw_site_ids
+from planning.scenario import DEFAULT_EFFORT, ScenarioError, draw_officers, draw_site_ids
 
-TEAM_COLUMNS = ("id", "base", "members", "skills")
+TEAM_COLUMNS = ("id", "base", "members", "skills", "officers")
 
 
 def shipped_scenarios() -> dict[str, Path]:
@@ -66,18 +66,19 @@ def split_regions(regions: list[str], options: dict[str, str]) -> tuple[list[str
 
 
 def teams_frame(teams: list[dict]) -> pd.DataFrame:
-    """The scenario's ``teams`` list as an editable table (skills comma-separated)."""
+    """The scenario's ``teams`` list as an editable table (skills and officer ids comma-separated)."""
     rows = [
         {
             "id": str(team.get("id", "")),
             "base": str(team.get("base", "")),
             "members": int(team.get("members", 2)),
             "skills": ", ".join(str(s) for s in (team.get("skills") or [])),
+            "officers": ", ".join(str(o) for o in (team.get("officers") or [])),
         }
         for team in teams
     ]
     return pd.DataFrame(rows, columns=list(TEAM_COLUMNS)).astype(
-        {"id": "string", "base": "string", "members": "Int64", "skills": "string"}
+        {"id": "string", "base": "string", "members": "Int64", "skills": "string", "officers": "string"}
     )
 
 
@@ -86,7 +87,7 @@ def teams_from_frame(frame: pd.DataFrame) -> list[dict]:
     passed on as typed so that parse_scenario names any fault (``teams[1].base``)."""
     teams = []
     for row in frame.itertuples(index=False):
-        values = {c: getattr(row, c) for c in TEAM_COLUMNS}
+        values = {c: getattr(row, c, pd.NA) for c in TEAM_COLUMNS}
         present = {c: v for c, v in values.items() if not pd.isna(v) and str(v).strip() != ""}
         if not present:
             continue
@@ -94,8 +95,25 @@ def teams_from_frame(frame: pd.DataFrame) -> list[dict]:
         if "members" in present:
             team["members"] = int(present["members"])
         team["skills"] = sorted(parse_skills(present.get("skills", "")))
+        officers = split_ids(present.get("officers", ""))
+        if officers:
+            team["officers"] = officers
         teams.append(team)
     return teams
+
+
+def split_ids(text: object) -> list[str]:
+    """Roster ids typed comma- (or 、/space-) separated, in order, without blanks or repeats."""
+    parts = str(text or "").replace("、", ",").replace("，", ",").replace(" ", ",").split(",")
+    return list(dict.fromkeys(p.strip() for p in parts if p.strip()))
+
+
+def solver_block(effort: int, seed: int, seconds: float | None = None) -> dict:
+    """The scenario's ``solver``: ``{seed, effort}`` (the same plan on any machine), or
+    ``{seconds, seed}`` when a time budget is asked for instead (never both)."""
+    if seconds is not None:
+        return {"seconds": float(seconds), "seed": int(seed)}
+    return {"seed": int(seed), "effort": int(effort)}
 
 
 def build_scenario(
@@ -111,9 +129,18 @@ def build_scenario(
     min_priority: float,
     mandatory: list[str],
     return_to_base: bool,
-    solver_seconds: float,
+    solver_effort: int = DEFAULT_EFFORT,
+    solver_seed: int = 1,
+    solver_seconds: float | None = None,
+    lodging: object = "auto",
+    drawn_officers: dict[str, list[str]] | None = None,
 ) -> dict:
-    """The scenario mapping of the page's inputs (lodging is always ``auto``)."""
+    """The scenario mapping of the page's inputs.
+
+    ``lodging`` is passed on as loaded (``auto``: county seats and bases; or listed towns);
+    ``drawn_officers`` (site id -> officer ids from a random draw) is kept for the mandatory sites
+    among them. The solver block is :func:`solver_block`.
+    """
     if not regions:
         raise ScenarioError("sites.regions", "choose at least one prefecture or county")
     if not layers:
@@ -130,10 +157,13 @@ def build_scenario(
             "min_priority": float(min_priority),
             "mandatory": sorted(mandatory),
         },
-        "lodging": "auto",
+        "lodging": lodging if lodging is not None else "auto",
         "return_to_base": bool(return_to_base),
-        "solver": {"seconds": float(solver_seconds), "seed": 1},
+        "solver": solver_block(solver_effort, solver_seed, solver_seconds),
     }
+    kept = {site: list(ids) for site, ids in (drawn_officers or {}).items() if site in set(mandatory) and ids}
+    if kept:
+        raw["sites"]["drawn_officers"] = dict(sorted(kept.items()))
     if night_hours:
         raw["night_hours"] = night_hours.strip()
     return raw
@@ -190,8 +220,24 @@ def region_draw(
 
 def ids_from_draw_record(text: str | bytes, file_name: str) -> list[str]:
     """Site ids of an uploaded draw file: a ``python -m layers draw`` record or a JSON list of ids."""
+    return draw_from_record(text, file_name)[0]
+
+
+def draw_from_record(text: str | bytes, file_name: str) -> tuple[list[str], dict[str, list[str]]]:
+    """(site ids, site id -> drawn officer ids) of an uploaded draw file (no officers for a plain
+    list of ids)."""
     try:
         data = json.loads(text)
     except ValueError as exc:
         raise ScenarioError("sites.from_draw", f"{file_name} is not a JSON file: {exc}") from exc
-    return draw_site_ids(data, file_name, "sites.from_draw")
+    ids = draw_site_ids(data, file_name, "sites.from_draw")
+    return ids, {site: list(officers) for site, officers in draw_officers(data).items()}
+
+
+def lodging_towns(lodging: object) -> list[str]:
+    """The towns a scenario's ``lodging`` lists (none for ``auto``)."""
+    if isinstance(lodging, dict):
+        return [str(t) for t in lodging.get("towns") or []]
+    if isinstance(lodging, list):
+        return [str(t) for t in lodging]
+    return []

@@ -1,6 +1,7 @@
 """Tables and a printable sheet from a weekly plan (the planner's JSON) and the registry.
 
-:func:`stops_table` and :func:`dropped_table` are what the chief reviews before approving;
+:func:`days_table` (per team and day: leave, bed, driving, duty), :func:`stops_table` and
+:func:`dropped_table` are what the chief reviews before approving;
 :func:`route_sheet_html` is one team's route as a self-contained HTML page to print (stops,
 times, site details and a checklist per site).
 """
@@ -23,6 +24,15 @@ T = register(
         "plan.col.seq": ("序号", "Seq"),
         "plan.col.day": ("天", "Day"),
         "plan.col.arrive": ("到达", "Arrive"),
+        "plan.col.start": ("开始检查", "Start"),
+        "plan.col.date": ("日期", "Date"),
+        "plan.col.leave": ("出发", "Leave"),
+        "plan.col.bed": ("住宿", "Bed"),
+        "plan.col.arrive_bed": ("到住宿", "At bed"),
+        "plan.col.drive_h": ("驾驶（时）", "Driving h"),
+        "plan.col.duty_h": ("工作（时）", "Duty h"),
+        "plan.col.km": ("公里", "km"),
+        "plan.col.sites": ("检查点", "Sites"),
         "plan.col.depart": ("离开", "Depart"),
         "plan.col.site": ("地点", "Site"),
         "plan.col.id": ("编号", "ID"),
@@ -85,8 +95,50 @@ def stop_kind(stop: dict, registry: pd.DataFrame) -> str:
     return T(f"plan.kind.{stop['type']}")
 
 
+def _time_on(day: str, moment: str | None) -> str:
+    """``HH:MM`` of an ISO time on plan day ``day`` (``YYYY-MM-DD``), ``HH:MM +1`` the day after."""
+    if not moment:
+        return ""
+    text = str(moment)
+    shift = (pd.Timestamp(text[:10]) - pd.Timestamp(day)).days if len(text) >= 10 else 0
+    return f"{text[11:16]}{f' +{shift}' if shift > 0 else ''}"
+
+
+def has_days(plan: dict) -> bool:
+    """Whether the plan has the per-day summaries of format version 2 (old plans do not)."""
+    return any(team.get("days") for team in plan.get("teams") or [])
+
+
+def days_table(plan: dict) -> pd.DataFrame:
+    """One row per team and plan day (format 2 plans): date, leave, bed, arrival at the bed,
+    hours of driving and duty, km and inspections. Empty for a format 1 plan."""
+    rows = [
+        {
+            T("plan.col.team"): team["team_id"],
+            T("plan.col.date"): str(day["date"])[5:],
+            T("plan.col.leave"): _time_on(day["date"], day.get("leave")),
+            T("plan.col.bed"): str(day.get("bed") or ""),
+            T("plan.col.arrive_bed"): _time_on(day["date"], day.get("arrive_bed")),
+            T("plan.col.drive_h"): round(float(day.get("drive_minutes") or 0) / 60, 1),
+            T("plan.col.duty_h"): round(float(day.get("duty_minutes") or 0) / 60, 1),
+            T("plan.col.km"): round(float(day.get("km") or 0)),
+            T("plan.col.sites"): int(day.get("sites") or 0),
+        }
+        for team in plan.get("teams") or []
+        for day in team.get("days") or []
+    ]
+    columns = ("team", "date", "leave", "bed", "arrive_bed", "drive_h", "duty_h", "km", "sites")
+    return pd.DataFrame(rows, columns=[T(f"plan.col.{c}") for c in columns])
+
+
+def stop_start(stop: dict) -> str:
+    """When the inspection starts: ``start`` (format 2), else the arrival (format 1 plans)."""
+    return str(stop.get("start") or stop["arrive"])
+
+
 def stops_table(plan: dict, targets: gpd.GeoDataFrame) -> pd.DataFrame:
-    """One row per stop of every team: team, seq, day, arrive, depart, site, kind, legs, priority."""
+    """One row per stop of every team: team, seq, day, arrive, inspection start, depart, site,
+    kind, legs, priority."""
     registry = _registry(targets)
     start = first_day(plan)
     rows = []
@@ -98,6 +150,7 @@ def stops_table(plan: dict, targets: gpd.GeoDataFrame) -> pd.DataFrame:
                     T("plan.col.seq"): int(stop["seq"]),
                     T("plan.col.day"): plan_day(start, stop["arrive"]),
                     T("plan.col.arrive"): _clock(stop["arrive"]),
+                    T("plan.col.start"): _clock(stop_start(stop)),
                     T("plan.col.depart"): _clock(stop["depart"]),
                     T("plan.col.site"): stop["name"],
                     T("plan.col.id"): stop["id"],
@@ -168,6 +221,7 @@ def route_sheet_html(plan: dict, team: dict, targets: gpd.GeoDataFrame) -> str:
         T("plan.col.seq"),
         T("plan.col.day"),
         T("plan.col.arrive"),
+        T("plan.col.start"),
         T("plan.col.depart"),
         T("plan.col.site"),
         T("plan.col.kind"),
@@ -193,6 +247,7 @@ def route_sheet_html(plan: dict, team: dict, targets: gpd.GeoDataFrame) -> str:
         rows.append(
             f'<tr class="{"site" if is_site else "other"}"><td>{stop["seq"]}</td>'
             f"<td>{plan_day(start, stop['arrive'])}</td><td>{esc(_clock(stop['arrive']))}</td>"
+            f"<td>{esc(_clock(stop_start(stop)))}</td>"
             f"<td>{esc(_clock(stop['depart']))}</td><td><b>{esc(str(stop['name']))}</b>{detail}</td>"
             f"<td>{esc(stop_kind(stop, registry))}</td><td>{float(stop['leg_km']):.1f}</td><td>{checklist}</td></tr>"
         )

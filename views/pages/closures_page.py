@@ -159,7 +159,9 @@ def _shipped() -> list[dict]:
     or [] while ``planning.closures`` is not there."""
     try:
         from planning.closures import load_closures
-    except ImportError:
+
+        shipped = load_closures()
+    except (ImportError, ValueError):  # not written yet, or the layer file is missing
         return []
     return [
         {
@@ -171,17 +173,19 @@ def _shipped() -> list[dict]:
             "confidence": c.confidence,
             "geojson": mapping(c.geometry),
         }
-        for c in load_closures()
+        for c in shipped
     ]
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
 def _shipped_in_force(day: dt.date) -> set[str]:
     """Ids of the shipped closures in force on ``day``."""
     try:
         from planning.closures import in_force, load_closures
-    except ImportError:
+
+        return {str(c.id) for c in in_force(load_closures(), day)}
+    except (ImportError, ValueError):
         return set()
-    return {str(c.id) for c in in_force(load_closures(), day)}
 
 
 def reason_label(reason: str) -> str:

@@ -8,6 +8,12 @@ independent checker, expected coverage) is cached on the plan's JSON. Approval s
 a draft version and approves it as the logged-in account (``records.access.approve_plan``, so the
 audit log names the account).
 
+The search is reproducible by default (``solver: {seed, effort}``: the same plan on any machine); a
+time budget is optional. Road closures a chief added (``records.closures``) that are in force on
+any plan day go to the planner and to the checker on top of the shipped seasonal layer. The per
+team and day table (leave, bed, driving and duty hours) comes first in the result; plans saved
+before format version 2 (no ``days``, no stop ``start``) still display.
+
 A chief plans for their own detachment's prefecture (its counties included); an admin for any.
 """
 
@@ -30,8 +36,9 @@ from layers.schema import CATEGORIES, LAYERS, SKILLS
 from planning.check import check_plan
 from planning.export import plan_legs, team_gpx, team_kml, write_team_csv
 from planning.patrol import plan_week
-from planning.scenario import BEIJING, MAX_DAYS, ScenarioError, parse_scenario
+from planning.scenario import BEIJING, DEFAULT_EFFORT, MAX_DAYS, ScenarioError, draw_officers, parse_scenario
 from records import access
+from records.closures import as_planning_closures, closures_between, get_closure
 from records.db import RecordsError
 from views import plan_inputs
 from views.basemap import build_basemap, view_for
@@ -41,7 +48,9 @@ from views.map_controls import Legend
 from views.offline_map import show_map
 from views.plan_tables import (
     category_label,
+    days_table,
     dropped_table,
+    has_days,
     route_sheet_html,
     stops_table,
     visited_by_category,
@@ -79,15 +88,52 @@ T = register(
         "plan.f.layers": ("图层", "Layers"),
         "plan.f.min_priority": ("最低优先级", "Minimum priority"),
         "plan.f.return": ("最后一天返回基地", "Return to base on the last day"),
-        "plan.f.seconds": ("求解时间（秒）", "Solver time (seconds)"),
+        "plan.f.effort": ("搜索强度", "Search effort"),
+        "plan.f.effort.help": (
+            "可复现：相同输入、强度和种子在任何电脑上得到相同计划。默认 {effort}。",
+            "Reproducible: the same inputs, effort and seed give the same plan on any machine. "
+            "Default {effort}.",
+        ),
+        "plan.f.seed": ("随机种子", "Seed"),
+        "plan.f.budget": ("改用时间预算", "Time budget instead"),
+        "plan.f.budget_on": (
+            "按时间求解（结果取决于电脑速度）",
+            "Solve for a time (the plan depends on the machine)",
+        ),
+        "plan.f.seconds": ("时间预算（秒）", "Time budget (seconds)"),
         "plan.f.lodging": (
-            "住宿：自动（人口≥2万的城镇和各队基地）。",
-            "Lodging: auto (towns of 20,000+ and the bases).",
+            "住宿：各市县政府所在地和各队基地。",
+            "Lodging: every city and county seat, and the bases.",
+        ),
+        "plan.f.lodging_towns": (
+            "住宿：各市县政府所在地、各队基地，以及场景列出的城镇：{towns}。",
+            "Lodging: every city and county seat, the bases, and the towns the scenario lists: {towns}.",
         ),
         "plan.teams.help": (
-            "每行一个队伍：编号、基地城镇（中文或英文名）、人数、能力（逗号分隔：{skills}）。",
-            "One team per row: id, base town (Chinese or English name), members, skills (comma-separated: {skills}).",
+            "每行一个队伍：编号、基地城镇（中文或英文名）、人数、能力（逗号分隔：{skills}）、队员编号（逗号分隔，花名册编号）。",
+            "One team per row: id, base town (Chinese or English name), members, skills (comma-separated: "
+            "{skills}), officers (roster ids, comma-separated).",
         ),
+        "plan.col.officers": ("队员编号", "Officers"),
+        "plan.draw.officers": (
+            "{n} 个抽中点位指定了执法人员，已写入场景。",
+            "{n} drawn sites name their officers; kept in the scenario.",
+        ),
+        "plan.closures.none": (
+            "计划期内没有支队长添加的道路封闭。",
+            "No chief-added road closures during the plan days.",
+        ),
+        "plan.closures.some": (
+            "计划将避开 {n} 处支队长添加的道路封闭（另有随软件提供的季节性封闭）：{names}",
+            "The plan avoids {n} chief-added road closure(s) (besides the shipped seasonal ones): {names}",
+        ),
+        "plan.closures.honoured": ("计划避开的道路封闭：{names}", "Road closures the plan avoids: {names}"),
+        "plan.days.title": ("各队每日安排", "Each team's days"),
+        "plan.days.old": (
+            "此计划为旧格式（第 1 版），没有每日汇总。",
+            "This plan is in the old format (version 1) and has no day summaries.",
+        ),
+        "plan.warnings": ("请注意：", "Please read:"),
         "plan.col.base": ("基地", "Base"),
         "plan.col.members": ("人数", "Members"),
         "plan.col.skills": ("能力", "Skills"),
@@ -181,6 +227,7 @@ T = register(
 MAP_HEIGHT_PX = 620
 #: A typical width of the map on a laptop, used to pick the zoom that shows the whole plan.
 MAP_WIDTH_PX = 900
+#: The time budget offered when a chief prefers one to the reproducible effort.
 DEFAULT_SOLVER_SECONDS = 20
 STATE = "plan.result"
 
@@ -191,11 +238,31 @@ def _legs(plan_json: str) -> dict[str, list[list[tuple[float, float]]]]:
     return plan_legs(json.loads(plan_json), road_network())
 
 
+def _closures_by_id(closure_ids: tuple[int, ...]) -> tuple:
+    """The stored chief closures ``closure_ids`` as planning closures (rows never change)."""
+    if not closure_ids:
+        return ()
+    with records_store() as store:
+        return as_planning_closures([get_closure(store, cid) for cid in closure_ids])
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
-def _violations(scenario_json: str, plan_json: str) -> list[str]:
+def _violations(scenario_json: str, plan_json: str, closure_ids: tuple[int, ...] = ()) -> list[str]:
     scenario = parse_scenario(json.loads(scenario_json))
-    found = check_plan(scenario, json.loads(plan_json), targets=targets(), network=road_network())
+    found = check_plan(
+        scenario,
+        json.loads(plan_json),
+        targets=targets(),
+        network=road_network(),
+        closures=_closures_by_id(closure_ids),
+    )
     return [str(v) for v in found]
+
+
+def _plan_closures(start: dt.date, days: int) -> list:
+    """The chief-added closures (records) in force on at least one plan day."""
+    with records_store() as store:
+        return closures_between(store, start, start + dt.timedelta(days=max(int(days), 1) - 1))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -266,7 +333,12 @@ def _init_state(options: dict[str, str]) -> None:
         "plan.f.layers": list(LAYERS),
         "plan.f.min_priority": 0.0,
         "plan.f.return": True,
+        "plan.f.effort": DEFAULT_EFFORT,
+        "plan.f.seed": 1,
+        "plan.f.budget_on": False,
         "plan.f.seconds": DEFAULT_SOLVER_SECONDS,
+        "plan.lodging": "auto",
+        "plan.drawn_officers": {},
         "plan.mandatory": [],
         "plan.editor_version": 0,
     }
@@ -302,8 +374,16 @@ def _load_shipped(options: dict[str, str]) -> None:
     state["plan.f.layers"] = [layer for layer in sites.get("layers") or LAYERS if layer in LAYERS]
     state["plan.f.min_priority"] = float(sites.get("min_priority", 0))
     state["plan.f.return"] = bool(raw.get("return_to_base", True))
+    solver = raw.get("solver") if isinstance(raw.get("solver"), dict) else {}
+    state["plan.f.seed"] = int(solver.get("seed", 1))
+    state["plan.f.effort"] = int(solver.get("effort", DEFAULT_EFFORT))
+    state["plan.f.budget_on"] = solver.get("seconds") is not None
+    state["plan.f.seconds"] = int(solver.get("seconds") or DEFAULT_SOLVER_SECONDS)
+    state["plan.lodging"] = raw.get("lodging", "auto")
     state["plan.teams_df"] = plan_inputs.teams_frame(raw.get("teams") or [])
     state["plan.mandatory"] = [str(s) for s in sites.get("mandatory") or []]
+    drawn = sites.get("drawn_officers") if isinstance(sites.get("drawn_officers"), dict) else {}
+    state["plan.drawn_officers"] = {str(k): [str(o) for o in v or []] for k, v in drawn.items()}
     state["plan.editor_version"] += 1
     notices = [T("plan.loaded", name=source)]
     if removed:
@@ -329,9 +409,28 @@ def _scenario_inputs(options: dict[str, str]) -> None:
     if st.session_state["plan.f.night_on"]:
         middle.text_input(T("plan.f.night"), key="plan.f.night", help="HH:MM-HH:MM")
     right.slider(T("plan.f.min_priority"), 0.0, 100.0, step=5.0, key="plan.f.min_priority")
-    right.slider(T("plan.f.seconds"), 1, 120, key="plan.f.seconds")
+    effort, seed = right.columns(2)
+    effort.number_input(
+        T("plan.f.effort"),
+        min_value=1,
+        max_value=100_000,
+        step=50,
+        key="plan.f.effort",
+        help=T("plan.f.effort.help", effort=DEFAULT_EFFORT),
+    )
+    seed.number_input(T("plan.f.seed"), min_value=0, max_value=2**31 - 1, step=1, key="plan.f.seed")
+    with right.expander(T("plan.f.budget")):
+        st.checkbox(T("plan.f.budget_on"), key="plan.f.budget_on")
+        st.slider(
+            T("plan.f.seconds"),
+            1,
+            600,
+            key="plan.f.seconds",
+            disabled=not st.session_state["plan.f.budget_on"],
+        )
     right.checkbox(T("plan.f.return"), key="plan.f.return")
-    right.caption(T("plan.f.lodging"))
+    towns = plan_inputs.lodging_towns(st.session_state["plan.lodging"])
+    right.caption(T("plan.f.lodging_towns", towns="、".join(towns)) if towns else T("plan.f.lodging"))
 
 
 def _teams_input() -> pd.DataFrame:
@@ -349,13 +448,18 @@ def _teams_input() -> pd.DataFrame:
                 T("plan.col.members"), min_value=1, max_value=50, step=1
             ),
             "skills": st.column_config.TextColumn(T("plan.col.skills")),
+            "officers": st.column_config.TextColumn(T("plan.col.officers")),
         },
     )
 
 
-def _replace_mandatory(ids: list[str], notice: str) -> None:
-    """New mandatory sites: reset the picker's ticks and rerun so every count shows them."""
+def _replace_mandatory(ids: list[str], notice: str, officers: dict[str, list[str]] | None = None) -> None:
+    """New mandatory sites (and the officers drawn for them): reset the picker's ticks and rerun
+    so every count shows them."""
     st.session_state["plan.mandatory"] = ids
+    st.session_state["plan.drawn_officers"] = dict(officers or {})
+    if officers:
+        notice = f"{notice} {T('plan.draw.officers', n=len(officers))}"
     st.session_state["plan.editor_version"] += 1
     st.session_state["plan.draw.notice"] = notice
     st.rerun()
@@ -391,17 +495,18 @@ def _draw_tabs(regions: list[str], start: dt.date) -> None:
                         actor=current_account().username,
                     )
                 ids = [item["site_id"] for item in record["result"]]
-                _replace_mandatory(ids, T("plan.draw.done", n=len(ids)))
+                officers = {site: list(o) for site, o in draw_officers(record).items()}
+                _replace_mandatory(ids, T("plan.draw.done", n=len(ids)), officers)
     with upload_tab:
         upload = st.file_uploader(T("plan.draw.upload"), type=["json"], key="plan.draw.upload")
         if upload is not None and st.session_state.get("plan.draw.upload_seen") != upload.file_id:
             st.session_state["plan.draw.upload_seen"] = upload.file_id
             try:
-                ids = plan_inputs.ids_from_draw_record(upload.getvalue(), upload.name)
+                ids, officers = plan_inputs.draw_from_record(upload.getvalue(), upload.name)
             except ScenarioError as exc:
                 st.error(T("plan.scenario_error", field=exc.field, message=_message(exc)))
             else:
-                _replace_mandatory(ids, T("plan.draw.uploaded", n=len(ids), file=upload.name))
+                _replace_mandatory(ids, T("plan.draw.uploaded", n=len(ids), file=upload.name), officers)
 
 
 def _mandatory_input(regions: list[str], layers: list[str], start: dt.date) -> list[str]:
@@ -473,13 +578,19 @@ def _scenario_from_state(teams: pd.DataFrame, mandatory: list[str]) -> dict:
         min_priority=float(state["plan.f.min_priority"]),
         mandatory=mandatory,
         return_to_base=bool(state["plan.f.return"]),
-        solver_seconds=float(state["plan.f.seconds"]),
+        solver_effort=int(state["plan.f.effort"]),
+        solver_seed=int(state["plan.f.seed"]),
+        solver_seconds=float(state["plan.f.seconds"]) if state["plan.f.budget_on"] else None,
+        lodging=state["plan.lodging"],
+        drawn_officers=state["plan.drawn_officers"],
     )
 
 
-def _solve(raw: dict) -> None:
-    """Run the planner with its progress lines in a status box; keep the plan in the session."""
+def _solve(raw: dict, chief_closures: list) -> None:
+    """Run the planner (avoiding ``chief_closures`` too) with its progress lines in a status box;
+    keep the plan, and which closures it was given, in the session."""
     scenario = parse_scenario(raw)
+    extra = as_planning_closures(chief_closures)
     with st.status(T("plan.solving", days=scenario.days, teams=len(scenario.teams)), expanded=True) as box:
         solver_line = st.empty()
 
@@ -490,7 +601,9 @@ def _solve(raw: dict) -> None:
                 st.write(message)
 
         try:
-            plan = plan_week(scenario, targets=targets(), network=road_network(), progress=progress)
+            plan = plan_week(
+                scenario, targets=targets(), network=road_network(), closures=extra, progress=progress
+            )
         except ScenarioError as exc:
             box.update(state="error")
             st.error(T("plan.scenario_error", field=exc.field, message=_message(exc)))
@@ -500,7 +613,12 @@ def _solve(raw: dict) -> None:
             st.error(T("plan.failed", message=exc))
             return
         box.update(label=T("plan.solved", seconds=plan.solve_seconds), state="complete", expanded=False)
-    st.session_state[STATE] = {"raw": raw, "plan": plan.to_dict(), "saved": None}
+    st.session_state[STATE] = {
+        "raw": raw,
+        "plan": plan.to_dict(),
+        "saved": None,
+        "closure_ids": [c.closure_id for c in chief_closures],
+    }
 
 
 # --- results -------------------------------------------------------------------------------------
@@ -554,6 +672,18 @@ def _route_map(plan: dict, legs: dict) -> None:
     ]
     centre, zoom = view_for(padded, MAP_WIDTH_PX, MAP_HEIGHT_PX)
     show_map(m, key="plan_map", height_px=MAP_HEIGHT_PX, centre=centre, zoom=zoom)
+
+
+def _days(plan: dict) -> None:
+    """Per team and day: leave, bed, arrival at the bed, driving and duty hours, km, sites."""
+    st.subheader(T("plan.days.title"))
+    if not has_days(plan):
+        st.caption(T("plan.days.old"))
+        return
+    st.dataframe(days_table(plan), hide_index=True, width="stretch")
+    honoured = [str(c.get("name") or c.get("id")) for c in plan.get("closures") or [] if isinstance(c, dict)]
+    if honoured:
+        st.caption(T("plan.closures.honoured", names="、".join(honoured)))
 
 
 def _tables(plan: dict) -> None:
@@ -664,11 +794,19 @@ def _show_result(result: dict, account) -> None:
             seconds=float(plan["solve_seconds"]),
         )
     )
-    violations = _violations(json.dumps(raw, ensure_ascii=False, sort_keys=True), plan_json)
+    violations = _violations(
+        json.dumps(raw, ensure_ascii=False, sort_keys=True),
+        plan_json,
+        tuple(result.get("closure_ids") or ()),
+    )
     if violations:
         st.error(T("plan.check.bad", n=len(violations)) + "\n\n" + "\n".join(f"- {v}" for v in violations))
     else:
         st.success(T("plan.check.ok"))
+    warnings = [str(w) for w in plan.get("warnings") or []]
+    if warnings:
+        st.warning(T("plan.warnings") + "\n\n" + "\n".join(f"- {w}" for w in warnings))
+    _days(plan)
     legs = _legs(plan_json)
     registry = targets().set_index("site_id")
     visited = [s["id"] for t in plan["teams"] for s in t["stops"] if s["type"] == "site"]
@@ -713,6 +851,12 @@ def render() -> None:
     except ScenarioError as exc:
         st.error(T("plan.scenario_error", field=exc.field, message=_message(exc)))
         raw = None
+    chief_closures = _plan_closures(state["plan.f.start"], int(state["plan.f.days"]))
+    if chief_closures:
+        names = "、".join(f"{c.name}（{c.period}）" for c in chief_closures)
+        st.info(T("plan.closures.some", n=len(chief_closures), names=names))
+    else:
+        st.caption(T("plan.closures.none"))
     left, right = st.columns([1, 1])
     solve = left.button(T("plan.solve"), key="plan.solve", type="primary", disabled=raw is None)
     if raw is not None:
@@ -724,7 +868,7 @@ def render() -> None:
             key="plan.download_yaml",
         )
     if solve and raw is not None:
-        _solve(raw)
+        _solve(raw, chief_closures)
     result = state.get(STATE)
     if result is not None:
         _show_result(result, account)
