@@ -22,7 +22,7 @@ SCREENSHOT_DIR = Path(
 )
 WAIT_MS = 45_000
 REFUSED = "Your account may not open this page."
-ALL_PAGES = {"Map", "My sites", "Plan week", "Coverage", "Layers", "Audit log"}
+ALL_PAGES = {"Map", "My sites", "Plan week", "Road closures", "Coverage", "Layers", "Audit log"}
 PHONE = {"width": 390, "height": 844}
 
 
@@ -54,8 +54,13 @@ def _denied(db: Path, username: str) -> list[str]:
 @pytest.mark.parametrize(
     ("role", "path", "menu", "refused"),
     [
-        ("chief", "audit", {"Plan week", "My sites", "Coverage", "Map", "Layers"}, "page:audit"),
-        ("manager", "my-sites", {"Coverage", "Map", "Layers"}, "page:my-sites"),
+        (
+            "chief",
+            "audit",
+            {"Plan week", "Road closures", "My sites", "Coverage", "Map", "Layers"},
+            "page:audit",
+        ),
+        ("manager", "my-sites", {"Coverage", "Map", "Layers", "Road closures"}, "page:my-sites"),
     ],
 )
 def test_role_menu_and_refused_direct_url(page: Page, log_in, demo_db, role, path, menu, refused):
@@ -83,7 +88,7 @@ def test_officer_cannot_open_another_teams_plan_by_url(page: Page, log_in, demo_
     db, accounts = demo_db
     plan = _urumqi_plan(db)
     log_in(page, "officer", f"my-sites?plan={plan}&team=T2&day=2026-11-16", lang="en")
-    assert _menu(page) == {"My sites", "Map"}
+    assert _menu(page) == {"My sites", "Map", "Road closures"}
     expect(page.get_by_text(NOT_AVAILABLE)).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text("Record the visit")).to_have_count(0)
     assert "team:T2" in _denied(db, accounts["officer"][0])
