@@ -231,9 +231,9 @@ def closures_table(shipped: Sequence[dict], chief: Sequence[StoredClosure], day:
         }
         for row in shipped
     ]
-    columns = [
-        T(f"closures.col.{c}") for c in ("name", "reason", "period", "source", "confidence", "now", "by")
-    ]
+    # In force today right after the name: on a phone the first two columns are what fits.
+    order = ("name", "now", "period", "reason", "source", "confidence", "by")
+    columns = [T(f"closures.col.{c}") for c in order]
     return pd.DataFrame(rows, columns=columns)
 
 
