@@ -32,11 +32,11 @@ def test_chief_plans_a_small_week_and_sees_team_routes(page: Page, log_in):
     days.fill("2")
     days.press("Enter")
     expect(days).to_have_value("2")
-    seconds = page.get_by_role("slider", name="Solver time (seconds)")
-    seconds.focus()
-    seconds.press("Home")
-    seconds.press("ArrowRight")
-    expect(seconds).to_have_value("2", timeout=WAIT_MS)
+    # A small reproducible search effort (the default takes about a minute).
+    effort = page.get_by_role("spinbutton", name="Search effort")
+    effort.fill("5")
+    effort.press("Enter")
+    expect(effort).to_have_value("5", timeout=WAIT_MS)
 
     # Before solving the page has no map: its only map is the plan's.
     expect(page.locator('iframe[title="streamlit_folium.st_folium"]')).to_have_count(0)
