@@ -243,7 +243,8 @@ class _Builder:
                 )
                 release = (night + 1) * 1440 + rules.depart_after
                 for town in self.lodging_towns(team, night, own_sites):
-                    variants = [(False, evening)] + ([(True, late)] if has_night_sites else [])
+                    # The late copy first: where both fit equally, the night stays open for a check.
+                    variants = ([(True, late)] if has_night_sites else []) + [(False, evening)]
                     for is_late, window in variants:
                         members.append(len(nodes))
                         nodes.append(
@@ -329,9 +330,10 @@ class _Builder:
 
     def _arc_allowed(self, info: list[NodeInfo]) -> np.ndarray:
         """Arcs the day structure allows. A night check is followed only by another night check
-        or a late bed; a late bed is reached after a night check, or from an ordinary site close
-        enough to reach it by ``lodging_by`` after the latest possible inspection end (then it
-        is an ordinary night); no bed leads to a night check (its window may be the same night)."""
+        or a late bed. A late bed is reached after a night check, by staying where the team is,
+        or from an ordinary site close enough to reach it by ``lodging_by`` after the latest
+        possible inspection end (then it is an ordinary night that leaves room for a night
+        check before it)."""
         sc, rules = self.scenario, self.scenario.rules
         kind = []
         for node in info:
@@ -342,19 +344,19 @@ class _Builder:
             else:
                 kind.append(node.kind)
         kinds = np.array(kind)
+        points = np.array([i.point for i in info])
         allowed = np.ones((len(info), len(info)), dtype=bool)
         night_rows = kinds == "night"
         allowed[np.ix_(night_rows, ~np.isin(kinds, ["night", "late"]))] = False
-        allowed[np.ix_(np.isin(kinds, ["bed", "late", "start"]), night_rows)] = False
-        allowed[np.ix_(kinds != "work", kinds == "late")] = False
-        allowed[np.ix_(night_rows, kinds == "late")] = True
-        work, late = np.flatnonzero(kinds == "work"), np.flatnonzero(kinds == "late")
-        if len(work) and len(late):
-            points = np.array([i.point for i in info])
-            near = self.minutes[np.ix_(points[work], points[late])] <= (
+        late = np.flatnonzero(kinds == "late")
+        if len(late):
+            staying = points[:, None] == points[None, late]
+            close = self.minutes[np.ix_(np.maximum(points, 0), points[late])] <= (
                 rules.lodging_by - sc.work_hours[1] - rules.service_overrun_minutes
             )
-            allowed[np.ix_(work, late)] = near
+            allowed[:, late] = np.where(
+                night_rows[:, None], True, staying | ((kinds == "work")[:, None] & close)
+            )
         return allowed
 
 

@@ -57,6 +57,8 @@ def _import_numba():
 njit = _import_numba().njit
 
 MISSING_PENALTY = 10**12
+RETRIES = 20
+"""Optional customers left out that an iteration tries to insert again, on average."""
 NEAR_REST = 64
 """Customers per rest node whose absence pulls a bed there (see ``_recreate``)."""
 PULL_SHARE = 0.5
@@ -749,10 +751,15 @@ def _ruin(a, s, settings, dirty, removed):
 
 @njit(cache=True)
 def _best_insertion(a, s, c, blink_rate, scratch):
-    """Cheapest feasible (vehicle, position, added cost) for ``c``; vehicle -1 if none."""
-    best_vehicle, best_position, best_delta = -1, -1, np.iinfo(np.int64).max
+    """Cheapest feasible (vehicle, position, added cost) for ``c``; vehicle -1 if none.
+
+    Windows, capacity and cost are checked for every position in constant time; the duty
+    limits, which take a pass over a duty, only for the cheapest candidates, in order, until
+    one keeps them."""
     tried_kind = -1
     served = 0 if a.rest[c] else a.service[c]
+    found = 0
+    deltas, places = scratch[3], scratch[4]
     for v in range(s.lengths.shape[0]):
         if not a.allowed[c, v] or s.load[v] + a.demand[c] > a.capacity[v]:
             continue
@@ -793,9 +800,19 @@ def _best_insertion(a, s, c, blink_rate, scratch):
             if a.limits[3] > 0:
                 added = served + a.drive[prev, c] + a.drive[c, nxt] - a.drive[prev, nxt]
                 delta += _balance(a, s.work[v] + added) - balance
-            if delta < best_delta and (not a.limits[0] or _insertion_keeps_duties(a, s, v, p, c, scratch)):
-                best_vehicle, best_position, best_delta = v, p, delta
-    return best_vehicle, best_position, best_delta
+            if found < deltas.shape[0]:
+                deltas[found] = delta
+                places[found] = v * (deltas.shape[0] + 1) + p
+                found += 1
+    if found == 0:
+        return -1, -1, np.iinfo(np.int64).max
+    order = np.argsort(deltas[:found], kind="mergesort")
+    width = deltas.shape[0] + 1
+    for i in order:
+        v, p = places[i] // width, places[i] % width
+        if not a.limits[0] or _insertion_keeps_duties(a, s, v, p, c, scratch):
+            return v, p, deltas[i]
+    return -1, -1, np.iinfo(np.int64).max
 
 
 @njit(cache=True)
@@ -882,8 +899,10 @@ def _copy_routes(source, target, dirty):
 
 @njit(cache=True)
 def _scratch(a):
-    """Work arrays of the duty checks: arrivals, starts and nodes of one duty."""
-    return np.empty((3, a.customers.shape[0] + 2), dtype=np.int64)
+    """Work arrays: arrivals, starts and nodes of one duty; insertion candidates' costs and
+    places (vehicle x width + position)."""
+    width = a.customers.shape[0] + 2
+    return np.empty((5, max(width, a.start.shape[0] * width)), dtype=np.int64)
 
 
 @njit(cache=True)
@@ -901,11 +920,19 @@ def _iterate(a, current, candidate, best, totals, settings, iterations, temperat
         for v in range(fleet):
             if dirty[v]:
                 _evaluate_route(a, candidate, v, scratch)
-        for c in a.customers:  # customers and groups left out before get another chance
+        # Customers and groups left out before get another chance: all of them while few are
+        # left out, else a random share of the optional ones (each retry scans every route).
+        left_out = 0
+        for c in a.customers:
+            if a.group[c] < 0 and a.penalty[c] < MISSING_PENALTY and current.vehicle_of[c] < 0:
+                left_out += 1
+        retry = min(1.0, RETRIES / left_out) if left_out else 1.0
+        for c in a.customers:
             g = a.group[c]
             if (g < 0 or a.members[g, 0] == c) and not _served(a, current, c):
-                removed[n_removed] = c
-                n_removed += 1
+                if g >= 0 or a.penalty[c] >= MISSING_PENALTY or np.random.random() < retry:
+                    removed[n_removed] = c
+                    n_removed += 1
         _recreate(a, candidate, settings, dirty, removed, n_removed, scratch)
         objective = _objective(a, candidate)
         for v in range(fleet):

@@ -185,8 +185,13 @@ def _snap(graph: nx.Graph, lon: float, lat: float) -> tuple[float, list[tuple[in
 
 def _road_km(graph: nx.Graph, a: tuple[float, float], b: tuple[float, float]) -> float:
     """Shortest road distance (km, access legs included) between two (lon, lat) points."""
+    if a == b:
+        return 0.0
     access_a, ends_a = _snap(graph, *a)
     access_b, ends_b = _snap(graph, *b)
+    if ends_a[0][0] == ends_b[0][0] and ends_a[1][0] == ends_b[1][0]:
+        # Both on one edge: along it, without a detour through its end nodes.
+        return access_a + abs(ends_a[0][1] - ends_b[0][1]) + access_b
     lengths = nx.single_source_dijkstra_path_length(graph, ends_a[0][0], weight="km")
     other = nx.single_source_dijkstra_path_length(graph, ends_a[1][0], weight="km")
     best = math.inf

@@ -78,24 +78,65 @@ def scenario_dict(**overrides) -> dict:
         "lodging": "auto",
         "return_to_base": True,
         "travel": "great_circle",
-        "solver": {"seconds": 2, "seed": 1},
+        "solver": {"effort": 5, "seed": 1},
     }
     raw.update(overrides)
     return raw
 
 
-def _schedule(problem: RoutingProblem, sequence: list[int]) -> bool:
-    """Whether one vehicle can serve ``sequence`` (start ... end) inside every window."""
-    vehicle = problem.vehicles[0]
-    t = (vehicle.shift or (0, problem.horizon))[0]
-    for prev, node in itertools.pairwise(sequence):
-        t = t + problem.nodes[prev].service + int(problem.travel[prev, node])
+def _forward(problem: RoutingProblem, leave: int, nodes: list[int]) -> int | None:
+    """Arrival at ``nodes[-1]`` leaving ``nodes[0]`` at ``leave``, serving the nodes between
+    inside their windows (None if one is missed)."""
+    t = leave
+    for prev, node in itertools.pairwise(nodes):
+        t += int(problem.travel[prev, node])
+        if node == nodes[-1]:
+            return t
         windows = problem.nodes[node].windows or ((0, problem.horizon),)
         opening = [max(t, lo) for lo, hi in windows if max(t, lo) <= hi]
-        if not opening or t > problem.horizon:
+        if not opening:
+            return None
+        t = min(opening) + problem.nodes[node].service
+    return t
+
+
+def _schedule(problem: RoutingProblem, sequence: list[int]) -> bool:
+    """Whether one vehicle can serve ``sequence`` (start ... end) inside every window and, with
+    duty limits, every duty (rest node to rest node) inside them: its driving, and its length
+    with the latest departure that still arrives as early (found by trying every minute)."""
+    vehicle = problem.vehicles[0]
+    depart = (vehicle.shift or (0, problem.horizon))[0] + problem.nodes[sequence[0]].service
+    cuts = [0] + [i for i, n in enumerate(sequence) if problem.nodes[n].rest] + [len(sequence) - 1]
+    drive = problem.travel if problem.drive is None else problem.drive
+    for a, b in itertools.pairwise(cuts):
+        duty = sequence[a : b + 1]
+        arrival = _forward(problem, depart, duty)
+        if arrival is None or arrival > problem.horizon:
             return False
-        t = min(opening)
+        end = problem.nodes[duty[-1]]
+        windows = end.windows or ((0, problem.horizon),)
+        opening = [max(arrival, lo) for lo, hi in windows if max(arrival, lo) <= hi]
+        if not opening:
+            return False
+        if problem.duty is not None:
+            leave = depart
+            while _forward(problem, leave + 1, duty) == arrival:
+                leave += 1
+            driven = sum(int(drive[x, y]) for x, y in itertools.pairwise(duty))
+            if arrival - leave > problem.duty.max_duty or driven > problem.duty.max_drive:
+                return False
+        depart = max(min(opening) + end.service, end.release)
     return True
+
+
+def _workload(problem: RoutingProblem, sequence: list[int]) -> int:
+    """The workload term of a route's cost (see planning.core.DutyLimits)."""
+    if problem.duty is None or not problem.duty.workload_scale or len(sequence) == 2:
+        return 0
+    drive = problem.travel if problem.drive is None else problem.drive
+    work = sum(int(drive[x, y]) for x, y in itertools.pairwise(sequence))
+    work += sum(problem.nodes[n].service for n in sequence[1:-1] if not problem.nodes[n].rest)
+    return work * work // problem.duty.workload_scale
 
 
 def brute_force(problem: RoutingProblem) -> int:
@@ -113,10 +154,13 @@ def brute_force(problem: RoutingProblem) -> int:
     for picks in itertools.product(*[group.nodes for group in problem.groups]):
         for k in range(len(loose) + 1):
             for subset in itertools.combinations(loose, k):
+                if any(problem.nodes[i].penalty is None for i in loose if i not in subset):
+                    continue
                 penalty = sum(problem.nodes[i].penalty for i in loose if i not in subset)
                 for order in itertools.permutations([*subset, *picks]):
                     sequence = [vehicle.start, *order, vehicle.end]
                     cost = penalty + sum(int(problem.cost[a, b]) for a, b in itertools.pairwise(sequence))
+                    cost += _workload(problem, sequence)
                     if (best is None or cost < best) and _schedule(problem, sequence):
                         best = cost
     assert best is not None, "no feasible route"

@@ -16,9 +16,9 @@ from planning.scenario import load_scenario, parse_scenario
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "data" / "scenarios").glob("*.yaml"))
 
 
-def _plan_and_check(raw: dict, targets, seconds: float = 1.0, **kwargs):
+def _plan_and_check(raw: dict, targets, effort: int = 5, **kwargs):
     scenario = parse_scenario(raw)
-    plan = plan_week(scenario, targets=targets, network=None, seconds=seconds, **kwargs).to_dict()
+    plan = plan_week(scenario, targets=targets, network=None, effort=effort, **kwargs).to_dict()
     violations = check_plan(scenario, plan, targets=targets, network=None)
     assert violations == [], "\n".join(map(str, violations))
     return scenario, plan
@@ -31,7 +31,7 @@ def _sites(plan: dict) -> list[dict]:
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_shipped_scenarios_pass_the_checker(path):
     scenario = load_scenario(path)
-    plan = plan_week(scenario, seconds=1).to_dict()
+    plan = plan_week(scenario, effort=5).to_dict()
     assert plan["travel_model"] == "road_network"
     assert check_plan(scenario, plan) == []
     assert plan["kpis"]["sites_visited"] > 0
@@ -62,7 +62,7 @@ def test_small_instances_reach_the_brute_force_optimum(days, count, service, lod
     scenario = parse_scenario(raw)
     model = week_model(scenario, targets=targets, network=None)
     optimum = brute_force(model.problem)
-    plan = plan_week(scenario, targets=targets, network=None, seconds=2)
+    plan = plan_week(scenario, targets=targets, network=None, effort=10)
     assert plan.objective == optimum
     assert check_plan(scenario, plan.to_dict(), targets=targets, network=None) == []
     assert 0 < plan.kpis["sites_visited"] < count  # the instance is not trivial
@@ -98,7 +98,7 @@ def test_night_check_site_only_in_the_night_window():
     )
     scenario, plan = _plan_and_check(scenario_dict(days=2, night_hours="22:00-02:00"), targets)
     (night,) = [s for s in _sites(plan) if s["id"] == "PS-NIGHT"]
-    start = dt.datetime.fromisoformat(night["arrive"])
+    start = dt.datetime.fromisoformat(night["start"])
     assert start.hour >= 22 or start.hour < 2
     # Without a night window the same site cannot be planned, and the plan says so.
     _, plan = _plan_and_check(scenario_dict(days=2), targets)
@@ -126,7 +126,7 @@ def test_every_night_at_a_lodging_town_or_the_base(return_to_base):
     targets = make_targets(ring_sites(30, radius_deg=1.5))
     teams = [{"id": "T1", "base": "Urumqi", "skills": ["sampling"]}, {"id": "T2", "base": "Shihezi"}]
     scenario, plan = _plan_and_check(
-        scenario_dict(days=3, teams=teams, return_to_base=return_to_base), targets, seconds=2
+        scenario_dict(days=3, teams=teams, return_to_base=return_to_base), targets, effort=10
     )
     for team in plan["teams"]:
         nights = [s for s in team["stops"] if s["night"] is not None]
@@ -136,13 +136,9 @@ def test_every_night_at_a_lodging_town_or_the_base(return_to_base):
         assert (last["type"] == "base") if return_to_base else (last["night"] == scenario.days - 1)
 
 
-@pytest.mark.parametrize(
-    ("strategy", "ruin_recreate"), [("week", 0.8), ("assign", 0.8), ("assign", 0.0), ("week", 0.0)]
-)
-def test_both_strategies_pass_the_checker_with_and_without_ruin_and_recreate(strategy, ruin_recreate):
+def test_two_teams_both_work_and_pass_the_checker():
     targets = make_targets(ring_sites(20, radius_deg=1.0))
     teams = [{"id": "T1", "base": "Urumqi"}, {"id": "T2", "base": "Changji"}]
-    raw = scenario_dict(days=2, teams=teams)
-    _, plan = _plan_and_check(raw, targets, strategy=strategy, ruin_recreate=ruin_recreate)
-    assert plan["strategy"] == strategy and plan["kpis"]["sites_visited"] > 0
+    _, plan = _plan_and_check(scenario_dict(days=2, teams=teams), targets, effort=10)
+    assert plan["strategy"] == "week" and plan["kpis"]["sites_visited"] > 0
     assert all(any(s["type"] == "site" for s in team["stops"]) for team in plan["teams"])

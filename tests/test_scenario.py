@@ -116,7 +116,7 @@ def test_plan_cli_reports_bad_scenarios_without_traceback(tmp_path, capsys):
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(scenario_dict()))
     assert (
-        plan_cli.main(["--scenario", str(good), "--out", str(tmp_path / "p.json"), "--ruin-recreate", "1"])
+        plan_cli.main(["--scenario", str(good), "--out", str(tmp_path / "p.json"), "--effort", "0"])
         == 2
     )
-    assert "--ruin-recreate must be at least 0 and below 1" in capsys.readouterr().err
+    assert "--effort must be positive" in capsys.readouterr().err
