@@ -1,11 +1,12 @@
 """Benchmark of the weekly planner: 5 teams x 5 days over 400 candidate sites (northern Xinjiang).
 
-    .venv/bin/python bench/bench_patrol.py [--runs 3] [--seconds 60] [--strategy week|assign|both]
-        [--ruin-recreate SHARE] [--first-solution NAME|portfolio]
+    .venv/bin/python bench/bench_patrol.py [--runs 3] [--effort K | --seconds N] [--start 2026-11-23]
 
-Each run plans from scratch (the travel matrix comes from the on-disk cache after the first run),
-checks the plan with the independent checker and prints wall time, sites visited, driving and the
-number of violations; the last lines give the medians per strategy.
+Each run plans from scratch (the travel matrix comes from the on-disk cache after the first run)
+under the scenario's working-time rules, checks the plan with the project's checker and the
+independent one (tests/independent_check.py), and prints wall time, sites visited, driving and the
+number of violations, then per team the sites, km, nights away and the largest daily driving and
+duty; the last line gives the medians.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from layers.datasets import load_targets  # noqa: E402
 from planning.check import check_plan  # noqa: E402
-from planning.patrol import RUIN_RECREATE_SHARE, plan_week  # noqa: E402
+from planning.lodging import lodging_candidates  # noqa: E402
+from planning.patrol import plan_week  # noqa: E402
 from planning.scenario import parse_scenario  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from independent_check import check as independent_check  # noqa: E402
 
 SCENARIO = {
     "name": "bench: 5 teams x 5 days, 400 sites, northern Xinjiang",
@@ -53,49 +58,52 @@ SCENARIO = {
     },
     "lodging": "auto",
     "return_to_base": True,
-    "solver": {"seconds": 60, "seed": 1},
+    "solver": {"seed": 1, "effort": 100},
 }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--strategy", choices=("week", "assign", "both"), default="week")
-    parser.add_argument("--ruin-recreate", type=float, default=RUIN_RECREATE_SHARE, help="0 = OR-Tools alone")
-    parser.add_argument("--first-solution", default="portfolio")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--effort", type=int, help="search effort (default: the scenario's, 100)")
+    budget.add_argument("--seconds", type=float, help="a time budget instead of an effort")
+    parser.add_argument("--start", default=SCENARIO["start"], help="first day (winter closures apply from October)")
     args = parser.parse_args()
-    scenario = parse_scenario(SCENARIO)
     targets = load_targets()
-    strategies = ("week", "assign") if args.strategy == "both" else (args.strategy,)
-    results: dict[str, list[tuple[float, int, float, int]]] = {s: [] for s in strategies}
+    scenario = parse_scenario({**SCENARIO, "start": args.start})
+    lodging = {town.id for town in lodging_candidates(scenario)}
+    rows = []
     for run in range(args.runs):
-        for strategy in strategies:
-            started = time.perf_counter()
-            plan = plan_week(
-                scenario,
-                targets=targets,
-                seconds=args.seconds,
-                strategy=strategy,
-                first_solution=args.first_solution,
-                ruin_recreate=args.ruin_recreate,
-            )
-            wall = time.perf_counter() - started
-            violations = check_plan(scenario, plan.to_dict(), targets=targets)
-            k = plan.kpis
-            results[strategy].append((wall, k["sites_visited"], k["drive_km"], len(violations)))
-            print(
-                f"run {run + 1} {strategy:6} rr {args.ruin_recreate:g} {args.first_solution}: {wall:5.1f} s, {k['sites_total']} sites, {k['sites_visited']} visited "
-                f"({k['night_checks']} night checks), priority {k['priority_visited']:.0f}, {k['drive_km']:.0f} km, "
-                f"{k['nights_away_from_base']} nights away, {len(violations)} violations",
-                flush=True,
-            )
-    for strategy, rows in results.items():
+        started = time.perf_counter()
+        plan = plan_week(
+            scenario, targets=targets, seconds=args.seconds, effort=args.effort
+        ).to_dict()
+        wall = time.perf_counter() - started
+        violations = check_plan(scenario, plan, targets=targets)
+        independent = independent_check(plan, scenario, lodging)
+        k = plan["kpis"]
+        rows.append((wall, k["sites_visited"], k["drive_km"], len(violations) + len(independent)))
         print(
-            f"median {strategy:6}: {statistics.median(r[0] for r in rows):.1f} s, "
-            f"{statistics.median(r[1] for r in rows):.0f} visited, {statistics.median(r[2] for r in rows):.0f} km, "
-            f"violations {sum(r[3] for r in rows)}"
+            f"run {run + 1}: {wall:5.1f} s, {k['sites_total']} sites, {k['sites_visited']} visited, "
+            f"priority {k['priority_visited']:.0f}, {k['drive_km']:.0f} km, {k['nights_away_from_base']} nights away, "
+            f"{k['night_checks']} night checks, {len(violations)} + {len(independent)} violations "
+            f"(solver {plan['solver']})",
+            flush=True,
         )
+        for team, totals in k["teams"].items():
+            print(
+                f"    {team}: {totals['sites']} sites, {totals['drive_km']:.0f} km, {totals['nights_away']} nights away, "
+                f"max {totals['max_drive_minutes_per_day'] / 60:.1f} h driving and "
+                f"{totals['max_duty_minutes_per_day'] / 60:.1f} h on duty per day"
+            )
+        for line in [*map(str, violations), *independent][:10]:
+            print(f"    violation: {line}")
+    print(
+        f"median of {args.runs}: {statistics.median(r[0] for r in rows):.1f} s, "
+        f"{statistics.median(r[1] for r in rows):.0f} visited, {statistics.median(r[2] for r in rows):.0f} km, "
+        f"violations {max(r[3] for r in rows)} at most"
+    )
     return 0
 
 

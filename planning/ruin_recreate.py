@@ -13,7 +13,10 @@ millions of them. It covers the core's whole model (:func:`unsupported_reason` n
 exceptions): several time windows per node (the patrol planner's days), capacities, per-vehicle
 depots, shifts and fixed costs, vehicle restrictions, optional nodes with penalties, and
 ``ChooseOne`` groups (a night's lodging towns), which ruin and recreate as one unit: removing the
-member a route visits leaves the group out, and recreating it inserts its cheapest member.
+member a route visits leaves the group out, and recreating it inserts its cheapest member, and
+:class:`planning.core.DutyLimits` (driving and duty per stretch between rest nodes, the rest
+itself, a workload term), which OR-Tools' model cannot express. With an iteration budget the
+search depends only on its inputs and seed: the same plan on any machine.
 Feasibility of an insertion is checked in constant time from each stop's earliest and latest
 service start (forward and backward passes); both are monotone in time with several windows too,
 because a vehicle may always wait.

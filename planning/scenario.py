@@ -37,7 +37,7 @@ MAX_DAYS = 14
 #: Search effort when the scenario gives neither ``solver.effort`` nor ``solver.seconds``: thousands
 #: of ruin-and-recreate iterations, calibrated to about a minute on 2 cores for the shipped
 #: scenarios (bench/RESULTS.md).
-DEFAULT_EFFORT = 200
+DEFAULT_EFFORT = 120
 
 
 class ScenarioError(ValueError):
