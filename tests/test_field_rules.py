@@ -115,3 +115,37 @@ def test_drawn_officers_decide_the_team():
     (entry,) = [d for d in plan["dropped"] if d["id"] == target]
     assert entry["mandatory"] and "OF-1, OF-2" in entry["reason"]
     assert check_plan(scenario, plan) == []
+
+
+UNSEEN = {
+    "ili-december-night-checks": {
+        "start": "2026-12-14",
+        "days": 4,
+        "night_hours": "22:00-02:00",
+        "teams": [
+            {"id": "Y1", "base": "伊宁市", "skills": ["sampling", "drone"]},
+            {"id": "Y2", "base": "Xinyuan", "skills": ["sampling"]},
+        ],
+        "sites": {"regions": ["伊犁哈萨克自治州"], "layers": ["pollution_source"], "min_priority": 40},
+    },
+    "karamay-bole-kuitun-two-teams-one-base": {
+        "start": "2027-01-11",
+        "days": 3,
+        "return_to_base": False,
+        "teams": [{"id": "B1", "base": "奎屯市"}, {"id": "B2", "base": "奎屯市"}],
+        "sites": {"regions": ["克拉玛依市", "博尔塔拉蒙古自治州", "奎屯市"], "min_priority": 30},
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNSEEN))
+def test_unseen_winter_scenarios_keep_every_rule_for_both_checkers(name):
+    raw = {"name": name, "work_hours": "10:00-19:30", "solver": {"seed": 2, "effort": 6}, **UNSEEN[name]}
+    scenario = parse_scenario(raw)
+    plan = plan_week(scenario).to_dict()
+    assert plan["status"] in ("solved", "solved_mandatory_unmet")
+    assert plan["kpis"]["sites_visited"] > 0
+    assert check_plan(scenario, plan) == []
+    lodging = {town.id for town in lodging_candidates(scenario)}
+    assert independent_check(plan, scenario, lodging) == []
+    assert all(_sites(team) for team in plan["teams"])
