@@ -35,8 +35,9 @@ Before routing, sites that cannot be in any plan are dropped with the reason: no
 network, no team with the skill or the drawn officers, outside every team's range in the
 horizon, a night check in a plan with no night.
 
-The search starts from an empty week and runs ``effort`` thousand iterations (the same plan on
-any machine: :data:`ITERATIONS_PER_EFFORT`), or for a time budget when ``seconds`` is given.
+The search starts from an empty week and runs ``effort`` thousand iterations in each of
+:data:`SEARCHES` parallel searches (the same plan on any machine), or for a time budget when
+``seconds`` is given.
 """
 
 from __future__ import annotations
@@ -67,8 +68,12 @@ DETOUR_MINUTES_PER_PRIORITY = 6
 #: Lodging towns kept per site (nearest first) and per team and night (besides the base).
 LODGING_PER_SITE = 2
 LODGING_PER_NIGHT = 30
-#: Search iterations per unit of ``solver.effort``.
+#: Search iterations per unit of ``solver.effort``, in each of :data:`SEARCHES` searches.
 ITERATIONS_PER_EFFORT = 1000
+#: Independent searches (seeds ``seed``, ``seed + 1``, ...) run side by side, one per core of a
+#: 2-core machine; the best plan wins. Fixed, not the machine's core count, so the plan is the
+#: same everywhere (a 1-core machine takes twice as long).
+SEARCHES = 2
 #: The workload term: W² / (days x max duty x this), W a team's driving and service minutes.
 #: At a full week a minute of work costs two thirds of a minute more on the busier team: ties
 #: between teams at one base are shared, and an idle team is worth a somewhat longer drive.
@@ -526,12 +531,12 @@ def plan_week(
         + (f"{budget_seconds:g} s" if budget_effort is None else f"effort {budget_effort}")
     )
     searched = time.perf_counter()
-    routes, stats = ruin_recreate.improve(
+    routes, stats = ruin_recreate.improve_best_of(
         model.problem,
         [[] for _ in model.problem.vehicles],
+        [scenario.solver_seed + k for k in range(SEARCHES)],
         wall_seconds=budget_seconds,
         iterations=None if budget_effort is None else budget_effort * ITERATIONS_PER_EFFORT,
-        seed=scenario.solver_seed,
         progress=lambda elapsed, objective: say(f"search {elapsed:6.1f} s  objective {objective}"),
     )
     say(f"search: {stats['iterations']} iterations in {time.perf_counter() - searched:.1f} s")
@@ -540,7 +545,8 @@ def plan_week(
         "effort": budget_effort,
         "seconds": budget_seconds,
         "iterations": stats["iterations"],
-        "search": "ruin and recreate (SISR) from an empty week",
+        "searches": stats["searches"],
+        "search": f"ruin and recreate (SISR) from an empty week, best of {SEARCHES} seeds",
     }
     return _to_plan(scenario, prepared, model, routes, stats, solver, time.perf_counter() - started)
 

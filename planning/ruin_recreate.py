@@ -28,6 +28,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -237,6 +238,29 @@ def improve(
         "start_objective": start_objective,
         "temperatures": (t_start, temperature),
     }
+    return routes_out, stats
+
+
+def improve_best_of(
+    problem: RoutingProblem, routes: Sequence[Sequence[int]], seeds: Sequence[int], **budget
+) -> tuple[list[list[int]], dict]:
+    """One :func:`improve` per seed, in parallel threads (the compiled loop releases the GIL),
+    each with the whole ``budget``; the best routes win (the first seed on a tie), so with an
+    iteration budget the result still depends only on the inputs and the seeds. ``stats`` adds
+    each search's ``seed`` and ``objective`` under ``searches`` and sums ``iterations``."""
+    if not seeds:
+        raise ValueError("improve_best_of needs at least one seed")
+    warm_up()
+    with ThreadPoolExecutor(max_workers=len(seeds)) as pool:
+        results = list(pool.map(lambda seed: improve(problem, routes, seed=seed, **budget), seeds))
+    best = min(range(len(seeds)), key=lambda i: (results[i][1]["objective"], i))
+    routes_out, stats = results[best]
+    stats = dict(
+        stats,
+        seed=seeds[best],
+        iterations=sum(r[1]["iterations"] for r in results),
+        searches=[{"seed": seed, "objective": r[1]["objective"]} for seed, r in zip(seeds, results, strict=True)],
+    )
     return routes_out, stats
 
 
@@ -908,7 +932,7 @@ def _scratch(a):
     return np.empty((5, max(width, a.start.shape[0] * width)), dtype=np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # releases the GIL: searches in threads run in parallel
 def _iterate(a, current, candidate, best, totals, settings, iterations, temperature):
     """``iterations`` SISR iterations at ``temperature``. ``candidate`` equals ``current`` on
     entry and exit; ``totals`` holds the current and best objectives."""
