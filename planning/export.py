@@ -31,10 +31,12 @@ CSV_COLUMNS = (
     "lon",
     "lat",
     "arrive",
+    "start",
     "depart",
     "service_minutes",
     "leg_km",
     "leg_minutes",
+    "leg_break_minutes",
     "night",
     "night_check",
     "mandatory",
@@ -137,7 +139,8 @@ def write_team_csv(team: dict, path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for stop in team["stops"]:
-            writer.writerow(stop)
+            # Version 1 plans: the inspection started on arrival, no breaks were planned.
+            writer.writerow({"start": stop["arrive"], "leg_break_minutes": 0, **stop})
 
 
 def export_plan(
