@@ -167,3 +167,35 @@ def test_manager_without_drilldown_is_refused(demo_records):
     at = _page(_account(path, accounts["manager"][0]))
     assert [warning.value for warning in at.warning] == ["Your account cannot see patrol assignments."]
     assert not _cards(at)
+
+
+def test_a_version_2_stop_shows_the_planned_inspection_start(officer_day, monkeypatch):
+    """A stop of a format 2 plan with ``start`` after the arrival: the card shows both, and the
+    visit form starts from the planned start; stops without ``start`` show the arrival only."""
+    from records.store import Store
+
+    path, officer, day, stops = officer_day
+    first = stops.sort_values("arrive").iloc[0]
+    arrive = pd.Timestamp(first["arrive"]).tz_convert("Asia/Shanghai")
+    start = arrive + pd.Timedelta(minutes=25)
+    original = Store.plan
+
+    def with_start(self, plan_id):
+        row = original(self, plan_id)
+        if plan_id == first["plan_id"]:
+            row["plan"]["format_version"] = 2
+            for team in row["plan"]["teams"]:
+                for stop in team["stops"]:
+                    if team["team_id"] == "T1" and stop["seq"] == first["seq"]:
+                        stop["start"] = start.isoformat()
+        return row
+
+    monkeypatch.setattr(Store, "plan", with_start)
+    at = _page(officer, {"day": day})
+    assert not at.exception and not at.error
+    captions = [caption.value for caption in at.caption]
+    assert f"arrive {arrive:%H:%M} · inspection starts {start:%H:%M} · " in " ".join(captions)
+    # Only that stop has a start of its own: the others show the arrival alone.
+    assert sum("inspection starts" in caption for caption in captions) == 1
+    key = f"visit-{first['plan_id']}-T1-{first['seq']}.en"
+    assert at.time_input(key=f"{key}-started").value == start.time()

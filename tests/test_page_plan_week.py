@@ -343,7 +343,9 @@ def _as_version_2(plan: dict) -> dict:
             previous = bed
         team["officers"] = []
     plan["warnings"] = ["T2: drawn officers of PS-00001 are not in the team"]
-    plan["closures"] = [{"id": "chief-1", "name": "G30 达坂城 沙尘暴", "reason": "sandstorm", "dates": []}]
+    plan["closures"] = [
+        {"id": "chief-1", "name": "G30 达坂城 沙尘暴", "reason": "sandstorm", "period": "", "dates": []}
+    ]
     return plan
 
 
@@ -383,20 +385,34 @@ def test_a_version_2_plan_shows_the_days_table_first_and_its_warnings(stored_pla
     assert not at.exception
     frames = [d.value for d in at.dataframe]
     (days,) = [f for f in frames if "住宿" in f.columns and "驾驶（时）" in f.columns]
-    expected = [(t["team_id"], d["bed"], d["sites"]) for t in plan["teams"] for d in t["days"]]
+    # The columns a phone shows first: team, day, sites, driving and duty hours.
+    assert list(days.columns[:5]) == ["队伍", "日期", "检查点", "驾驶（时）", "工作（时）"]
+    expected = [
+        (t["team_id"], d["bed"], str(d["sites"]) if d["sites"] or d["drive_minutes"] else "休整")
+        for t in plan["teams"]
+        for d in t["days"]
+    ]
     assert list(zip(days["队伍"], days["住宿"], days["检查点"], strict=True)) == expected
     first = plan["teams"][0]["days"][0]
+    weekday = "一二三四五六日"[dt.date.fromisoformat(first["date"]).weekday()]
+    assert days["日期"].iloc[0] == f"周{weekday} {first['date'][5:]}"
     assert days["出发"].iloc[0] == first["leave"][11:16]
-    assert days["驾驶（时）"].iloc[0] == round(first["drive_minutes"] / 60, 1)
+    # Hours with one decimal, also for whole hours.
+    assert days["驾驶（时）"].iloc[0] == f"{first['drive_minutes'] / 60:.1f}"
+    assert days["工作（时）"].iloc[0] == "10.0"
     # The days table comes before the stop tables; stops show the inspection start, not the arrival.
     stop_tables = [f for f in frames if "序号" in f.columns]
     positions = {id(f): i for i, f in enumerate(frames)}
     assert positions[id(days)] < positions[id(stop_tables[0])]
     site = next(s for s in plan["teams"][0]["stops"] if s["type"] == "site")
     row = stop_tables[0][stop_tables[0]["编号"] == site["id"]].iloc[0]
-    assert row["开始检查"] == f"{site['start'][5:10]} {site['start'][11:16]}" != row["到达"]
+    assert row["开始检查"] == site["start"][11:16] != row["到达"] == site["arrive"][11:16]
+    assert list(stop_tables[0].columns[:4]) == ["序号", "天", "开始检查", "地点"]
+    assert "途中休息（分）" in stop_tables[0].columns
     assert any("drawn officers of PS-00001" in w.value for w in at.warning)
-    assert any("G30 达坂城 沙尘暴" in c.value for c in at.caption)
+    # The honoured closures: one readable line each (name, reason, period, plan days) in an expander.
+    assert "计划避开的道路封闭（1）" in [e.label for e in at.expander]
+    assert any("G30 达坂城 沙尘暴：沙尘暴" in m.value for m in at.markdown)
     # The solver block is the reproducible default.
     assert at.session_state["plan.result"]["raw"]["solver"] == {"seed": 1, "effort": DEFAULT_EFFORT}
 
@@ -505,3 +521,129 @@ def test_uploaded_draw_keeps_the_drawn_officers():
 def test_time_budget_replaces_the_effort_never_both():
     assert plan_inputs.solver_block(300, 4) == {"seed": 4, "effort": 300}
     assert plan_inputs.solver_block(300, 4, seconds=30) == {"seconds": 30.0, "seed": 4}
+
+
+def _v2_plan() -> dict:
+    """A small hand-made format 2 plan: team T1 inspects on day 1 (a night check ending after
+    midnight), rests on day 2; closures and a known planner warning."""
+    def stop(seq, kind, sid, name, arrive, start, depart, **extra):
+        return {
+            "seq": seq, "type": kind, "id": sid, "name": name, "lon": 87.6, "lat": 43.8,
+            "arrive": arrive, "start": start, "depart": depart, "service_minutes": extra.get("service", 0),
+            "leg_km": extra.get("km", 0.0), "leg_minutes": extra.get("minutes", 0),
+            "leg_break_minutes": extra.get("breaks", 0), "night": extra.get("night"),
+            "night_check": extra.get("night_check", False), "mandatory": False, "priority": None,
+        }
+
+    stops = [
+        stop(0, "base", "1529102", "Ürümqi 乌鲁木齐市", "2026-11-23T09:00:00+08:00",
+             "2026-11-23T09:00:00+08:00", "2026-11-23T09:00:00+08:00"),
+        stop(1, "site", "PS-00003", "乌鲁木齐中盛化肥有限责任公司", "2026-11-23T09:40:00+08:00",
+             "2026-11-23T10:00:00+08:00", "2026-11-23T11:30:00+08:00", service=90, km=30.0, minutes=40),
+        stop(2, "site", "PS-00034", "乌鲁木齐汇通牧业养猪场", "2026-11-23T23:30:00+08:00",
+             "2026-11-23T23:30:00+08:00", "2026-11-24T00:30:00+08:00", service=60, km=250.5, minutes=290,
+             breaks=20, night_check=True),
+        stop(3, "base", "1529102", "Ürümqi 乌鲁木齐市", "2026-11-24T01:00:00+08:00",
+             "2026-11-24T01:00:00+08:00", "2026-11-24T01:00:00+08:00", km=12.0, minutes=30, night=0),
+    ]
+    days = [
+        {"date": "2026-11-23", "leave": "2026-11-23T09:00:00+08:00", "arrive_bed": "2026-11-24T01:00:00+08:00",
+         "bed": "Ürümqi 乌鲁木齐市", "bed_id": "1529102", "drive_minutes": 360, "duty_minutes": 960,
+         "km": 292.5, "sites": 2},
+        {"date": "2026-11-24", "leave": None, "arrive_bed": None, "bed": "Ürümqi 乌鲁木齐市",
+         "bed_id": "1529102", "drive_minutes": 0, "duty_minutes": 0, "km": 0, "sites": 0},
+    ]
+    return {
+        "format_version": 2,
+        "scenario": {"name": "w48", "start": "2026-11-23", "days": 2},
+        "status": "solved",
+        "solve_seconds": 1.0,
+        "solver": {"seed": 1, "effort": 5},
+        "mandatory_unmet": ["PS-00002"],
+        "kpis": {"drive_km": 292.5, "drive_minutes": 360, "service_minutes": 150, "sites_visited": 2,
+                 "sites_total": 5, "priority_visited": 90, "mandatory_visited": 0, "mandatory_total": 1,
+                 "nights_away_from_base": 0, "nights_total": 1},
+        "teams": [{"team_id": "T1", "base": "Ürümqi", "officers": [], "stops": stops, "days": days,
+                   "drive_km": 292.5, "drive_minutes": 360, "service_minutes": 150}],
+        "dropped": [
+            {"id": "PS-00001", "mandatory": False, "reason": "not worth the detour: at least 3.5 h of extra "
+             "driving, more than the 2.5 h a site of priority 5 is worth"},
+            {"id": "PS-00002", "mandatory": True, "reason": "cannot visit mandatory site: unreachable by road: "
+             "no road of the network reaches it"},
+            {"id": "PS-00009", "mandatory": False, "reason": "a reason the page does not know"},
+        ],
+        "warnings": ["planned with a time budget: another run or machine may give a different plan"],
+        "closures": [
+            {"id": "G217-duku-north", "name": "G217 独库公路 北段", "reason": "winter", "period": "10-01..05-31",
+             "dates": ["2026-11-23", "2026-11-24"]},
+            {"id": "chief-3", "name": "G30 达坂城", "reason": "sandstorm", "period": "2026-11-24..2026-11-24",
+             "dates": ["2026-11-24"]},
+        ],
+    }
+
+
+def test_days_table_shows_a_rest_day_and_times_after_midnight():
+    from views.plan_tables import days_table
+
+    days = days_table(_v2_plan())
+    work, rest = days.iloc[0], days.iloc[1]
+    assert (work["日期"], work["检查点"], work["驾驶（时）"], work["工作（时）"]) == ("周一 11-23", "2", "6.0", "16.0")
+    assert (work["出发"], work["到住宿"], work["公里"]) == ("09:00", "01:00 +1", "292")
+    assert (rest["日期"], rest["检查点"], rest["住宿"]) == ("周二 11-24", "休整", "Ürümqi 乌鲁木齐市")
+    assert rest["驾驶（时）"] == rest["工作（时）"] == rest["出发"] == rest["公里"] == ""
+
+
+def test_stops_and_dropped_tables_are_readable_in_english(monkeypatch):
+    from views import i18n
+    from views.plan_tables import dropped_table, stops_table
+
+    monkeypatch.setattr(i18n, "language", lambda: "en")
+    plan = _v2_plan()
+    stops = stops_table(plan, load_targets())
+    dropped = dropped_table(plan, load_targets())
+    night = stops.iloc[2]
+    # The night check belongs to Monday; its departure is after midnight.
+    assert (night["Day"], night["Start"], night["Depart"]) == ("Mon 11-23", "23:30", "00:30 +1")
+    assert night["Leg breaks min"] == 20 and night["Leg km"] == 250.5
+    assert stops.iloc[1]["Start"] == "10:00" and stops.iloc[1]["Arrive"] == "09:40"
+    assert stops.iloc[1]["Kind"] == "key discharge unit"
+    assert list(dropped.columns[:2]) == ["Site", "Reason"]
+    assert dropped["Reason"].iloc[2] == "a reason the page does not know"
+
+
+def test_planner_sentences_are_translated_and_unknown_ones_kept():
+    from views.plan_tables import planner_text
+
+    plan = _v2_plan()
+    texts = [planner_text(item["reason"]) for item in plan["dropped"]]
+    assert texts[0] == "不值得绕路：至少多开 3.5 小时，超过优先级 5 的点位所值的 2.5 小时"
+    assert texts[1] == "无法安排必检点：道路不可达：路网不通该点"
+    assert texts[2] == "a reason the page does not know"
+    assert planner_text(plan["warnings"][0]).startswith("按时间预算求解")
+
+
+def test_a_version_2_plan_with_a_rest_day_on_the_page(stored_planner, accounts):
+    _, use = stored_planner
+    use("plan", _v2_plan())
+    _, made = accounts
+    at = _app(made["chief"]).run()
+    at.button(key="plan.solve").click().run()
+    assert not at.exception
+    (days,) = [d.value for d in at.dataframe if "驾驶（时）" in d.value.columns]
+    assert list(days["检查点"]) == ["2", "休整"]
+    assert any(w.value.startswith("请注意") and "按时间预算求解" in w.value for w in at.warning)
+    (closures,) = [e for e in at.expander if e.label == "计划避开的道路封闭（2）"]
+    lines = closures.markdown[0].value
+    assert "G217 独库公路 北段：冬季封闭，10-01..05-31；计划内 每天" in lines
+    assert "G30 达坂城：沙尘暴，2026-11-24..2026-11-24；计划内 周二 11-24" in lines
+    (dropped,) = [d.value for d in at.dataframe if "原因" in d.value.columns]
+    assert dropped["原因"].iloc[1] == "无法安排必检点：道路不可达：路网不通该点"
+
+
+def test_route_sheet_shows_times_on_the_day_and_fits_a_phone():
+    plan = _v2_plan()
+    sheet = route_sheet_html(plan, plan["teams"][0], load_targets())
+    assert "到 23:30<br>查 23:30<br>离 00:30 +1" in sheet
+    assert "到 09:40<br>查 10:00<br>离 11:30" in sheet
+    assert "1 · 周一 11-23" in sheet and "重点排污单位" in sheet
+    assert "max-width:600px" in sheet and 'data-label="时间"' in sheet

@@ -8,68 +8,134 @@ times, site details and a checklist per site).
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import re
 
 import geopandas as gpd
 import pandas as pd
 
-from layers.schema import CATEGORIES
+from layers.schema import CATEGORIES, KINDS
 from views.i18n import register
 from views.pages.my_sites import checklist
 from views.route_layers import first_day, plan_day
 
-T = register(
-    {
-        "plan.col.team": ("队伍", "Team"),
-        "plan.col.seq": ("序号", "Seq"),
-        "plan.col.day": ("天", "Day"),
-        "plan.col.arrive": ("到达", "Arrive"),
-        "plan.col.start": ("开始检查", "Start"),
-        "plan.col.date": ("日期", "Date"),
-        "plan.col.leave": ("出发", "Leave"),
-        "plan.col.bed": ("住宿", "Bed"),
-        "plan.col.arrive_bed": ("到住宿", "At bed"),
-        "plan.col.drive_h": ("驾驶（时）", "Driving h"),
-        "plan.col.duty_h": ("工作（时）", "Duty h"),
-        "plan.col.km": ("公里", "km"),
-        "plan.col.sites": ("检查点", "Sites"),
-        "plan.col.depart": ("离开", "Depart"),
-        "plan.col.site": ("地点", "Site"),
-        "plan.col.id": ("编号", "ID"),
-        "plan.col.kind": ("类型", "Kind"),
-        "plan.col.category": ("监管类别", "Category"),
-        "plan.col.leg_km": ("路段公里", "Leg km"),
-        "plan.col.leg_min": ("路段分钟", "Leg min"),
-        "plan.col.service_min": ("检查分钟", "Service min"),
-        "plan.col.priority": ("优先级", "Priority"),
-        "plan.col.mandatory": ("必检", "Mandatory"),
-        "plan.col.night_check": ("夜查", "Night check"),
-        "plan.col.reason": ("原因", "Reason"),
-        "plan.category.key": ("重点", "key"),
-        "plan.category.special": ("特殊", "special"),
-        "plan.category.ordinary": ("一般", "ordinary"),
-        "plan.kind.base": ("基地", "base"),
-        "plan.kind.lodging": ("住宿", "lodging"),
-        "plan.kind.night": ("过夜", "overnight"),
-        "plan.sheet.title": ("巡护路线单 {team}", "Route sheet {team}"),
-        "plan.sheet.plan": ("计划：{name}", "Plan: {name}"),
-        "plan.sheet.summary": (
-            "基地 {base}；行驶 {km:.0f} 公里，{hours:.1f} 小时；{sites} 个检查点",
-            "Base {base}; {km:.0f} km, {hours:.1f} h of driving; {sites} sites",
-        ),
-        "plan.sheet.print": ("打印", "Print"),
-        "plan.sheet.checklist": ("检查清单", "Checklist"),
-        "plan.sheet.check.arrived": ("到达并出示证件", "Arrived, credentials shown"),
-        "plan.sheet.check.photos": ("现场照片（带时间和位置）", "Site photos (time and position)"),
-        "plan.sheet.check.outcome": ("记录检查结果（合规/违法）", "Outcome recorded (compliant / violation)"),
-        "plan.sheet.check.signature": ("企业负责人签字", "Signed by the site's representative"),
-        "plan.sheet.notes": ("备注", "Notes"),
-        "plan.sheet.simulated": (
-            "演示数据（模拟），非真实执法信息。",
-            "SIMULATED demo data, not real enforcement data.",
-        ),
-    }
-)
+_TEXT = {
+    "plan.col.team": ("队伍", "Team"),
+    "plan.col.seq": ("序号", "Seq"),
+    "plan.col.day": ("天", "Day"),
+    "plan.col.arrive": ("到达", "Arrive"),
+    "plan.col.start": ("开始检查", "Start"),
+    "plan.col.date": ("日期", "Date"),
+    "plan.col.leave": ("出发", "Leave"),
+    "plan.col.bed": ("住宿", "Bed"),
+    "plan.col.arrive_bed": ("到住宿", "At bed"),
+    "plan.col.drive_h": ("驾驶（时）", "Driving h"),
+    "plan.col.duty_h": ("工作（时）", "Duty h"),
+    "plan.col.km": ("公里", "km"),
+    "plan.col.sites": ("检查点", "Sites"),
+    "plan.col.depart": ("离开", "Depart"),
+    "plan.col.site": ("地点", "Site"),
+    "plan.col.id": ("编号", "ID"),
+    "plan.col.kind": ("类型", "Kind"),
+    "plan.col.category": ("监管类别", "Category"),
+    "plan.col.leg_km": ("路段公里", "Leg km"),
+    "plan.col.leg_min": ("路段分钟", "Leg min"),
+    "plan.col.leg_break": ("途中休息（分）", "Leg breaks min"),
+    "plan.col.time": ("时间", "Times"),
+    "plan.col.service_min": ("检查分钟", "Service min"),
+    "plan.col.priority": ("优先级", "Priority"),
+    "plan.col.mandatory": ("必检", "Mandatory"),
+    "plan.col.night_check": ("夜查", "Night check"),
+    "plan.col.reason": ("原因", "Reason"),
+    "plan.category.key": ("重点", "key"),
+    "plan.category.special": ("特殊", "special"),
+    "plan.category.ordinary": ("一般", "ordinary"),
+    "plan.kind.base": ("基地", "base"),
+    "plan.kind.lodging": ("住宿", "lodging"),
+    "plan.kind.night": ("过夜", "overnight"),
+    "plan.rest_day": ("休整", "rest day"),
+    "plan.next_day": ("次日", "next day"),
+    "plan.weekday": ("周一,周二,周三,周四,周五,周六,周日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
+    "plan.day_label": ("{weekday} {date}", "{weekday} {date}"),
+    "plan.sheet.times": ("到 {arrive}<br>查 {start}<br>离 {depart}", "arr {arrive}<br>start {start}<br>dep {depart}"),
+    "plan.site_kind.key_discharge_unit": ("重点排污单位", "key discharge unit"),
+    "plan.site_kind.industrial_park": ("工业园区", "industrial park"),
+    "plan.site_kind.hazardous_waste": ("危险废物单位", "hazardous waste"),
+    "plan.site_kind.sewage_plant": ("污水处理厂", "sewage plant"),
+    "plan.site_kind.tailings_pond": ("尾矿库", "tailings pond"),
+    "plan.site_kind.livestock_farm": ("畜禽养殖场", "livestock farm"),
+    "plan.site_kind.mine": ("矿山", "mine"),
+    "plan.site_kind.drinking_water_zone": ("饮用水水源保护区", "drinking-water zone"),
+    "plan.site_kind.reservoir": ("水库", "reservoir"),
+    "plan.site_kind.river_intake": ("河流取水口", "river intake"),
+    "plan.site_kind.groundwater_wellfield": ("地下水水源井群", "groundwater wellfield"),
+    "plan.site_kind.nature_reserve": ("自然保护区", "nature reserve"),
+    "plan.site_kind.red_line_zone": ("生态保护红线区", "ecological red line zone"),
+    "plan.site_kind.wetland_park": ("湿地公园", "wetland park"),
+    "plan.site_kind.scenic_area": ("风景名胜区", "scenic area"),
+    "plan.reason.full": (
+        "工作时间排不下：各天已满（驾驶、工作时长和工作时段限制）",
+        "not fitted in the teams' working time: the days are full (driving, duty and work-window limits)",
+    ),
+    "plan.reason.too_far": (
+        "离所有计划路线太远：在限制内无法往返",
+        "too far from every planned route: no duty could drive there and on within the limits",
+    ),
+    "plan.reason.detour": (
+        "不值得绕路：至少多开 {detour} 小时，超过优先级 {priority} 的点位所值的 {value} 小时",
+        "not worth the detour: at least {detour} h of extra driving, more than the {value} h a site of "
+        "priority {priority} is worth",
+    ),
+    "plan.reason.mandatory_full": (
+        "必检，但与其他必检点和住宿一起排不进各队的工作时间（驾驶、工作时长和工作时段限制）",
+        "mandatory, but it does not fit in the teams' working time (driving, duty and work-window limits) "
+        "together with the other mandatory sites and the nights' stays",
+    ),
+    "plan.reason.mandatory": ("无法安排必检点：{reason}", "cannot visit mandatory site: {reason}"),
+    "plan.reason.unreachable": ("道路不可达：路网不通该点", "unreachable by road: no road of the network reaches it"),
+    "plan.reason.unreachable_bases": (
+        "从有能力的队伍基地出发均无道路可达",
+        "unreachable by road from every able team's base",
+    ),
+    "plan.reason.inactive": ("单位状态为 {status}：停产或搬迁单位不检查", "site status is {status}: inactive units are not inspected"),
+    "plan.reason.skill": ("需要能力 {skills}，场景中没有队伍具备", "needs skill {skills}; no team in the scenario has it"),
+    "plan.warning.time_budget": (
+        "按时间预算求解：再次运行或换一台电脑可能得到不同的计划",
+        "planned with a time budget: another run or machine may give a different plan",
+    ),
+    "plan.warning.partial_closure": (
+        "以下封闭只在本周部分日期生效，但每天都已避开：{names}",
+        "closed for part of the week and avoided on every day: {names}",
+    ),
+    "plan.warning.officers": (
+        "抽中执法人员未与队伍对应：没有队伍填写队员编号（teams[].officers），任何有能力的队伍都可检查抽中点位",
+        "drawn officers were not matched to teams: no team lists its officers (teams[].officers), so any "
+        "able team may visit a drawn site",
+    ),
+    "plan.sheet.title": ("巡护路线单 {team}", "Route sheet {team}"),
+    "plan.sheet.plan": ("计划：{name}", "Plan: {name}"),
+    "plan.sheet.summary": (
+        "基地 {base}；行驶 {km:.0f} 公里，{hours:.1f} 小时；{sites} 个检查点",
+        "Base {base}; {km:.0f} km, {hours:.1f} h of driving; {sites} sites",
+    ),
+    "plan.sheet.print": ("打印", "Print"),
+    "plan.sheet.checklist": ("检查清单", "Checklist"),
+    "plan.sheet.check.arrived": ("到达并出示证件", "Arrived, credentials shown"),
+    "plan.sheet.check.photos": ("现场照片（带时间和位置）", "Site photos (time and position)"),
+    "plan.sheet.check.outcome": ("记录检查结果（合规/违法）", "Outcome recorded (compliant / violation)"),
+    "plan.sheet.check.signature": ("企业负责人签字", "Signed by the site's representative"),
+    "plan.sheet.notes": ("备注", "Notes"),
+    "plan.sheet.simulated": (
+        "演示数据（模拟），非真实执法信息。",
+        "SIMULATED demo data, not real enforcement data.",
+    ),
+}
+T = register(_TEXT)
+_ENGLISH = {key: english for key, (_, english) in _TEXT.items()}
+
+
+_SITE_KINDS = {kind for kinds in KINDS.values() for kind in kinds}
 
 
 def category_label(category: object) -> str:
@@ -81,15 +147,76 @@ def _registry(targets: gpd.GeoDataFrame) -> pd.DataFrame:
     return pd.DataFrame(targets.drop(columns="geometry")).set_index(targets["site_id"].astype(str))
 
 
-def _clock(moment: str) -> str:
-    """``MM-DD HH:MM`` of an ISO time."""
-    return f"{moment[5:10]} {moment[11:16]}"
+def site_kind_label(kind: object) -> str:
+    """A registry site kind in the session's language (unknown kinds as they are)."""
+    return T(f"plan.site_kind.{kind}") if kind in _SITE_KINDS else ("" if kind is None else str(kind))
+
+
+def day_label(day: dt.date | str) -> str:
+    """A plan day as the chief reads it: weekday and ``MM-DD`` (``周一 11-23`` / ``Mon 11-23``)."""
+    date = dt.date.fromisoformat(str(day)[:10])
+    return T("plan.day_label", weekday=T("plan.weekday").split(",")[date.weekday()], date=f"{date:%m-%d}")
+
+
+def stop_date(plan: dict, stop: dict) -> dt.date:
+    """The calendar date of the plan day a stop belongs to (a night check after midnight: the day before)."""
+    return first_day(plan) + dt.timedelta(days=plan_day(first_day(plan), stop["arrive"]) - 1)
+
+
+def hours(minutes: object) -> str:
+    """Minutes as hours with one decimal (``4.0``)."""
+    return f"{float(minutes or 0) / 60:.1f}"
+
+
+def is_rest_day(day: dict) -> bool:
+    """A plan day on which the team neither drives nor inspects."""
+    return not float(day.get("drive_minutes") or 0) and not int(day.get("sites") or 0)
+
+
+_PATTERNS = [
+    (re.compile(r"not worth the detour: at least ([\d.]+) h of extra driving, more than the ([\d.]+) h a site "
+                r"of priority (\S+) is worth"), "plan.reason.detour", ("detour", "value", "priority")),
+    (re.compile(r"site status is (\S+): inactive units are not inspected"), "plan.reason.inactive", ("status",)),
+    (re.compile(r"needs skill (.+); no team in the scenario has it"), "plan.reason.skill", ("skills",)),
+    (re.compile(r"closed for part of the week and avoided on every day: (.+)"), "plan.warning.partial_closure",
+     ("names",)),
+]
+_FIXED = {
+    "plan.reason.full",
+    "plan.reason.too_far",
+    "plan.reason.mandatory_full",
+    "plan.reason.unreachable",
+    "plan.reason.unreachable_bases",
+    "plan.warning.time_budget",
+    "plan.warning.officers",
+}
+
+
+def planner_text(text: object) -> str:
+    """A reason or warning sentence of the planner (English) in the session's language; sentences
+    the page does not know stay as the planner wrote them."""
+    text = str(text)
+    prefix = "cannot visit mandatory site: "
+    if text.startswith(prefix):
+        return T("plan.reason.mandatory", reason=planner_text(text.removeprefix(prefix)))
+    for key in _FIXED:
+        if text == _english(key):
+            return T(key)
+    for pattern, key, names in _PATTERNS:
+        found = pattern.fullmatch(text)
+        if found:
+            return T(key, **dict(zip(names, found.groups(), strict=True)))
+    return text
+
+
+def _english(key: str) -> str:
+    return _ENGLISH[key]
 
 
 def stop_kind(stop: dict, registry: pd.DataFrame) -> str:
     """What a stop is, in the session's language (a site's registry kind, or base / lodging)."""
     if stop["type"] == "site":
-        return str(registry["kind"].get(stop["id"], "")) if "kind" in registry else ""
+        return site_kind_label(registry["kind"].get(stop["id"], "")) if "kind" in registry else ""
     if stop.get("night") is not None and stop["type"] == "base":
         return f"{T('plan.kind.base')} · {T('plan.kind.night')}"
     return T(f"plan.kind.{stop['type']}")
@@ -110,24 +237,28 @@ def has_days(plan: dict) -> bool:
 
 
 def days_table(plan: dict) -> pd.DataFrame:
-    """One row per team and plan day (format 2 plans): date, leave, bed, arrival at the bed,
-    hours of driving and duty, km and inspections. Empty for a format 1 plan."""
-    rows = [
-        {
-            T("plan.col.team"): team["team_id"],
-            T("plan.col.date"): str(day["date"])[5:],
-            T("plan.col.leave"): _time_on(day["date"], day.get("leave")),
-            T("plan.col.bed"): str(day.get("bed") or ""),
-            T("plan.col.arrive_bed"): _time_on(day["date"], day.get("arrive_bed")),
-            T("plan.col.drive_h"): round(float(day.get("drive_minutes") or 0) / 60, 1),
-            T("plan.col.duty_h"): round(float(day.get("duty_minutes") or 0) / 60, 1),
-            T("plan.col.km"): round(float(day.get("km") or 0)),
-            T("plan.col.sites"): int(day.get("sites") or 0),
-        }
-        for team in plan.get("teams") or []
-        for day in team.get("days") or []
-    ]
-    columns = ("team", "date", "leave", "bed", "arrive_bed", "drive_h", "duty_h", "km", "sites")
+    """One row per team and plan day (format 2 plans): day, inspections, hours of driving and duty
+    (one decimal), bed, leave, arrival at the bed (``HH:MM``, ``+1`` the day after) and km, the
+    columns a chief needs most first (a phone shows the left ones). A day without driving and
+    inspections reads "休整 / rest day". Empty for a format 1 plan."""
+    rows = []
+    for team in plan.get("teams") or []:
+        for day in team.get("days") or []:
+            rest = is_rest_day(day)
+            rows.append(
+                {
+                    T("plan.col.team"): str(team["team_id"]),
+                    T("plan.col.date"): day_label(day["date"]),
+                    T("plan.col.sites"): T("plan.rest_day") if rest else str(int(day.get("sites") or 0)),
+                    T("plan.col.drive_h"): "" if rest else hours(day.get("drive_minutes")),
+                    T("plan.col.duty_h"): "" if rest else hours(day.get("duty_minutes")),
+                    T("plan.col.bed"): str(day.get("bed") or ""),
+                    T("plan.col.leave"): "" if rest else _time_on(day["date"], day.get("leave")),
+                    T("plan.col.arrive_bed"): "" if rest else _time_on(day["date"], day.get("arrive_bed")),
+                    T("plan.col.km"): "" if rest else f"{float(day.get('km') or 0):.0f}",
+                }
+            )
+    columns = ("team", "date", "sites", "drive_h", "duty_h", "bed", "leave", "arrive_bed", "km")
     return pd.DataFrame(rows, columns=[T(f"plan.col.{c}") for c in columns])
 
 
@@ -137,52 +268,55 @@ def stop_start(stop: dict) -> str:
 
 
 def stops_table(plan: dict, targets: gpd.GeoDataFrame) -> pd.DataFrame:
-    """One row per stop of every team: team, seq, day, arrive, inspection start, depart, site,
-    kind, legs, priority."""
+    """One row per stop of every team: team, seq, day (weekday and date), the site, then the
+    inspection start (``HH:MM`` on that day, ``+1`` after midnight), the site, arrival and
+    departure, inspection and leg times, kind, priority and the id last (a phone shows the left columns)."""
     registry = _registry(targets)
-    start = first_day(plan)
     rows = []
     for team in plan["teams"]:
         for stop in team["stops"]:
+            date = stop_date(plan, stop).isoformat()
             rows.append(
                 {
                     T("plan.col.team"): team["team_id"],
                     T("plan.col.seq"): int(stop["seq"]),
-                    T("plan.col.day"): plan_day(start, stop["arrive"]),
-                    T("plan.col.arrive"): _clock(stop["arrive"]),
-                    T("plan.col.start"): _clock(stop_start(stop)),
-                    T("plan.col.depart"): _clock(stop["depart"]),
+                    T("plan.col.day"): day_label(date),
+                    T("plan.col.start"): _time_on(date, stop_start(stop)),
                     T("plan.col.site"): stop["name"],
-                    T("plan.col.id"): stop["id"],
-                    T("plan.col.kind"): stop_kind(stop, registry),
-                    T("plan.col.leg_km"): float(stop["leg_km"]),
-                    T("plan.col.leg_min"): int(stop["leg_minutes"]),
+                    T("plan.col.arrive"): _time_on(date, stop["arrive"]),
+                    T("plan.col.depart"): _time_on(date, stop["depart"]),
                     T("plan.col.service_min"): int(stop["service_minutes"]),
+                    T("plan.col.leg_km"): round(float(stop["leg_km"]), 1),
+                    T("plan.col.leg_min"): int(stop["leg_minutes"]),
+                    T("plan.col.leg_break"): int(stop.get("leg_break_minutes") or 0),
+                    T("plan.col.kind"): stop_kind(stop, registry),
                     T("plan.col.priority"): stop.get("priority"),
                     T("plan.col.mandatory"): bool(stop.get("mandatory")),
                     T("plan.col.night_check"): bool(stop.get("night_check")),
+                    T("plan.col.id"): stop["id"],
                 }
             )
     return pd.DataFrame(rows)
 
 
 def dropped_table(plan: dict, targets: gpd.GeoDataFrame) -> pd.DataFrame:
-    """One row per scenario site left out of the routes, with the planner's reason."""
+    """One row per scenario site left out of the routes: the site, the planner's reason (in the
+    session's language where the page knows the sentence), mandatory, category, kind and id."""
     registry = _registry(targets)
     rows = [
         {
-            T("plan.col.id"): item["id"],
             T("plan.col.site"): registry["name"].get(item["id"], ""),
-            T("plan.col.kind"): registry["kind"].get(item["id"], ""),
-            T("plan.col.category"): category_label(registry["category"].get(item["id"], "")),
+            T("plan.col.reason"): planner_text(item["reason"]),
             T("plan.col.mandatory"): bool(item.get("mandatory")),
-            T("plan.col.reason"): item["reason"],
+            T("plan.col.category"): category_label(registry["category"].get(item["id"], "")),
+            T("plan.col.kind"): site_kind_label(registry["kind"].get(item["id"], "")),
+            T("plan.col.id"): item["id"],
         }
         for item in plan["dropped"]
     ]
     return pd.DataFrame(
         rows,
-        columns=[T(f"plan.col.{c}") for c in ("id", "site", "kind", "category", "mandatory", "reason")],
+        columns=[T(f"plan.col.{c}") for c in ("site", "reason", "mandatory", "category", "kind", "id")],
     )
 
 
@@ -208,6 +342,9 @@ th{background:#eee;text-align:left} tr.site td{background:#fff} tr.other td{back
 ul.check{list-style:none;margin:2px 0;padding:0} ul.check li:before{content:"\\2610  ";font-size:15px}
 .notes{height:28px;border-bottom:1px dotted #999} .sim{color:#a00;font-size:11px;margin-top:8px}
 @media print{button{display:none} tr{page-break-inside:avoid}}
+@media screen and (max-width:600px){thead{display:none} table,tbody,tr,td{display:block;width:auto}
+tr{border:1px solid #999;margin-bottom:8px} td{border:none;border-bottom:1px dotted #ccc}
+td:before{content:attr(data-label) ": ";color:#666;font-size:11px} td:empty{display:none}}
 """
 
 
@@ -220,9 +357,7 @@ def route_sheet_html(plan: dict, team: dict, targets: gpd.GeoDataFrame) -> str:
     head = [
         T("plan.col.seq"),
         T("plan.col.day"),
-        T("plan.col.arrive"),
-        T("plan.col.start"),
-        T("plan.col.depart"),
+        T("plan.col.time"),
         T("plan.col.site"),
         T("plan.col.kind"),
         T("plan.col.leg_km"),
@@ -244,13 +379,26 @@ def route_sheet_html(plan: dict, team: dict, targets: gpd.GeoDataFrame) -> str:
             checklist = (
                 f'<ul class="check">{items}</ul><div class="notes">{esc(T("plan.sheet.notes"))}:</div>'
             )
-        rows.append(
-            f'<tr class="{"site" if is_site else "other"}"><td>{stop["seq"]}</td>'
-            f"<td>{plan_day(start, stop['arrive'])}</td><td>{esc(_clock(stop['arrive']))}</td>"
-            f"<td>{esc(_clock(stop_start(stop)))}</td>"
-            f"<td>{esc(_clock(stop['depart']))}</td><td><b>{esc(str(stop['name']))}</b>{detail}</td>"
-            f"<td>{esc(stop_kind(stop, registry))}</td><td>{float(stop['leg_km']):.1f}</td><td>{checklist}</td></tr>"
+        date = stop_date(plan, stop).isoformat()
+        times = T(
+            "plan.sheet.times",
+            arrive=esc(_time_on(date, stop["arrive"])),
+            start=esc(_time_on(date, stop_start(stop))),
+            depart=esc(_time_on(date, stop["depart"])),
         )
+        cells = [
+            str(stop["seq"]),
+            f"{plan_day(start, stop['arrive'])} · {esc(day_label(date))}",
+            times,
+            f"<b>{esc(str(stop['name']))}</b>{detail}",
+            esc(stop_kind(stop, registry)),
+            f"{float(stop['leg_km']):.1f}",
+            checklist,
+        ]
+        row = "".join(
+            f'<td data-label="{esc(label)}">{cell}</td>' for label, cell in zip(head, cells, strict=True)
+        )
+        rows.append(f'<tr class="{"site" if is_site else "other"}">{row}</tr>')
     sites = sum(1 for s in team["stops"] if s["type"] == "site")
     title = T("plan.sheet.title", team=team["team_id"])
     summary = T(

@@ -45,6 +45,7 @@ T = register(
         "my_sites.no_teams": ("这一天没有已下达的任务。", "No issued assignments on this day."),
         "my_sites.count": ("{n} 个点位", "{n} stops"),
         "my_sites.arrive": ("到达 {time}", "arrive {time}"),
+        "my_sites.start": ("开始检查 {time}", "inspection starts {time}"),
         "my_sites.minutes": ("停留 {n} 分钟", "{n} min on site"),
         "my_sites.card": ("点位详情", "Site card"),
         "my_sites.kind": ("类型", "Kind"),
@@ -207,7 +208,32 @@ def _assignments(account: Account, day: date, plan_id: int | None) -> pd.DataFra
         if plan_id is not None:
             access.open_plan(store, account, plan_id, now(), data.site_prefectures())
         frame = access.visible_assignments(store, account, day, now(), data.site_prefectures())
-    return frame if plan_id is None else frame[frame["plan_id"] == plan_id].reset_index(drop=True)
+    frame = frame if plan_id is None else frame[frame["plan_id"] == plan_id].reset_index(drop=True)
+    return _with_starts(frame)
+
+
+def _with_starts(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (visible stops) with the planned inspection ``start`` of each stop from its plan
+    (format 2 plans); a stop without one (format 1 plans) starts on arrival. Only plans whose
+    stops ``records.access`` already let through are read, and only those stops' times."""
+    if frame.empty:
+        return frame.assign(start=pd.Series(dtype=object))
+    starts: dict[tuple[int, str, int], str] = {}
+    with data.records_store() as store:
+        for plan_id in sorted({int(p) for p in frame["plan_id"]}):
+            for team in store.plan(plan_id)["plan"].get("teams") or []:
+                for stop in team.get("stops") or []:
+                    if stop.get("start"):
+                        starts[(plan_id, str(team["team_id"]), int(stop["seq"]))] = str(stop["start"])
+    keys = zip(frame["plan_id"].astype(int), frame["team_id"].astype(str), frame["seq"].astype(int), strict=True)
+    return frame.assign(start=[starts.get(key) for key in keys])
+
+
+def planned_start(stop: pd.Series) -> datetime:
+    """When the inspection of ``stop`` is planned to start (its arrival for format 1 plans)."""
+    start = stop.get("start")
+    moment = start if isinstance(start, str) and start else str(stop["arrive"])
+    return datetime.fromisoformat(moment).astimezone(LOCAL_TZ)
 
 
 def _site_history(site_ids: list[str]) -> pd.DataFrame:
@@ -258,7 +284,7 @@ def _site_card(site: pd.Series | None, priority: pd.Series | None, history: pd.D
 
 def _visit_form(account: Account, stop: pd.Series) -> None:
     """The visit outcome form of one stop; records through records.access (the account is the actor)."""
-    arrive = datetime.fromisoformat(str(stop["arrive"])).astimezone(LOCAL_TZ)
+    arrive = planned_start(stop)
     key = language_key(f"visit-{stop['plan_id']}-{stop['team_id']}-{stop['seq']}")
     with st.form(key):
         # Labels as options (not a format_func): what the widget holds is what the user reads.
@@ -316,9 +342,12 @@ def _stop_block(
     site = sites.loc[site_id] if site_id in sites.index else None
     with st.container(border=True):
         st.markdown(f"**{number}. {stop['name']}**  \n`{site_id}`")
-        st.caption(
-            f"{T('my_sites.arrive', time=f'{arrive:%H:%M}')} · {T('my_sites.minutes', n=int(stop['service_minutes']))}"
-        )
+        times = [T("my_sites.arrive", time=f"{arrive:%H:%M}")]
+        start = planned_start(stop)
+        if start != arrive:
+            times.append(T("my_sites.start", time=f"{start:%H:%M}"))
+        times.append(T("my_sites.minutes", n=int(stop["service_minutes"])))
+        st.caption(" · ".join(times))
         with st.expander(T("my_sites.card")):
             _site_card(
                 site,

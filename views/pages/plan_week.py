@@ -48,9 +48,11 @@ from views.map_controls import Legend
 from views.offline_map import show_map
 from views.plan_tables import (
     category_label,
+    day_label,
     days_table,
     dropped_table,
     has_days,
+    planner_text,
     route_sheet_html,
     stops_table,
     visited_by_category,
@@ -127,7 +129,15 @@ T = register(
             "计划将避开 {n} 处支队长添加的道路封闭（另有随软件提供的季节性封闭）：{names}",
             "The plan avoids {n} chief-added road closure(s) (besides the shipped seasonal ones): {names}",
         ),
-        "plan.closures.honoured": ("计划避开的道路封闭：{names}", "Road closures the plan avoids: {names}"),
+        "plan.closures.honoured": ("计划避开的道路封闭（{n}）", "Road closures the plan avoids ({n})"),
+        "plan.closures.item": ("{name}：{reason}，{period}；计划内 {days}", "{name}: {reason}, {period}; plan days {days}"),
+        "plan.closures.reason.winter": ("冬季封闭", "winter closure"),
+        "plan.closures.reason.sandstorm": ("沙尘暴", "sandstorm"),
+        "plan.closures.reason.flood": ("洪水", "flood"),
+        "plan.closures.reason.road_works": ("道路施工", "road works"),
+        "plan.closures.reason.snow": ("冰雪", "snow"),
+        "plan.closures.reason.other": ("其他", "other"),
+        "plan.closures.every_day": ("每天", "every day"),
         "plan.days.title": ("各队每日安排", "Each team's days"),
         "plan.days.old": (
             "此计划为旧格式（第 1 版），没有每日汇总。",
@@ -681,9 +691,30 @@ def _days(plan: dict) -> None:
         st.caption(T("plan.days.old"))
         return
     st.dataframe(days_table(plan), hide_index=True, width="stretch")
-    honoured = [str(c.get("name") or c.get("id")) for c in plan.get("closures") or [] if isinstance(c, dict)]
+    _closures(plan)
+
+
+def _closure_line(plan: dict, closure: dict) -> str:
+    """One honoured closure: name, reason, period and the plan days it was in force."""
+    reason = str(closure.get("reason") or "other")
+    reasons = ("winter", "sandstorm", "flood", "road_works", "snow", "other")
+    dates = [str(d) for d in closure.get("dates") or []]
+    every = len(dates) >= int(plan["scenario"].get("days") or 0) > 0
+    return T(
+        "plan.closures.item",
+        name=str(closure.get("name") or closure.get("id")),
+        reason=T(f"plan.closures.reason.{reason}") if reason in reasons else reason,
+        period=str(closure.get("period") or ""),
+        days=T("plan.closures.every_day") if every else "、".join(day_label(d) for d in dates) or "—",
+    )
+
+
+def _closures(plan: dict) -> None:
+    """The road closures the plan honoured, one line each, in a (closed) expander."""
+    honoured = [c for c in plan.get("closures") or [] if isinstance(c, dict)]
     if honoured:
-        st.caption(T("plan.closures.honoured", names="、".join(honoured)))
+        with st.expander(T("plan.closures.honoured", n=len(honoured))):
+            st.markdown("\n".join(f"- {_closure_line(plan, c)}" for c in honoured))
 
 
 def _tables(plan: dict) -> None:
@@ -691,16 +722,19 @@ def _tables(plan: dict) -> None:
     st.subheader(T("plan.stops.title"))
     stops = stops_table(plan, registry)
     team_column = T("plan.col.team")
+    # Long site names would push the times and reasons off a phone's screen.
+    narrow_site = {T("plan.col.site"): st.column_config.TextColumn(width="medium")}
     tabs = st.tabs([str(t["team_id"]) for t in plan["teams"]])
     for tab, team in zip(tabs, plan["teams"], strict=True):
         tab.dataframe(
             stops[stops[team_column] == team["team_id"]].drop(columns=team_column),
             hide_index=True,
             width="stretch",
+            column_config=narrow_site,
         )
     dropped = dropped_table(plan, registry)
     st.subheader(T("plan.dropped.title", n=len(dropped)))
-    st.dataframe(dropped, hide_index=True, width="stretch", height=240)
+    st.dataframe(dropped, hide_index=True, width="stretch", height=240, column_config=narrow_site)
 
 
 def _coverage_table(coverage: pd.DataFrame) -> None:
@@ -803,7 +837,7 @@ def _show_result(result: dict, account) -> None:
         st.error(T("plan.check.bad", n=len(violations)) + "\n\n" + "\n".join(f"- {v}" for v in violations))
     else:
         st.success(T("plan.check.ok"))
-    warnings = [str(w) for w in plan.get("warnings") or []]
+    warnings = [planner_text(w) for w in plan.get("warnings") or []]
     if warnings:
         st.warning(T("plan.warnings") + "\n\n" + "\n".join(f"- {w}" for w in warnings))
     _days(plan)
