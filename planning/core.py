@@ -31,7 +31,11 @@ class Node:
     ``None`` means mandatory. ``vehicles`` restricts which vehicles may serve the node
     (``None`` = all). A ``rest`` node (a night's bed) ends one duty and starts the next (see
     :class:`DutyLimits`); its ``service`` is the rest, and the vehicle leaves it no earlier than
-    ``release`` (the next morning).
+    ``release`` (the next morning). ``prefer = (vehicle, earliest, latest)`` with ``move_cost``:
+    serving the node otherwise (another vehicle, or a start outside that span) costs that much
+    (re-planning keeps a stop on its team and day). A ``locked`` node, once on a route, is never
+    removed by the search (an already planned part of a route). Preferences, locked nodes
+    and vehicle blackouts are honoured by :mod:`planning.ruin_recreate` only.
     """
 
     name: str
@@ -42,17 +46,23 @@ class Node:
     vehicles: tuple[int, ...] | None = None
     rest: bool = False
     release: int = 0
+    prefer: tuple[int, int, int] | None = None
+    move_cost: int = 0
+    locked: bool = False
 
 
 @dataclass(frozen=True)
 class Vehicle:
-    """A vehicle (a patrol team) starting and ending at node indices, inside ``shift``."""
+    """A vehicle (a patrol team) starting and ending at node indices, inside ``shift``. During a
+    ``blackout`` (start, end) it neither serves nor moves: a duty overlapping one must stay put
+    (a team unavailable for some days stays at its bed)."""
 
     start: int
     end: int
     capacity: int = 0
     shift: tuple[int, int] | None = None
     fixed_cost: int = 0
+    blackouts: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

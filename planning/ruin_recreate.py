@@ -150,6 +150,10 @@ class _Arrays(NamedTuple):
     limits: np.ndarray  # [has duty limits, max duty, max drive, workload scale]
     near: np.ndarray  # [node, k] customers within half a duty's drive of a rest node, -1 padded
     pull: np.ndarray  # [node] what a customer left out adds to the pull of rest nodes near it
+    prefer: np.ndarray  # [node, 3] preferred vehicle (-1: none), earliest and latest start
+    move_cost: np.ndarray  # [node] cost of serving it other than preferred
+    locked: np.ndarray  # [node] bool: never removed once routed
+    blackout: np.ndarray  # [vehicle, k, 2] spans without service or driving, (0, -1) padded
 
 
 class _State(NamedTuple):
@@ -441,7 +445,24 @@ def _problem_arrays(problem: RoutingProblem) -> _Arrays:
         ),
         near=near,
         pull=np.minimum(penalty, PULL_CAP).astype(np.float64) * PULL_SHARE,
+        prefer=np.array(
+            [node.prefer if node.prefer is not None else (-1, 0, -1) for node in problem.nodes], dtype=np.int64
+        ).reshape(n, 3),
+        move_cost=np.array([node.move_cost for node in problem.nodes], dtype=np.int64),
+        locked=np.array([node.locked for node in problem.nodes], dtype=np.bool_),
+        blackout=_blackouts(problem),
     )
+
+
+def _blackouts(problem: RoutingProblem) -> np.ndarray:
+    """Vehicle blackouts as a padded array (empty spans (0, -1) where a vehicle has fewer)."""
+    width = max([1] + [len(v.blackouts) for v in problem.vehicles])
+    spans = np.zeros((len(problem.vehicles), width, 2), dtype=np.int64)
+    spans[:, :, 1] = -1
+    for k, vehicle in enumerate(problem.vehicles):
+        for b, (lo, hi) in enumerate(vehicle.blackouts):
+            spans[k, b] = lo, hi
+    return spans
 
 
 def _state(problem: RoutingProblem, routes: Sequence[Sequence[int]], arrays: _Arrays) -> _State:
@@ -507,6 +528,24 @@ def _latest_start(a, c, t):
 
 
 @njit(cache=True)
+def _moved(a, c, v, start):
+    """The cost of serving ``c`` by vehicle ``v`` from ``start`` against its preference."""
+    pv = a.prefer[c, 0]
+    if pv < 0 or (pv == v and a.prefer[c, 1] <= start <= a.prefer[c, 2]):
+        return 0
+    return a.move_cost[c]
+
+
+@njit(cache=True)
+def _blocked(a, v, lo, hi):
+    """Whether vehicle ``v`` has a blackout overlapping [lo, hi]."""
+    for b in range(a.blackout.shape[1]):
+        if a.blackout[v, b, 0] <= hi and lo <= a.blackout[v, b, 1]:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _balance(a, work):
     """The workload term of a vehicle's cost (0 without a workload scale)."""
     return work * work // a.limits[3] if a.limits[3] > 0 else 0
@@ -552,11 +591,14 @@ def _segment_times(a, first, depart, nodes, n, end, arrive_out, start_out):
 
 
 @njit(cache=True)
-def _duty_ok(a, first, depart, nodes, n, end, scratch):
-    """Whether one duty keeps its windows and the duty and driving limits."""
+def _duty_ok(a, v, first, depart, nodes, n, end, scratch):
+    """Whether one duty of vehicle ``v`` keeps its windows, the duty and driving limits and the
+    vehicle's blackouts (a duty overlapping one serves nobody and does not move)."""
     ok, leave, arrival, driven = _segment_times(
         a, first, depart, nodes, n, end, scratch[0], scratch[1]
     )
+    if ok and _blocked(a, v, depart, arrival) and (n > 0 or a.travel[first, end] > 0):
+        return False
     return ok and driven <= a.limits[2] and arrival - leave <= a.limits[1]
 
 
@@ -600,8 +642,8 @@ def _insertion_keeps_duties(a, s, v, p, c, scratch):
         for i in range(p, hi):
             buffer[n] = s.routes[v, i]
             n += 1
-        return _duty_ok(a, first, _departure(a, s, v, lo), buffer, n, end, scratch)
-    if not _duty_ok(a, first, _departure(a, s, v, lo), buffer, n, c, scratch):
+        return _duty_ok(a, v, first, _departure(a, s, v, lo), buffer, n, end, scratch)
+    if not _duty_ok(a, v, first, _departure(a, s, v, lo), buffer, n, c, scratch):
         return False
     # The rest node's own start: the first half's arrival, in the node's window.
     ok, _, arrival, _ = _segment_times(a, first, _departure(a, s, v, lo), buffer, n, c, scratch[0], scratch[1])
@@ -612,7 +654,7 @@ def _insertion_keeps_duties(a, s, v, p, c, scratch):
     for i in range(p, hi):
         buffer[n] = s.routes[v, i]
         n += 1
-    return _duty_ok(a, c, max(start + a.service[c], a.release[c]), buffer, n, end, scratch)
+    return _duty_ok(a, v, c, max(start + a.service[c], a.release[c]), buffer, n, end, scratch)
 
 
 @njit(cache=True)
@@ -631,7 +673,7 @@ def _route_keeps_duties(a, s, v, scratch):
             n += 1
         first = a.start[v] if lo < 0 else s.routes[v, lo]
         end = a.end[v] if hi == k else s.routes[v, hi]
-        if not _duty_ok(a, first, _departure(a, s, v, lo), buffer, n, end, scratch):
+        if not _duty_ok(a, v, first, _departure(a, s, v, lo), buffer, n, end, scratch):
             return False
         lo = hi
     return True
@@ -662,7 +704,7 @@ def _evaluate_route(a, s, v, scratch):
             feasible = False
         s.earliest_start[v, i] = arrive
         clock = arrive + a.service[c]
-        total += a.cost[prev, c]
+        total += a.cost[prev, c] + _moved(a, c, v, arrive)
         quantity += a.demand[c]
         work += a.drive[prev, c] + (0 if a.rest[c] else a.service[c])
         prev = c
@@ -716,14 +758,15 @@ def _objective(a, s):
 
 
 @njit(cache=True)
-def _remove_string(s, v, first, count, keep_from, keep_count, removed, n_removed):
+def _remove_string(a, s, v, first, count, keep_from, keep_count, removed, n_removed):
     """Remove ``count`` customers of route ``v`` from position ``first`` on, except the
-    ``keep_count`` starting at ``keep_from`` (split string); append them to ``removed``."""
+    ``keep_count`` starting at ``keep_from`` (split string) and locked nodes; append them to
+    ``removed``."""
     k = s.lengths[v]
     write = first
     for i in range(first, first + count):
         c = s.routes[v, i]
-        if keep_from <= i < keep_from + keep_count:
+        if keep_from <= i < keep_from + keep_count or a.locked[c]:
             s.routes[v, write] = c
             write += 1
         else:
@@ -770,7 +813,7 @@ def _ruin(a, s, settings, dirty, removed):
         span = length + keep
         first = np.random.randint(max(0, position - span + 1), min(position, k - span) + 1)
         keep_from = first + np.random.randint(0, length + 1) if keep else -1
-        n_removed = _remove_string(s, v, first, span, keep_from, keep, removed, n_removed)
+        n_removed = _remove_string(a, s, v, first, span, keep_from, keep, removed, n_removed)
         dirty[v] = True
         ruined += 1
     return n_removed
@@ -822,7 +865,7 @@ def _best_insertion(a, s, c, blink_rate, scratch):
                 depart = max(depart, a.release[c])
             if depart + a.travel[c, nxt] > bound:
                 continue
-            delta = a.cost[prev, c] + a.cost[c, nxt]
+            delta = a.cost[prev, c] + a.cost[c, nxt] + _moved(a, c, v, arrive)
             delta += a.fixed[v] if k == 0 else -a.cost[prev, nxt]
             if a.limits[3] > 0:
                 added = served + a.drive[prev, c] + a.drive[c, nxt] - a.drive[prev, nxt]
