@@ -231,7 +231,14 @@ class _Builder:
             else:
                 nodes.append(Node(f"{team.id} end"))
                 info.append(NodeInfo("end", -1, team=k))
-            vehicles.append(Vehicle(start=start, end=end, shift=(rules.depart_after, horizon)))
+            blackouts = tuple(
+                (scenario.day_index(u.first) * 1440, (scenario.day_index(u.last) + 1) * 1440 - 1)
+                for u in scenario.overrides.unavailable
+                if u.team == team.id
+            )
+            vehicles.append(
+                Vehicle(start=start, end=end, shift=(rules.depart_after, horizon), blackouts=blackouts)
+            )
         site_ids = list(site_teams)
         has_night_sites = bool(night_windows) and bool(self.sites.loc[site_ids, "night_check"].any())
         groups: list[ChooseOne] = []
@@ -266,15 +273,21 @@ class _Builder:
                             NodeInfo("lodging", self.town_point(town), team=k, night=night, late=is_late)
                         )
                 groups.append(ChooseOne(tuple(members)))
+        pinned_day = {p.site: scenario.day_index(p.day) for p in scenario.overrides.pins if p.day is not None}
         for site_id in site_ids:
             row = self.sites.loc[site_id]
             service = int(row["service_minutes"])
+            windows = self.scenario.service_windows(service, bool(row["night_check"]))
+            if site_id in pinned_day:
+                # Pinned to a day: that day's window, or that night's for a night check.
+                day = pinned_day[site_id]
+                windows = [(lo, hi) for lo, hi in windows if day * 1440 <= lo < (day + 1) * 1440]
             nodes.append(
                 Node(
                     site_id,
                     # A stop lasts at least a rest stop, so each leg starts rested.
                     service=max(service, rules.break_minutes),
-                    windows=tuple(self.scenario.service_windows(service, bool(row["night_check"]))),
+                    windows=tuple(windows),
                     penalty=None if row["mandatory"] else site_value(row["priority"]),
                     vehicles=tuple(site_teams[site_id]),
                 )
@@ -374,6 +387,9 @@ def _prefilter(
     dropped: list[tuple[str, str]] = []
     drawn = dict(scenario.sites.drawn_officers)
     officers_known = any(team.officers for team in scenario.teams)
+    team_number = {team.id: k for k, team in enumerate(scenario.teams)}
+    forbidden = {(f.site, team_number[f.team]) for f in scenario.overrides.forbid}
+    pinned = {p.site: team_number[p.team] for p in scenario.overrides.pins if p.team is not None}
     for site_id, row in candidates.sites.iterrows():
         p = point_of[site_id]
         if row["night_check"] and not scenario.night_windows():
@@ -394,6 +410,17 @@ def _prefilter(
                         "(list them under teams[].officers)",
                     )
                 )
+                continue
+        if site_id in pinned:
+            team = scenario.teams[pinned[site_id]].id
+            if pinned[site_id] not in able:
+                dropped.append((site_id, f"pinned to team {team}, which cannot visit it (skills or drawn officers)"))
+                continue
+            able = [pinned[site_id]]
+        if any((site_id, k) in forbidden for k in able):
+            able = [k for k in able if (site_id, k) not in forbidden]
+            if not able:
+                dropped.append((site_id, "forbidden for every team able to visit it (forbid)"))
                 continue
         bases = {k: point_of[f"town:{scenario.teams[k].base.id}"] for k in able}
         connected = [

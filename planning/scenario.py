@@ -20,7 +20,7 @@ import difflib
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -123,6 +123,45 @@ class Lodging:
 
 
 @dataclass(frozen=True)
+class Pin:
+    """A chief's override: ``site`` goes to ``team`` and/or on ``day`` (a plan date). A pinned
+    site is mandatory."""
+
+    site: str
+    team: str | None = None
+    day: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class Forbid:
+    """A chief's override: ``team`` never visits ``site``."""
+
+    site: str
+    team: str
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """``team`` has no vehicle or crew from ``first`` to ``last`` (plan dates, inclusive): it
+    neither inspects nor drives, and stays where it slept."""
+
+    team: str
+    first: dt.date
+    last: dt.date
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a chief imposes on the optimiser: pins, forbidden team-site pairs, days without a
+    team, and days locked as already planned (used when re-planning from a previous plan)."""
+
+    pins: tuple[Pin, ...] = ()
+    forbid: tuple[Forbid, ...] = ()
+    unavailable: tuple[Unavailable, ...] = ()
+    locked_days: tuple[tuple[str, dt.date], ...] = ()
+
+
+@dataclass(frozen=True)
 class SiteSelection:
     """Which registry sites are candidates."""
 
@@ -160,6 +199,7 @@ class Scenario:
     solver_seed: int = 1
     travel: str = "road_network"
     rules: Rules = field(default_factory=Rules)
+    overrides: Overrides = field(default_factory=Overrides)
     source: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -199,6 +239,10 @@ class Scenario:
     def day_dates(self) -> list[dt.date]:
         """The calendar date of each plan day."""
         return [self.start + dt.timedelta(days=d) for d in range(self.days)]
+
+    def day_index(self, day: dt.date) -> int:
+        """Plan day number (0 = the first) of a date."""
+        return (day - self.start).days
 
     def minute_to_datetime(self, minute: int) -> dt.datetime:
         """Local date-time of a plan minute."""
@@ -522,7 +566,91 @@ KNOWN_FIELDS = {
     "solver",
     "travel",
     "rules",
+    "pins",
+    "forbid",
+    "unavailable",
+    "locked_days",
 }
+
+
+def _plan_date(value: object, field_path: str, start: dt.date, days: int) -> dt.date:
+    """A date inside the plan's horizon."""
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise ScenarioError(field_path, f"expected a date YYYY-MM-DD, got {value!r}") from None
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise ScenarioError(field_path, f"expected a date YYYY-MM-DD, got {value!r}")
+    if not 0 <= (value - start).days < days:
+        last = start + dt.timedelta(days=days - 1)
+        raise ScenarioError(field_path, f"{value} is outside the plan ({start} to {last})")
+    return value
+
+
+def _parse_overrides(raw: dict, teams: tuple[Team, ...], start: dt.date, days: int) -> Overrides:
+    """``pins``, ``forbid``, ``unavailable`` and ``locked_days`` of a scenario mapping."""
+    team_ids = {t.id for t in teams}
+
+    def team_of(value: object, where: str) -> str:
+        team = str(value or "").strip()
+        if team not in team_ids:
+            raise ScenarioError(where, f"unknown team {value!r}; teams: {', '.join(sorted(team_ids))}")
+        return team
+
+    def entries(name: str, keys: set[str]) -> list[tuple[str, dict]]:
+        out = []
+        for i, item in enumerate(_list(raw.get(name), name)):
+            where = f"{name}[{i}]"
+            if not isinstance(item, dict):
+                raise ScenarioError(where, f"expected a mapping, got {item!r}")
+            unknown = set(item) - keys
+            if unknown:
+                raise ScenarioError(f"{where}.{sorted(unknown)[0]}", f"unknown field; known: {', '.join(sorted(keys))}")
+            out.append((where, item))
+        return out
+
+    pins = []
+    for where, item in entries("pins", {"site", "team", "day"}):
+        if not item.get("site"):
+            raise ScenarioError(f"{where}.site", "missing site id")
+        if item.get("team") is None and item.get("day") is None:
+            raise ScenarioError(where, "a pin names a team, a day or both")
+        pins.append(
+            Pin(
+                str(item["site"]).strip(),
+                None if item.get("team") is None else team_of(item["team"], f"{where}.team"),
+                None if item.get("day") is None else _plan_date(item["day"], f"{where}.day", start, days),
+            )
+        )
+    forbid = []
+    for where, item in entries("forbid", {"site", "team"}):
+        if not item.get("site"):
+            raise ScenarioError(f"{where}.site", "missing site id")
+        forbid.append(Forbid(str(item["site"]).strip(), team_of(item.get("team"), f"{where}.team")))
+    unavailable = []
+    for where, item in entries("unavailable", {"team", "from", "to"}):
+        first = _plan_date(item.get("from"), f"{where}.from", start, days)
+        last = _plan_date(item.get("to", item.get("from")), f"{where}.to", start, days)
+        if last < first:
+            raise ScenarioError(f"{where}.to", f"{last} is before {first}")
+        unavailable.append(Unavailable(team_of(item.get("team"), f"{where}.team"), first, last))
+    locked = raw.get("locked_days") or {}
+    if not isinstance(locked, dict):
+        raise ScenarioError("locked_days", f"expected a mapping team -> dates, got {locked!r}")
+    locked_days = []
+    for team, dates in locked.items():
+        where = f"locked_days.{team}"
+        team = team_of(team, where)
+        locked_days += [(team, _plan_date(d, f"{where}[{j}]", start, days)) for j, d in enumerate(_list(dates, where))]
+    sites = [p.site for p in pins]
+    clash = {(p.site, p.team) for p in pins} & {(f.site, f.team) for f in forbid}
+    if clash:
+        site, team = sorted(clash)[0]
+        raise ScenarioError("forbid", f"{site} is both pinned to and forbidden for team {team}")
+    if len(set(sites)) != len(sites):
+        raise ScenarioError("pins", "a site is pinned twice")
+    return Overrides(tuple(pins), tuple(forbid), tuple(unavailable), tuple(sorted(set(locked_days))))
 
 
 def parse_scenario(raw: object, base_dir: Path | str = ".") -> Scenario:
@@ -575,13 +703,18 @@ def parse_scenario(raw: object, base_dir: Path | str = ".") -> Scenario:
     name = str(raw["name"]).strip()
     if not name:
         raise ScenarioError("name", "must not be empty")
+    teams = _parse_teams(raw["teams"])
+    overrides = _parse_overrides(raw, teams, start, days)
+    sites = _parse_sites(raw.get("sites"), Path(base_dir))
+    pinned = [p.site for p in overrides.pins if p.site not in sites.mandatory]
     return Scenario(
         name=name,
         start=start,
         days=days,
         work_hours=work,
-        teams=_parse_teams(raw["teams"]),
-        sites=_parse_sites(raw.get("sites"), Path(base_dir)),
+        teams=teams,
+        sites=replace(sites, mandatory=(*sites.mandatory, *pinned)),
+        overrides=overrides,
         night_hours=night,
         lodging=lodging,
         return_to_base=return_to_base,

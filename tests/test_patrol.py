@@ -142,3 +142,35 @@ def test_two_teams_both_work_and_pass_the_checker():
     _, plan = _plan_and_check(scenario_dict(days=2, teams=teams), targets, effort=10)
     assert plan["strategy"] == "week" and plan["kpis"]["sites_visited"] > 0
     assert all(any(s["type"] == "site" for s in team["stops"]) for team in plan["teams"])
+
+
+def test_pins_forbids_and_unavailable_days_are_kept():
+    rows = ring_sites(12, radius_deg=0.6, service_minutes=60)
+    targets = make_targets(rows)
+    teams = [{"id": "T1", "base": "Urumqi"}, {"id": "T2", "base": "Urumqi"}]
+    raw = scenario_dict(
+        days=3,
+        teams=teams,
+        pins=[{"site": rows[0]["id"], "team": "T2", "day": "2026-11-25"}, {"site": rows[6]["id"], "day": "2026-11-24"}],
+        forbid=[{"site": rows[3]["id"], "team": "T2"}],
+        unavailable=[{"team": "T1", "from": "2026-11-24", "to": "2026-11-25"}],
+    )
+    scenario, plan = _plan_and_check(raw, targets, effort=10)
+    where = {
+        s["id"]: (t["team_id"], s["start"][:10]) for t in plan["teams"] for s in t["stops"] if s["type"] == "site"
+    }
+    assert where[rows[0]["id"]] == ("T2", "2026-11-25")
+    assert where[rows[6]["id"]][1] == "2026-11-24"
+    assert where.get(rows[3]["id"], ("T1",))[0] == "T1"
+    t1 = next(t for t in plan["teams"] if t["team_id"] == "T1")
+    assert all(d["sites"] == 0 and d["km"] == 0 for d in t1["days"][1:]), t1["days"]
+
+
+def test_a_pin_that_cannot_be_met_is_explained():
+    # Kashgar is about 1,500 km from Urumqi: pinned to the first evening, it cannot be met.
+    targets = make_targets([{"id": "PS-FAR", "lon": 75.99, "lat": 39.47}, *ring_sites(3)])
+    raw = scenario_dict(days=2, pins=[{"site": "PS-FAR", "day": "2026-11-23"}])
+    _, plan = _plan_and_check(raw, targets)
+    assert plan["mandatory_unmet"] == ["PS-FAR"] and plan["status"] == "solved_mandatory_unmet"
+    (entry,) = [d for d in plan["dropped"] if d["id"] == "PS-FAR"]
+    assert "cannot visit mandatory site" in entry["reason"]
