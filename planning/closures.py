@@ -33,6 +33,9 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from pyproj import Geod
+from shapely.geometry import Polygon
+
 from layers.datasets import data_path
 from layers.schema import WGS84, XINJIANG_BBOX, XINJIANG_METRIC_CRS
 from planning.roads import RoadNetwork
@@ -172,6 +175,19 @@ def load_closures(path: str | Path | None = None) -> tuple[Closure, ...]:
     except Exception as error:  # pyogrio's errors have no common public base class
         raise ValueError(f"{resolved}: not a readable vector file ({error})") from None
     return closures_from_frame(frame, str(resolved))
+
+
+#: Corners of the polygon that stands for a circular closed area.
+CIRCLE_SEGMENTS = 48
+_GEOD = Geod(ellps="WGS84")
+
+
+def circle(lon: float, lat: float, radius_km: float, segments: int = CIRCLE_SEGMENTS) -> Polygon:
+    """A polygon approximating the circle of ``radius_km`` around (lon, lat) on the ellipsoid
+    (a sandstorm or a washed-out road closes an area)."""
+    azimuths = [360.0 * k / segments for k in range(segments)]
+    lons, lats, _ = _GEOD.fwd([lon] * segments, [lat] * segments, azimuths, [radius_km * 1000.0] * segments)
+    return Polygon(list(zip(lons, lats, strict=True)))
 
 
 def in_force(closures: Iterable[Closure], day: datetime.date) -> tuple[Closure, ...]:

@@ -21,10 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import geopandas as gpd
-from pyproj import Geod
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from planning.closures import circle
 from records import audit
 from records.accounts import Handle, connection
 from records.db import RecordsError, now_text, transaction
@@ -36,13 +36,10 @@ MAX_RADIUS_KM = 200.0
 #: A chief's closure is for short notice; a longer one belongs in the shipped layer.
 MAX_DAYS = 366
 MAX_NAME_CHARS = 120
-#: Corners of the polygon that stands for a circle.
-CIRCLE_SEGMENTS = 48
 #: What the planner is told about where a chief's closure comes from.
 SOURCE = "chief"
 #: A chief adds what their teams or the road authority report first-hand (planning.closures.CONFIDENCES).
 CONFIDENCE = "high"
-_GEOD = Geod(ellps="WGS84")
 
 
 class ClosureError(RecordsError):
@@ -108,13 +105,6 @@ def _day(value: object, field: str) -> dt.date:
         raise ClosureError(
             "date_format", f"{field}: {value!r} is not a date (YYYY-MM-DD)", field=field, value=value
         ) from None
-
-
-def circle(lon: float, lat: float, radius_km: float, segments: int = CIRCLE_SEGMENTS) -> Polygon:
-    """A polygon approximating the circle of ``radius_km`` around (lon, lat) on the ellipsoid."""
-    azimuths = [360.0 * k / segments for k in range(segments)]
-    lons, lats, _ = _GEOD.fwd([lon] * segments, [lat] * segments, azimuths, [radius_km * 1000.0] * segments)
-    return Polygon(list(zip(lons, lats, strict=True)))
 
 
 def _area_geometry(
