@@ -46,7 +46,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -68,6 +68,8 @@ DETOUR_MINUTES_PER_PRIORITY = 6
 #: Lodging towns kept per site (nearest first) and per team and night (besides the base).
 LODGING_PER_SITE = 2
 LODGING_PER_NIGHT = 30
+#: Re-planning: moving a stop of the previous plan to another team or day costs this much driving.
+STABILITY_MINUTES = 240
 #: Search iterations per unit of ``solver.effort``, in each of :data:`SEARCHES` searches.
 ITERATIONS_PER_EFFORT = 1000
 #: Independent searches (seeds ``seed``, ``seed + 1``, ...) run side by side, one per core of a
@@ -101,6 +103,25 @@ class PatrolModel:
     problem: RoutingProblem
     info: tuple[NodeInfo, ...]
     teams: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where each team picks the week up when re-planning (:mod:`planning.replan`).
+
+    Per scenario team number: the town it slept in (``start_town``), the minute it may leave it
+    (``ready``) and the first night still to plan (``first_night``); a team missing from
+    ``ready`` has no day left to plan. ``prefer`` gives a site of the previous plan its team
+    number and plan day, which a stop keeps unless that costs more than
+    :data:`STABILITY_MINUTES` of driving; ``keep_beds`` fixes the town of a (team, night) of a
+    locked day.
+    """
+
+    start_town: dict[int, Town]
+    ready: dict[int, int]
+    first_night: dict[int, int]
+    prefer: dict[str, tuple[int, int]]
+    keep_beds: dict[tuple[int, int], Town]
 
 
 def site_value(priority: float) -> int:
@@ -206,11 +227,12 @@ class _Builder:
         order = [i for i in np.argsort(-score, kind="stable") if score[i] > 0][:LODGING_PER_NIGHT]
         return [team.base, *[usable[i] for i in order]]
 
-    def build(self, site_teams: dict[str, tuple[int, ...]]) -> PatrolModel:
+    def build(self, site_teams: dict[str, tuple[int, ...]], resume: Resume | None = None) -> PatrolModel:
         """Model for every team of the scenario and the sites of ``site_teams`` (site id ->
-        scenario team numbers allowed to visit it)."""
+        scenario team numbers allowed to visit it); with ``resume``, the rest of a week already
+        under way."""
         scenario, rules = self.scenario, self.scenario.rules
-        team_indices = tuple(range(len(scenario.teams)))
+        team_indices = tuple(k for k in range(len(scenario.teams)) if resume is None or k in resume.ready)
         nights = scenario.night_count()
         night_windows = scenario.night_windows()
         info: list[NodeInfo] = []
@@ -218,11 +240,12 @@ class _Builder:
         vehicles: list[Vehicle] = []
         last_evening = (scenario.days - 1) * 1440 + rules.lodging_by
         horizon = (scenario.days + 1) * 1440
-        for k in team_indices:
+        for v, k in enumerate(team_indices):
             team = scenario.teams[k]
             start = len(nodes)
             nodes.append(Node(f"{team.id} start"))
-            info.append(NodeInfo("start", self.town_point(team.base), team=k))
+            start_town = team.base if resume is None else resume.start_town[k]
+            info.append(NodeInfo("start", self.town_point(start_town), team=k))
             end = len(nodes)
             if scenario.return_to_base:
                 first_work = (scenario.days - 1) * 1440 + scenario.work_hours[0]
@@ -236,16 +259,16 @@ class _Builder:
                 for u in scenario.overrides.unavailable
                 if u.team == team.id
             )
-            vehicles.append(
-                Vehicle(start=start, end=end, shift=(rules.depart_after, horizon), blackouts=blackouts)
-            )
+            ready = rules.depart_after if resume is None else resume.ready[k]
+            vehicles.append(Vehicle(start=start, end=end, shift=(ready, horizon), blackouts=blackouts))
+        vehicle_of = {k: v for v, k in enumerate(team_indices)}
         site_ids = list(site_teams)
         has_night_sites = bool(night_windows) and bool(self.sites.loc[site_ids, "night_check"].any())
         groups: list[ChooseOne] = []
         for k in team_indices:
             team = scenario.teams[k]
             own_sites = [s for s in site_ids if k in site_teams[s]]
-            for night in range(nights):
+            for night in range(0 if resume is None else resume.first_night[k], nights):
                 members: list[int] = []
                 evening = (night * 1440 + scenario.work_hours[1] + 1, night * 1440 + rules.lodging_by)
                 late = (
@@ -254,7 +277,8 @@ class _Builder:
                     else None
                 )
                 release = (night + 1) * 1440 + rules.depart_after
-                for town in self.lodging_towns(team, night, own_sites):
+                kept = None if resume is None else resume.keep_beds.get((k, night))
+                for town in [kept] if kept is not None else self.lodging_towns(team, night, own_sites):
                     # The late copy first: where both fit equally, the night stays open for a check.
                     variants = ([(True, late)] if has_night_sites else []) + [(False, evening)]
                     for is_late, window in variants:
@@ -264,7 +288,7 @@ class _Builder:
                                 f"{team.id} night {night} {town.name}{' late' if is_late else ''}",
                                 service=rules.min_rest_minutes,
                                 windows=(window,),
-                                vehicles=(k,),
+                                vehicles=(vehicle_of[k],),
                                 rest=True,
                                 release=release,
                             )
@@ -282,14 +306,26 @@ class _Builder:
                 # Pinned to a day: that day's window, or that night's for a night check.
                 day = pinned_day[site_id]
                 windows = [(lo, hi) for lo, hi in windows if day * 1440 <= lo < (day + 1) * 1440]
+            penalty = None if row["mandatory"] else site_value(row["priority"])
+            prefer, move_cost = None, 0
+            if resume is not None and site_id in resume.prefer:
+                # A stop of the previous plan stays on its team and day unless that costs more
+                # than STABILITY_MINUTES; dropping it costs as much on top of its value.
+                team_number, day = resume.prefer[site_id]
+                if team_number in vehicle_of:
+                    prefer = (vehicle_of[team_number], day * 1440 + 360, (day + 1) * 1440 + 359)
+                    move_cost = STABILITY_MINUTES
+                    penalty = None if penalty is None else penalty + STABILITY_MINUTES
             nodes.append(
                 Node(
                     site_id,
                     # A stop lasts at least a rest stop, so each leg starts rested.
                     service=max(service, rules.break_minutes),
                     windows=tuple(windows),
-                    penalty=None if row["mandatory"] else site_value(row["priority"]),
-                    vehicles=tuple(site_teams[site_id]),
+                    penalty=penalty,
+                    vehicles=tuple(vehicle_of[k] for k in site_teams[site_id] if k in vehicle_of),
+                    prefer=prefer,
+                    move_cost=move_cost,
                 )
             )
             info.append(NodeInfo("site", self.point_of[site_id], site=site_id))
@@ -451,7 +487,10 @@ def _prefilter(
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """A scenario ready to model: its candidates, travel matrix, model builder, the teams able
+    to visit each site, the sites dropped before routing and the closures applied."""
+
     candidates: Candidates
     matrix: TravelMatrix
     builder: _Builder
@@ -478,14 +517,16 @@ def _closures_by_day(scenario: Scenario, closures: Sequence[Closure]) -> tuple[d
     return tuple(out)
 
 
-def _prepare(
+def prepare(
     scenario: Scenario,
     targets: gpd.GeoDataFrame | None,
     network: RoadNetwork | None | str,
     closures: Sequence[Closure],
     say: Progress,
-) -> _Prepared:
-    """Candidates, travel matrix (with the plan's closures) and pre-routing drops of a scenario."""
+    extra_towns: Sequence[Town] = (),
+) -> Prepared:
+    """Candidates, travel matrix (with the plan's closures) and pre-routing drops of a scenario;
+    ``extra_towns`` join the lodging towns (where a re-planned team slept)."""
     started = time.perf_counter()
     if targets is None:
         from layers.datasets import load_targets
@@ -493,7 +534,7 @@ def _prepare(
         targets = load_targets()
     candidates = select_sites(scenario, targets)
     say(f"{len(candidates.all_ids)} scenario sites, {len(candidates.sites)} candidates for routing")
-    towns = lodging_candidates(scenario)
+    towns = tuple({t.id: t for t in (*lodging_candidates(scenario), *extra_towns)}.values())
     applied: tuple[dict, ...] = ()
     if scenario.travel == "great_circle" or network is None:
         network = None
@@ -512,7 +553,7 @@ def _prepare(
     )
     allowed, pre_dropped = _prefilter(scenario, candidates, matrix)
     builder = _Builder(scenario, candidates.sites, matrix, towns)
-    return _Prepared(candidates, matrix, builder, allowed, pre_dropped, applied)
+    return Prepared(candidates, matrix, builder, allowed, pre_dropped, applied)
 
 
 def week_model(
@@ -523,7 +564,7 @@ def week_model(
     closures: Sequence[Closure] = (),
 ) -> PatrolModel:
     """The routing problem :func:`plan_week` solves for ``scenario``, for inspection and tests."""
-    prepared = _prepare(scenario, targets, network, closures, lambda message: None)
+    prepared = prepare(scenario, targets, network, closures, lambda message: None)
     return prepared.builder.build(prepared.allowed)
 
 
@@ -549,8 +590,25 @@ def plan_week(
     """
     say = progress or (lambda message: None)
     started = time.perf_counter()
-    prepared = _prepare(scenario, targets, network, closures, say)
-    model = prepared.builder.build(prepared.allowed)
+    prepared = prepare(scenario, targets, network, closures, say)
+    return search_week(scenario, prepared, started, seconds=seconds, effort=effort, say=say)
+
+
+def search_week(
+    scenario: Scenario,
+    prepared: Prepared,
+    started: float,
+    *,
+    seconds: float | None,
+    effort: int | None,
+    say: Progress,
+    resume: Resume | None = None,
+    before: dict[int, tuple[Stop, ...]] | None = None,
+    replan: dict | None = None,
+) -> Plan:
+    """Build the model of a prepared scenario (the rest of a week under way with ``resume``),
+    search it with the budget :func:`plan_week` describes and return the plan."""
+    model = prepared.builder.build(prepared.allowed, resume)
     budget_seconds = seconds if seconds is not None else (scenario.solver_seconds if effort is None else None)
     budget_effort = None if budget_seconds is not None else (effort or scenario.solver_effort)
     say(
@@ -575,7 +633,9 @@ def plan_week(
         "searches": stats["searches"],
         "search": f"ruin and recreate (SISR) from an empty week, best of {SEARCHES} seeds",
     }
-    return _to_plan(scenario, prepared, model, routes, stats, solver, time.perf_counter() - started)
+    return _to_plan(
+        scenario, prepared, model, routes, stats, solver, time.perf_counter() - started, before, replan
+    )
 
 
 def _town(builder: _Builder, node: NodeInfo) -> Town:
@@ -603,17 +663,28 @@ def node_lonlat(candidates: Candidates, builder: _Builder, node: NodeInfo) -> tu
 
 
 def _team_route(
-    scenario: Scenario, prepared: _Prepared, model: PatrolModel, k: int, schedule: list[tuple[int, int, int, int]]
+    scenario: Scenario,
+    prepared: Prepared,
+    model: PatrolModel,
+    k: int,
+    schedule: list[tuple[int, int, int, int]],
+    before: tuple[Stop, ...] = (),
 ) -> TeamRoute:
-    """One team's stops (with times) and day summaries from its scheduled route."""
+    """One team's stops (with times) and day summaries from its scheduled route; ``before`` are
+    the stops already behind it when re-planning (the route starts where the last one is)."""
     builder, candidates, matrix = prepared.builder, prepared.candidates, prepared.matrix
     problem = model.problem
-    stops: list[Stop] = []
+    stops: list[Stop] = list(before[:-1])
     prev = None
     for node_index, arrive, start, depart in schedule:
         node = model.info[node_index]
         if node.point < 0:
             continue  # the virtual end of a route without return
+        if prev is None and before:
+            # The re-planned route starts at the team's last bed: it now leaves it then.
+            stops.append(replace(before[-1], depart=scenario.minute_to_datetime(depart).isoformat()))
+            prev = node_index
+            continue
         kind, stop_id, name = _stop_type(node, scenario, builder)
         row = candidates.sites.loc[node.site] if node.kind == "site" else None
         lon, lat = node_lonlat(candidates, builder, node)
@@ -640,7 +711,12 @@ def _team_route(
             )
         )
         prev = node_index
-    team = scenario.teams[k]
+    return _route_of(scenario, scenario.teams[k], stops)
+
+
+def _route_of(scenario: Scenario, team: Team, stops: Sequence[Stop]) -> TeamRoute:
+    """A team's route from its stops, with totals and day summaries."""
+    stops = [replace(stop, seq=i) for i, stop in enumerate(stops)]
     return TeamRoute(
         team_id=team.id,
         base=team.base.name,
@@ -681,19 +757,31 @@ def _days(scenario: Scenario, stops: list[Stop]) -> tuple[Day, ...]:
 
 def _to_plan(
     scenario: Scenario,
-    prepared: _Prepared,
+    prepared: Prepared,
     model: PatrolModel,
     routes: list[list[int]],
     stats: dict,
     solver: dict,
     elapsed: float,
+    before: dict[int, tuple[Stop, ...]] | None = None,
+    replan: dict | None = None,
 ) -> Plan:
-    """Translate the search's routes into a :class:`Plan` with drop reasons and KPIs."""
+    """Translate the search's routes into a :class:`Plan` with drop reasons and KPIs; ``before``
+    (per team number) are the stops of a re-planned week already behind each team."""
+    before = before or {}
     schedules = ruin_recreate.duty_schedules(model.problem, routes)
-    teams = [_team_route(scenario, prepared, model, k, schedules[k]) for k in model.teams]
+    routed = {k: v for v, k in enumerate(model.teams)}
+    teams = [
+        _team_route(scenario, prepared, model, k, schedules[routed[k]], before.get(k, ()))
+        if k in routed
+        else _route_of(scenario, team, before[k])
+        for k, team in enumerate(scenario.teams)
+    ]
     visited = {s.id for t in teams for s in t.stops if s.type == "site"}
     nights_missing = any(
-        sum(model.info[n].kind == "lodging" for n in route) != scenario.night_count() for route in routes
+        sum(model.info[n].kind == "lodging" for n in route)
+        != len({i.night for i in model.info if i.kind == "lodging" and i.team == model.teams[v]})
+        for v, route in enumerate(routes)
     )
     dropped = _dropped(scenario, prepared, model, routes, visited)
     unmet = tuple(d["id"] for d in dropped if d["mandatory"])
@@ -725,12 +813,13 @@ def _to_plan(
         solver=solver,
         closures=prepared.closures,
         warnings=tuple(warnings),
+        replan=replan or {},
     )
 
 
 def _dropped(
     scenario: Scenario,
-    prepared: _Prepared,
+    prepared: Prepared,
     model: PatrolModel,
     routes: list[list[int]],
     visited: set[str],

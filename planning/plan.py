@@ -44,6 +44,7 @@ class Stop:
     priority: float | None = None
     start: str = ""
     leg_break_minutes: int = 0
+    recorded: str | None = None
 
     def __post_init__(self) -> None:
         if not self.start:  # a version 1 stop: the service started on arrival
@@ -96,6 +97,7 @@ class Plan:
     solver: dict = field(default_factory=dict)
     closures: tuple[dict, ...] = ()
     warnings: tuple[str, ...] = ()
+    replan: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict:
@@ -144,6 +146,7 @@ class Plan:
             solver=data.get("solver", {}),
             closures=tuple(data.get("closures", ())),
             warnings=tuple(data.get("warnings", ())),
+            replan=data.get("replan", {}),
             format_version=data.get("format_version", 1),
         )
 
