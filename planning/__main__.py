@@ -1,4 +1,4 @@
-"""Command line: ``python -m planning matrix | plan | check | export``."""
+"""Command line: ``python -m planning matrix | plan | replan | check | export``."""
 
 import sys
 
@@ -7,6 +7,7 @@ from layers.cli import dispatch
 COMMANDS = {
     "matrix": ("planning.matrix_cli", "travel-time and distance matrix between points"),
     "plan": ("planning.plan_cli", "solve a weekly patrol scenario into a plan"),
+    "replan": ("planning.replan_cli", "re-plan a week under way from now, keeping what it can"),
     "check": ("planning.check", "check a plan against its scenario; exit 1 listing violations"),
     "export": ("planning.export", "export a plan per team as GPX, KML and CSV"),
 }

@@ -752,6 +752,8 @@ class _Checker:
             for i, stop in enumerate(route.get("stops") or []):
                 if not isinstance(stop, dict) or stop.get("type") != "site":
                     continue
+                if stop.get("recorded") == "not_inspected":
+                    continue  # a re-planned week may send a team back where it could not inspect
                 site_id = str(stop.get("id"))
                 if site_id in seen:
                     self.add(

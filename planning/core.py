@@ -53,9 +53,9 @@ class Node:
 
 @dataclass(frozen=True)
 class Vehicle:
-    """A vehicle (a patrol team) starting and ending at node indices, inside ``shift``. During a
-    ``blackout`` (start, end) it neither serves nor moves: a duty overlapping one must stay put
-    (a team unavailable for some days stays at its bed)."""
+    """A vehicle (a patrol team) starting and ending at node indices, inside ``shift``. A duty
+    overlapping one of its ``blackouts`` (start, end) serves nobody (a team unavailable for some
+    days inspects nothing; it may still drive between its beds, e.g. home)."""
 
     start: int
     end: int

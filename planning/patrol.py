@@ -45,7 +45,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import geopandas as gpd
@@ -278,7 +278,10 @@ class _Builder:
                 )
                 release = (night + 1) * 1440 + rules.depart_after
                 kept = None if resume is None else resume.keep_beds.get((k, night))
-                for town in [kept] if kept is not None else self.lodging_towns(team, night, own_sites):
+                towns = [kept] if kept is not None else self.lodging_towns(team, night, own_sites)
+                if resume is not None and kept is None and resume.start_town[k] not in towns:
+                    towns.append(resume.start_town[k])  # staying where it slept is always possible
+                for town in towns:
                     # The late copy first: where both fit equally, the night stays open for a check.
                     variants = ([(True, late)] if has_night_sites else []) + [(False, evening)]
                     for is_late, window in variants:
@@ -415,9 +418,10 @@ class _Builder:
 
 
 def _prefilter(
-    scenario: Scenario, candidates: Candidates, matrix: TravelMatrix
+    scenario: Scenario, candidates: Candidates, matrix: TravelMatrix, done: set[str]
 ) -> tuple[dict[str, tuple[int, ...]], list[tuple[str, str]]]:
-    """Teams able to visit each site, and the sites no team can visit with the reason."""
+    """Teams able to visit each site, and the sites no team can visit with the reason (``done``:
+    inspected already)."""
     point_of = {pid: i for i, pid in enumerate(matrix.ids)}
     allowed: dict[str, tuple[int, ...]] = {}
     dropped: list[tuple[str, str]] = []
@@ -428,6 +432,9 @@ def _prefilter(
     pinned = {p.site: team_number[p.team] for p in scenario.overrides.pins if p.team is not None}
     for site_id, row in candidates.sites.iterrows():
         p = point_of[site_id]
+        if site_id in done:
+            dropped.append((site_id, "inspected before this re-plan (recorded visit)"))
+            continue
         if row["night_check"] and not scenario.night_windows():
             why = "no night" if scenario.night_hours is None else "no night inside the horizon"
             dropped.append((site_id, f"night-check site, but the scenario has {why} (night_hours / days)"))
@@ -524,9 +531,11 @@ def prepare(
     closures: Sequence[Closure],
     say: Progress,
     extra_towns: Sequence[Town] = (),
+    done: Iterable[str] = (),
 ) -> Prepared:
     """Candidates, travel matrix (with the plan's closures) and pre-routing drops of a scenario;
-    ``extra_towns`` join the lodging towns (where a re-planned team slept)."""
+    ``extra_towns`` join the lodging towns (where a re-planned team slept), ``done`` sites are
+    not routed (inspected before a re-plan)."""
     started = time.perf_counter()
     if targets is None:
         from layers.datasets import load_targets
@@ -551,7 +560,7 @@ def prepare(
     say(
         f"travel matrix ({matrix.model}) for {len(matrix.ids)} points in {time.perf_counter() - started:.1f} s"
     )
-    allowed, pre_dropped = _prefilter(scenario, candidates, matrix)
+    allowed, pre_dropped = _prefilter(scenario, candidates, matrix, set(done))
     builder = _Builder(scenario, candidates.sites, matrix, towns)
     return Prepared(candidates, matrix, builder, allowed, pre_dropped, applied)
 
@@ -777,7 +786,7 @@ def _to_plan(
         else _route_of(scenario, team, before[k])
         for k, team in enumerate(scenario.teams)
     ]
-    visited = {s.id for t in teams for s in t.stops if s.type == "site"}
+    visited = {s.id for t in teams for s in t.stops if s.type == "site" and s.recorded != "not_inspected"}
     nights_missing = any(
         sum(model.info[n].kind == "lodging" for n in route)
         != len({i.night for i in model.info if i.kind == "lodging" and i.team == model.teams[v]})

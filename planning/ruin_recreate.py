@@ -593,11 +593,11 @@ def _segment_times(a, first, depart, nodes, n, end, arrive_out, start_out):
 @njit(cache=True)
 def _duty_ok(a, v, first, depart, nodes, n, end, scratch):
     """Whether one duty of vehicle ``v`` keeps its windows, the duty and driving limits and the
-    vehicle's blackouts (a duty overlapping one serves nobody and does not move)."""
+    vehicle's blackouts (a duty overlapping one serves nobody)."""
     ok, leave, arrival, driven = _segment_times(
         a, first, depart, nodes, n, end, scratch[0], scratch[1]
     )
-    if ok and _blocked(a, v, depart, arrival) and (n > 0 or a.travel[first, end] > 0):
+    if ok and n > 0 and _blocked(a, v, depart, arrival):
         return False
     return ok and driven <= a.limits[2] and arrival - leave <= a.limits[1]
 

@@ -142,8 +142,9 @@ class Forbid:
 
 @dataclass(frozen=True)
 class Unavailable:
-    """``team`` has no vehicle or crew from ``first`` to ``last`` (plan dates, inclusive): it
-    neither inspects nor drives, and stays where it slept."""
+    """``team`` cannot inspect from ``first`` to ``last`` (plan dates, inclusive): a broken
+    vehicle, a crew on another job. Its days then hold no inspection; the plan may still move it
+    between beds (home, for one)."""
 
     team: str
     first: dt.date
