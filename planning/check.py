@@ -64,9 +64,14 @@ Each violation names the team, the stop (``seq``) or the day, and one rule:
 ``officers``
     when some scenario team lists officers, a site drawn with named officers is visited by a
     team holding all of them (else it must be dropped with a reason);
+``pin``, ``forbid``, ``unavailable``
+    the chief's overrides: a visited pinned site is on its team and day (an unmet pin is a
+    mandatory site unmet), no forbidden team-site pair, no inspection on a day its team is
+    unavailable;
 ``duplicate``, ``dropped``, ``missing``, ``extra``, ``mandatory``
-    no site twice; every scenario site is in a route or in ``dropped`` with a reason, and only
-    scenario sites are routed; mandatory sites are visited or listed in ``mandatory_unmet``.
+    no site twice (a stop recorded ``not_inspected`` in a re-planned week may be visited again);
+    every scenario site is in a route or in ``dropped`` with a reason, and only scenario sites
+    are routed; mandatory sites are visited or listed in ``mandatory_unmet``.
 
 Road closures are not applied to ``great_circle`` plans (straight lines follow no road).
 """
@@ -274,6 +279,7 @@ class _Checker:
         self.check_legs(parsed)
         self.check_positions(parsed)
         self.check_sites(by_team)
+        self.check_overrides(parsed)
         return self.violations
 
     # --- one route -----------------------------------------------------------------------
@@ -743,6 +749,33 @@ class _Checker:
                 self.add(team_id, stop.index, "position", f"stop is {km:.1f} km from {stop.id}")
 
     # --- sites ---------------------------------------------------------------------------
+
+    def check_overrides(self, parsed: dict[str, tuple[list[_Stop], list[_Day]]]) -> None:
+        """The chief's overrides: a visited pinned site on its team and day, no forbidden
+        team-site pair, no inspection while a team is unavailable."""
+        overrides = self.scenario.overrides
+        pins = {p.site: p for p in overrides.pins}
+        forbidden = {(f.site, f.team) for f in overrides.forbid}
+        for team_id, (stops, days) in parsed.items():
+            away = [
+                (self.scenario.day_index(u.first), self.scenario.day_index(u.last))
+                for u in overrides.unavailable
+                if u.team == team_id
+            ]
+            for day in days:
+                for stop in stops[day.first + 1 : day.last + 1]:
+                    if stop.kind != "site" or stop.raw.get("recorded") == "not_inspected":
+                        continue
+                    site = str(stop.raw.get("id"))
+                    pin = pins.get(site)
+                    if pin is not None and pin.team is not None and pin.team != team_id:
+                        self.add(team_id, stop.index, "pin", f"{site} is pinned to team {pin.team}")
+                    if pin is not None and pin.day is not None and self.scenario.day_index(pin.day) != day.date:
+                        self.add(team_id, stop.index, "pin", f"{site} is pinned to {pin.day}")
+                    if (site, team_id) in forbidden:
+                        self.add(team_id, stop.index, "forbid", f"{site} is forbidden for team {team_id}")
+                    if any(lo <= day.date <= hi for lo, hi in away):
+                        self.add(team_id, stop.index, "unavailable", f"team {team_id} is unavailable that day")
 
     def check_sites(self, by_team: dict[str, dict]) -> None:
         """Each scenario site once, in a route or dropped with a reason; mandatory sites honoured;

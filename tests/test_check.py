@@ -380,3 +380,33 @@ def test_cli_exit_codes(good, tmp_path, monkeypatch, capsys):
     assert check.main([*args, str(tmp_path / "junk.json")]) == 2
     assert check.main([*args, str(tmp_path / "ok.json"), "--closures", str(tmp_path / "none.geojson")]) == 2
     assert "none.geojson" in capsys.readouterr().err
+
+
+def test_overrides_broken_are_caught():
+    """A pinned site on another team or day, a forbidden pair and work on an unavailable day."""
+    from patrol_fixtures import make_targets, ring_sites, scenario_dict
+
+    from planning.patrol import plan_week
+    from planning.scenario import parse_scenario
+
+    rows = ring_sites(8, radius_deg=0.5, service_minutes=60)
+    targets = make_targets(rows)
+    teams = [{"id": "T1", "base": "Urumqi"}, {"id": "T2", "base": "Urumqi"}]
+    plain = parse_scenario(scenario_dict(days=2, teams=teams))
+    plan = plan_week(plain, targets=targets, network=None, effort=5).to_dict()
+    visits = {s["id"]: (t["team_id"], s["start"][:10]) for t in plan["teams"] for s in t["stops"] if s["type"] == "site"}
+    site, (team, day) = sorted(visits.items())[0]
+    other = "T2" if team == "T1" else "T1"
+    other_day = "2026-11-24" if day == "2026-11-23" else "2026-11-23"
+    strict = parse_scenario(
+        scenario_dict(
+            days=2,
+            teams=teams,
+            pins=[{"site": site, "team": other, "day": other_day}],
+            unavailable=[{"team": team, "from": day}],
+        )
+    )
+    rules = {v.rule for v in check_plan(strict, plan, targets=targets, network=None)}
+    assert {"pin", "unavailable"} <= rules
+    forbid = parse_scenario(scenario_dict(days=2, teams=teams, forbid=[{"site": site, "team": team}]))
+    assert "forbid" in {v.rule for v in check_plan(forbid, plan, targets=targets, network=None)}
