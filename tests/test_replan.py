@@ -147,3 +147,39 @@ def test_cli_replans_from_a_csv_of_visits_and_a_changes_file(week, tmp_path, cap
     bad.write_text("unavailable: [{team: T9, from: 2026-11-25}]", encoding="utf-8")
     assert replan_cli.main([*argv[:4], "--scenario", str(bad), "--out", str(out)]) == 2
     assert "unknown team 'T9'" in capsys.readouterr().err
+
+
+def test_real_roads_a_sandstorm_and_a_broken_vehicle_mid_week():
+    """Korla, three teams, re-planned on the morning of day 3: K2 is unavailable for two days and
+    a sandstorm closes the road around Yuli; both checkers pass and most stops stay put."""
+    raw = {
+        "name": "Korla re-plan",
+        "start": "2026-12-14",
+        "days": 5,
+        "work_hours": "10:00-19:30",
+        "teams": [{"id": f"K{i}", "base": "Korla", "skills": ["sampling"]} for i in (1, 2, 3)],
+        "sites": {"regions": ["巴音郭楞蒙古自治州"], "layers": ["pollution_source"], "min_priority": 45},
+        "solver": {"seed": 1, "effort": 8},
+    }
+    scenario = parse_scenario(raw)
+    plan = plan_week(scenario).to_dict()
+    now = dt.datetime(2026, 12, 16, 7, 0, tzinfo=BEIJING)
+    changes = {
+        "unavailable": [{"team": "K2", "from": "2026-12-16", "to": "2026-12-17"}],
+        "closures": [
+            {"name": "sandstorm", "reason": "sandstorm", "lon": 86.26, "lat": 41.34, "radius_km": 15,
+             "from": "2026-12-16", "to": "2026-12-17"}
+        ],
+    }
+    new = replan(plan, now, changes=changes, effort=8).to_dict()
+    scenario2 = parse_scenario(new["scenario"])
+    from planning.replan import change_closures
+
+    assert check_plan(scenario2, new, closures=change_closures(changes)) == []
+    lodging = {town.id for town in lodging_candidates(scenario2)}
+    assert independent_check(new, scenario2, lodging, closures=change_closures(changes)) == []
+    k2 = next(t for t in new["teams"] if t["team_id"] == "K2")
+    assert [d["sites"] for d in k2["days"][2:4]] == [0, 0]
+    assert "sandstorm" in {c["name"] for c in new["closures"]}
+    info = new["replan"]
+    assert info["later_stops_kept"] >= 0.5 * info["later_stops"], info
