@@ -352,6 +352,7 @@ def _as_version_2(plan: dict) -> dict:
 @pytest.fixture
 def stored_planner(accounts, monkeypatch):
     """The page with ``plan_week`` and ``check_plan`` replaced; returns (calls, use(plan))."""
+    from views import plan_week_result as result_view
     from views.pages import plan_week as page
 
     db, _ = accounts
@@ -369,10 +370,10 @@ def stored_planner(accounts, monkeypatch):
         return []
 
     monkeypatch.setattr(page, "plan_week", fake_plan_week)
-    monkeypatch.setattr(page, "check_plan", fake_check_plan)
-    page._violations.clear()
+    monkeypatch.setattr(result_view, "check_plan", fake_check_plan)
+    result_view._violations.clear()
     yield calls, chosen.__setitem__
-    page._violations.clear()
+    result_view._violations.clear()
 
 
 def test_a_version_2_plan_shows_the_days_table_first_and_its_warnings(stored_planner, accounts, demo_plan):
