@@ -527,32 +527,100 @@ def test_time_budget_replaces_the_effort_never_both():
 def _v2_plan() -> dict:
     """A small hand-made format 2 plan: team T1 inspects on day 1 (a night check ending after
     midnight), rests on day 2; closures and a known planner warning."""
+
     def stop(seq, kind, sid, name, arrive, start, depart, **extra):
         return {
-            "seq": seq, "type": kind, "id": sid, "name": name, "lon": 87.6, "lat": 43.8,
-            "arrive": arrive, "start": start, "depart": depart, "service_minutes": extra.get("service", 0),
-            "leg_km": extra.get("km", 0.0), "leg_minutes": extra.get("minutes", 0),
-            "leg_break_minutes": extra.get("breaks", 0), "night": extra.get("night"),
-            "night_check": extra.get("night_check", False), "mandatory": False, "priority": None,
+            "seq": seq,
+            "type": kind,
+            "id": sid,
+            "name": name,
+            "lon": 87.6,
+            "lat": 43.8,
+            "arrive": arrive,
+            "start": start,
+            "depart": depart,
+            "service_minutes": extra.get("service", 0),
+            "leg_km": extra.get("km", 0.0),
+            "leg_minutes": extra.get("minutes", 0),
+            "leg_break_minutes": extra.get("breaks", 0),
+            "night": extra.get("night"),
+            "night_check": extra.get("night_check", False),
+            "mandatory": False,
+            "priority": None,
         }
 
     stops = [
-        stop(0, "base", "1529102", "Ürümqi 乌鲁木齐市", "2026-11-23T09:00:00+08:00",
-             "2026-11-23T09:00:00+08:00", "2026-11-23T09:00:00+08:00"),
-        stop(1, "site", "PS-00003", "乌鲁木齐中盛化肥有限责任公司", "2026-11-23T09:40:00+08:00",
-             "2026-11-23T10:00:00+08:00", "2026-11-23T11:30:00+08:00", service=90, km=30.0, minutes=40),
-        stop(2, "site", "PS-00034", "乌鲁木齐汇通牧业养猪场", "2026-11-23T23:30:00+08:00",
-             "2026-11-23T23:30:00+08:00", "2026-11-24T00:30:00+08:00", service=60, km=250.5, minutes=290,
-             breaks=20, night_check=True),
-        stop(3, "base", "1529102", "Ürümqi 乌鲁木齐市", "2026-11-24T01:00:00+08:00",
-             "2026-11-24T01:00:00+08:00", "2026-11-24T01:00:00+08:00", km=12.0, minutes=30, night=0),
+        stop(
+            0,
+            "base",
+            "1529102",
+            "Ürümqi 乌鲁木齐市",
+            "2026-11-23T09:00:00+08:00",
+            "2026-11-23T09:00:00+08:00",
+            "2026-11-23T09:00:00+08:00",
+        ),
+        stop(
+            1,
+            "site",
+            "PS-00003",
+            "乌鲁木齐中盛化肥有限责任公司",
+            "2026-11-23T09:40:00+08:00",
+            "2026-11-23T10:00:00+08:00",
+            "2026-11-23T11:30:00+08:00",
+            service=90,
+            km=30.0,
+            minutes=40,
+        ),
+        stop(
+            2,
+            "site",
+            "PS-00034",
+            "乌鲁木齐汇通牧业养猪场",
+            "2026-11-23T23:30:00+08:00",
+            "2026-11-23T23:30:00+08:00",
+            "2026-11-24T00:30:00+08:00",
+            service=60,
+            km=250.5,
+            minutes=290,
+            breaks=20,
+            night_check=True,
+        ),
+        stop(
+            3,
+            "base",
+            "1529102",
+            "Ürümqi 乌鲁木齐市",
+            "2026-11-24T01:00:00+08:00",
+            "2026-11-24T01:00:00+08:00",
+            "2026-11-24T01:00:00+08:00",
+            km=12.0,
+            minutes=30,
+            night=0,
+        ),
     ]
     days = [
-        {"date": "2026-11-23", "leave": "2026-11-23T09:00:00+08:00", "arrive_bed": "2026-11-24T01:00:00+08:00",
-         "bed": "Ürümqi 乌鲁木齐市", "bed_id": "1529102", "drive_minutes": 360, "duty_minutes": 960,
-         "km": 292.5, "sites": 2},
-        {"date": "2026-11-24", "leave": None, "arrive_bed": None, "bed": "Ürümqi 乌鲁木齐市",
-         "bed_id": "1529102", "drive_minutes": 0, "duty_minutes": 0, "km": 0, "sites": 0},
+        {
+            "date": "2026-11-23",
+            "leave": "2026-11-23T09:00:00+08:00",
+            "arrive_bed": "2026-11-24T01:00:00+08:00",
+            "bed": "Ürümqi 乌鲁木齐市",
+            "bed_id": "1529102",
+            "drive_minutes": 360,
+            "duty_minutes": 960,
+            "km": 292.5,
+            "sites": 2,
+        },
+        {
+            "date": "2026-11-24",
+            "leave": None,
+            "arrive_bed": None,
+            "bed": "Ürümqi 乌鲁木齐市",
+            "bed_id": "1529102",
+            "drive_minutes": 0,
+            "duty_minutes": 0,
+            "km": 0,
+            "sites": 0,
+        },
     ]
     return {
         "format_version": 2,
@@ -561,24 +629,61 @@ def _v2_plan() -> dict:
         "solve_seconds": 1.0,
         "solver": {"seed": 1, "effort": 5},
         "mandatory_unmet": ["PS-00002"],
-        "kpis": {"drive_km": 292.5, "drive_minutes": 360, "service_minutes": 150, "sites_visited": 2,
-                 "sites_total": 5, "priority_visited": 90, "mandatory_visited": 0, "mandatory_total": 1,
-                 "nights_away_from_base": 0, "nights_total": 1},
-        "teams": [{"team_id": "T1", "base": "Ürümqi", "officers": [], "stops": stops, "days": days,
-                   "drive_km": 292.5, "drive_minutes": 360, "service_minutes": 150}],
+        "kpis": {
+            "drive_km": 292.5,
+            "drive_minutes": 360,
+            "service_minutes": 150,
+            "sites_visited": 2,
+            "sites_total": 5,
+            "priority_visited": 90,
+            "mandatory_visited": 0,
+            "mandatory_total": 1,
+            "nights_away_from_base": 0,
+            "nights_total": 1,
+        },
+        "teams": [
+            {
+                "team_id": "T1",
+                "base": "Ürümqi",
+                "officers": [],
+                "stops": stops,
+                "days": days,
+                "drive_km": 292.5,
+                "drive_minutes": 360,
+                "service_minutes": 150,
+            }
+        ],
         "dropped": [
-            {"id": "PS-00001", "mandatory": False, "reason": "not worth the detour: at least 3.5 h of extra "
-             "driving, more than the 2.5 h a site of priority 5 is worth"},
-            {"id": "PS-00002", "mandatory": True, "reason": "cannot visit mandatory site: unreachable by road: "
-             "no road of the network reaches it"},
+            {
+                "id": "PS-00001",
+                "mandatory": False,
+                "reason": "not worth the detour: at least 3.5 h of extra "
+                "driving, more than the 2.5 h a site of priority 5 is worth",
+            },
+            {
+                "id": "PS-00002",
+                "mandatory": True,
+                "reason": "cannot visit mandatory site: unreachable by road: "
+                "no road of the network reaches it",
+            },
             {"id": "PS-00009", "mandatory": False, "reason": "a reason the page does not know"},
         ],
         "warnings": ["planned with a time budget: another run or machine may give a different plan"],
         "closures": [
-            {"id": "G217-duku-north", "name": "G217 独库公路 北段", "reason": "winter", "period": "10-01..05-31",
-             "dates": ["2026-11-23", "2026-11-24"]},
-            {"id": "chief-3", "name": "G30 达坂城", "reason": "sandstorm", "period": "2026-11-24..2026-11-24",
-             "dates": ["2026-11-24"]},
+            {
+                "id": "G217-duku-north",
+                "name": "G217 独库公路 北段",
+                "reason": "winter",
+                "period": "10-01..05-31",
+                "dates": ["2026-11-23", "2026-11-24"],
+            },
+            {
+                "id": "chief-3",
+                "name": "G30 达坂城",
+                "reason": "sandstorm",
+                "period": "2026-11-24..2026-11-24",
+                "dates": ["2026-11-24"],
+            },
         ],
     }
 
@@ -588,7 +693,12 @@ def test_days_table_shows_a_rest_day_and_times_after_midnight():
 
     days = days_table(_v2_plan())
     work, rest = days.iloc[0], days.iloc[1]
-    assert (work["日期"], work["检查点"], work["驾驶（时）"], work["工作（时）"]) == ("周一 11-23", "2", "6.0", "16.0")
+    assert (work["日期"], work["检查点"], work["驾驶（时）"], work["工作（时）"]) == (
+        "周一 11-23",
+        "2",
+        "6.0",
+        "16.0",
+    )
     assert (work["出发"], work["到住宿"], work["公里"]) == ("09:00", "01:00 +1", "292")
     assert (rest["日期"], rest["检查点"], rest["住宿"]) == ("周二 11-24", "休整", "Ürümqi 乌鲁木齐市")
     assert rest["驾驶（时）"] == rest["工作（时）"] == rest["出发"] == rest["公里"] == ""
@@ -648,3 +758,59 @@ def test_route_sheet_shows_times_on_the_day_and_fits_a_phone():
     assert "到 09:40<br>查 10:00<br>离 11:30" in sheet
     assert "1 · 周一 11-23" in sheet and "重点排污单位" in sheet
     assert "max-width:600px" in sheet and 'data-label="时间"' in sheet
+
+
+def test_overrides_from_the_form_reach_the_scenario_of_the_next_solve(stored_planner, accounts, demo_plan):
+    """Pin, forbid, unavailable and lock entered next to the stops table go into the scenario
+    mapping the planner gets next; a bad one shows the scenario error in Chinese."""
+    calls, use = stored_planner
+    plan = _as_version_2(demo_plan)
+    plan["scenario"]["start"] = "2026-12-07"
+    use("plan", plan)
+    _, made = accounts
+    at = _app(made["chief"]).run()
+    at.button(key="plan.solve").click().run()
+    assert not at.exception
+    site = next(s["id"] for s in plan["teams"][0]["stops"] if s["type"] == "site")
+    at.selectbox(key="plan.overrides.site").select(site).run()
+    at.selectbox(key="plan.overrides.pin_team.zh").select("T2").run()
+    at.selectbox(key="plan.overrides.pin_day.zh").select("2026-12-08").run()
+    at.button(key="plan.overrides.add").click().run()
+    at.radio(key="plan.overrides.kind.zh").set_value("队伍不可用").run()
+    at.selectbox(key="plan.overrides.team").select("T3").run()
+    # The page's teams are T1 and T2: an override for T3 is refused, naming the field, in Chinese.
+    at.button(key="plan.overrides.add").click().run()
+    assert any("unavailable[0].team" in e.value and "未知队伍 'T3'" in e.value for e in at.error), [
+        e.value for e in at.error
+    ]
+    at.button(key="plan.overrides.clear").click().run()
+    at.radio(key="plan.overrides.kind.zh").set_value("指定队伍/日期").run()
+    at.selectbox(key="plan.overrides.site").select(site).run()
+    at.selectbox(key="plan.overrides.pin_team.zh").select("T2").run()
+    at.selectbox(key="plan.overrides.pin_day.zh").select("2026-12-08").run()
+    at.button(key="plan.overrides.add").click().run()
+    at.radio(key="plan.overrides.kind.zh").set_value("队伍不可用").run()
+    at.selectbox(key="plan.overrides.team").select("T1").run()
+    at.selectbox(key="plan.overrides.from").select("2026-12-08").run()
+    at.selectbox(key="plan.overrides.to").select("2026-12-09").run()
+    at.button(key="plan.overrides.add").click().run()
+    at.radio(key="plan.overrides.kind.zh").set_value("锁定某队某天").run()
+    at.selectbox(key="plan.overrides.team").select("T1").run()
+    at.selectbox(key="plan.overrides.day").select("2026-12-07").run()
+    at.button(key="plan.overrides.add").click().run()
+    assert not at.exception and not at.error
+    assert any("指定：" in m.value and "→ T2，2026-12-08" in m.value for m in at.markdown)
+    at.button(key="plan.solve").click().run()
+    raw = at.session_state["plan.result"]["raw"]
+    assert raw["pins"] == [{"site": site, "team": "T2", "day": "2026-12-08"}]
+    assert raw["unavailable"] == [{"team": "T1", "from": "2026-12-08", "to": "2026-12-09"}]
+    assert raw["locked_days"] == {"T1": ["2026-12-07"]}
+    # A forbid that clashes with the pin is refused by parse_scenario, in the UI language.
+    at.radio(key="plan.overrides.kind.zh").set_value("禁止队伍前往").run()
+    at.selectbox(key="plan.overrides.site").select(site).run()
+    at.selectbox(key="plan.overrides.team").select("T2").run()
+    at.button(key="plan.overrides.add").click().run()
+    assert any("既指定给又禁止给队伍 T2" in e.value for e in at.error)
+    assert at.button(key="plan.solve").disabled
+    at.button(key="plan.overrides.clear").click().run()
+    assert not at.error and not at.button(key="plan.solve").disabled

@@ -21,6 +21,7 @@ from planning.scenario import parse_scenario
 from records import access
 from records.closures import as_planning_closures, get_closure
 from records.db import RecordsError
+from views import plan_overrides
 from views.basemap import build_basemap, view_for
 from views.data import basemap, records_store, road_network, site_prefectures, targets
 from views.map_controls import Legend
@@ -44,6 +45,10 @@ MAP_HEIGHT_PX = 620
 #: A typical width of the map on a laptop, used to pick the zoom that shows the whole plan.
 MAP_WIDTH_PX = 900
 #: The time budget offered when a chief prefers one to the reproducible effort.
+
+
+#: Session key of the chief's overrides for the next solve.
+OVERRIDES = "plan.overrides"
 
 
 # --- cached computations (pure, keyed on the plan's JSON) ---------------------------------------
@@ -321,6 +326,8 @@ def show_result(result: dict, account) -> None:
     _kpis(plan, coverage)
     _route_map(plan, legs)
     _tables(plan)
+    names = targets().set_index("site_id")["name"].astype(str).to_dict()
+    plan_overrides.form(OVERRIDES, *plan_overrides.plan_choices(plan, names))
     if coverage is not None:
         _coverage_table(coverage)
     _approve(result, account, violations)

@@ -27,7 +27,7 @@ from planning.patrol import plan_week
 from planning.scenario import ScenarioError, parse_scenario
 from records import access
 from records.closures import as_planning_closures, closures_between
-from views import plan_inputs
+from views import plan_inputs, plan_overrides
 from views import plan_week_inputs as inputs
 from views import plan_week_result as result_view
 from views.data import records_store, road_network, targets
@@ -99,9 +99,11 @@ def render() -> None:
     st.subheader(T("plan.section.solve"))
     try:
         raw = inputs.scenario_from_state(teams, mandatory)
+        # The chief's overrides (pins, forbid, unavailable, locked days) from the last result.
+        raw = {**raw, **plan_overrides.as_mapping(state.get(result_view.OVERRIDES) or {})}
         parse_scenario(raw)
     except ScenarioError as exc:
-        st.error(T("plan.scenario_error", field=exc.field, message=inputs.message(exc)))
+        st.error(T("plan.scenario_error", field=exc.field, message=plan_overrides.error_message(exc)))
         raw = None
     chief_closures = _plan_closures(state["plan.f.start"], int(state["plan.f.days"]))
     if chief_closures:
