@@ -173,3 +173,15 @@ def visits_frame(
     for column in ("lon", "lat"):
         frame[column] = frame[column].astype(float)
     return frame[list(VISIT_COLUMNS)]
+
+
+def recorded_for_replan(conn: sqlite3.Connection) -> list:
+    """The current recorded visits as ``planning.replan.Recorded`` (site, outcome, start), the plain
+    table the re-planner takes (inferred visits are not inspections and are left out)."""
+    from planning.replan import Recorded
+
+    frame = visits_frame(conn)
+    return [
+        Recorded(str(row.site_id), str(row.outcome), row.started_at.to_pydatetime())
+        for row in frame.itertuples()
+    ]

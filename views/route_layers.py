@@ -169,3 +169,22 @@ def plan_bounds(plan: dict, legs: dict[str, list[list[tuple[float, float]]]]) ->
         return None
     lons, lats = [p[0] for p in points], [p[1] for p in points]
     return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def previous_routes_group(
+    plan: dict, legs: dict[str, list[list[tuple[float, float]]]], name: str
+) -> folium.FeatureGroup:
+    """The routes of a replaced plan in one layer ``name``: every team's legs dashed grey, under
+    the new plan's coloured routes."""
+    group = folium.FeatureGroup(name=name, show=True)
+    for team in plan["teams"]:
+        team_id = str(team["team_id"])
+        lines = [[(lat, lon) for lon, lat in leg] for leg in legs.get(team_id, []) if len(leg) >= 2]
+        if not lines:
+            stops = team["stops"]
+            lines = [[(float(s["lat"]), float(s["lon"])) for s in stops]] if len(stops) >= 2 else []
+        for line in lines:
+            folium.PolyLine(
+                line, color="#888888", weight=3, opacity=0.8, dash_array="8 8", tooltip=f"{name} {team_id}"
+            ).add_to(group)
+    return group

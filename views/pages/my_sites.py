@@ -78,6 +78,14 @@ T = register(
         ),
         "my_sites.saved": ("已记录（编号 {id}）。", "Recorded (visit {id})."),
         "my_sites.read_only": ("您的账号只能查看。", "Your account may view only."),
+        "my_sites.updated": (
+            "计划已更新（第 {version} 版）：{changes}",
+            "Plan updated (version {version}): {changes}",
+        ),
+        "my_sites.updated.moved_in": ("调入 {sites}", "moved in {sites}"),
+        "my_sites.updated.added": ("新增 {sites}", "added {sites}"),
+        "my_sites.updated.moved_out": ("调出 {sites}", "moved out {sites}"),
+        "my_sites.updated.removed": ("取消 {sites}", "removed {sites}"),
         "my_sites.bad_link": ("链接参数无效：{field}", "Invalid link parameter: {field}"),
         "my_sites.check.key_discharge_unit": (
             "排污口、在线监测数据与排污许可是否一致",
@@ -225,8 +233,56 @@ def _with_starts(frame: pd.DataFrame) -> pd.DataFrame:
                 for stop in team.get("stops") or []:
                     if stop.get("start"):
                         starts[(plan_id, str(team["team_id"]), int(stop["seq"]))] = str(stop["start"])
-    keys = zip(frame["plan_id"].astype(int), frame["team_id"].astype(str), frame["seq"].astype(int), strict=True)
+    keys = zip(
+        frame["plan_id"].astype(int), frame["team_id"].astype(str), frame["seq"].astype(int), strict=True
+    )
     return frame.assign(start=[starts.get(key) for key in keys])
+
+
+def update_notes(plan: dict, version: int, team: str, day: date, names: Mapping[str, str]) -> str | None:
+    """The notice for ``team`` on ``day`` when ``plan`` (version ``version``) replaced an earlier
+    version and its re-plan diff changed that team's day; None otherwise."""
+    diff = (plan.get("replan") or {}).get("diff") or []
+    if version < 2:
+        return None
+    for row in diff:
+        if row.get("team") != team or row.get("date") != day.isoformat():
+            continue
+        parts = [
+            T(f"my_sites.updated.{name}", sites="、".join(names.get(s, s) for s in row[name]))
+            for name in ("moved_in", "added", "moved_out", "removed")
+            if row.get(name)
+        ]
+        if parts:
+            return T("my_sites.updated", version=version, changes="；".join(parts))
+    return None
+
+
+def _update_notices(account: Account, team: str, day: date) -> list[str]:
+    """Notices of the newest issued versions (per plan key) the account may open that replaced an
+    earlier version and changed ``team``'s ``day`` (for an officer: their own team, once the day is
+    released). Only the diff row of that team and day is read from the stored plan."""
+    moment = now()
+    with data.records_store() as store:
+        try:
+            frame = access.visible_plans(store, account, moment, data.site_prefectures())
+        except access.AccessDenied:
+            return []
+        frame = frame[frame["status"].isin(("approved", "done"))]
+        newest = frame.sort_values("version").groupby("plan_key").tail(1)
+        rows = [store.plan(int(p)) for p in newest[newest["version"] > 1]["plan_id"]]
+    if account.role == "officer":
+        rows = [r for r in rows if access.release_moment(r["plan"], day) <= moment]
+    registry = data.targets().set_index("site_id")["name"].astype(str).to_dict()
+    notes = []
+    for row in rows:
+        names = dict(registry)
+        for t in row["plan"].get("teams") or []:
+            names.update({str(s["id"]): str(s["name"]) for s in t.get("stops") or [] if s.get("name")})
+        note = update_notes(row["plan"], int(row["version"]), team, day, names)
+        if note:
+            notes.append(note)
+    return notes
 
 
 def planned_start(stop: pd.Series) -> datetime:
@@ -400,6 +456,8 @@ def render() -> None:
             key="my_sites_team",
         )
     stops = frame[frame["team_id"] == team].sort_values(["arrive", "seq"]).reset_index(drop=True)
+    for note in _update_notices(account, team, day):
+        st.warning(note)
     if stops.empty:
         st.info(T("my_sites.none"))
         return

@@ -29,6 +29,7 @@ from records import access
 from records.closures import as_planning_closures, closures_between
 from views import plan_inputs, plan_overrides
 from views import plan_week_inputs as inputs
+from views import plan_week_replan as replan_view
 from views import plan_week_result as result_view
 from views.data import records_store, road_network, targets
 from views.plan_week_text import T
@@ -126,3 +127,5 @@ def render() -> None:
     result = state.get(STATE)
     if result is not None:
         result_view.show_result(result, account)
+    st.divider()
+    replan_view.render(account)
