@@ -25,13 +25,10 @@ def _recorded_from_db(path: str | None) -> list[Recorded]:
     """Visits from the records database. The records package is read here, in the command, so
     the planning core keeps taking visits as a plain table."""
     from records.store import open_store
+    from records.visits import recorded_for_replan
 
     with open_store(path) as store:
-        frame = store.visits()
-    return [
-        Recorded(str(row.site_id), str(row.outcome), row.started_at.to_pydatetime())
-        for row in frame.itertuples()
-    ]
+        return recorded_for_replan(store.conn)
 
 
 def _now(text: str) -> dt.datetime:

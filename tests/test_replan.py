@@ -183,3 +183,24 @@ def test_real_roads_a_sandstorm_and_a_broken_vehicle_mid_week():
     assert "sandstorm" in {c["name"] for c in new["closures"]}
     info = new["replan"]
     assert info["later_stops_kept"] >= 0.5 * info["later_stops"], info
+
+
+def test_cli_reads_the_visits_from_the_records_database(week, tmp_path, capsys, monkeypatch):
+    from records.store import open_store
+    from records.visits import Visit
+
+    targets, plan = week
+    monkeypatch.setattr("layers.datasets.load_targets", lambda: targets)
+    db = tmp_path / "records.sqlite"
+    site = _sites_by_day(plan)[("T1", "2026-11-23")][0]
+    with open_store(db) as store:
+        store.record_visit(
+            Visit(site, "T1", DAY3 - dt.timedelta(days=2), DAY3 - dt.timedelta(days=2, hours=-1), "compliant"),
+            actor="test",
+        )
+    previous = tmp_path / "week.json"
+    previous.write_text(json.dumps(plan), encoding="utf-8")
+    out = tmp_path / "week2.json"
+    argv = ["--plan", str(previous), "--now", "2026-11-25T07:00+08:00", "--db", str(db), "--out", str(out)]
+    assert replan_cli.main([*argv, "--effort", "3"]) == 0
+    assert site in json.loads(out.read_text(encoding="utf-8"))["replan"]["done"]
