@@ -135,14 +135,17 @@ def add(overrides: dict, kind: str, *, site=None, team=None, day=None, first=Non
     return new
 
 
-def form(key: str, sites: dict[str, str], teams: list[str], days: list[dt.date]) -> dict:
+def form(
+    key: str, sites: dict[str, str], teams: list[str], days: list[dt.date], title: str | None = None
+) -> dict:
     """The overrides form: pick a kind, a site (of ``sites``: id -> name), a team and days; returns
-    the overrides kept under ``st.session_state[key]``."""
+    the overrides kept under ``st.session_state[key]``. ``title`` is its heading (default: they are
+    used by the next solve; the re-plan section says they are for that re-plan)."""
     state = st.session_state
     current = state.setdefault(key, empty())
     day_texts = [d.isoformat() for d in days]
     with st.container(border=True):
-        st.markdown(f"**{T('overrides.title')}**")
+        st.markdown(f"**{title or T('overrides.title')}**")
         labels = {T(f"overrides.kind.{kind}"): kind for kind in KINDS}
         kind = labels[
             st.radio(T("overrides.kind"), list(labels), horizontal=True, key=language_key(f"{key}.kind"))

@@ -57,6 +57,7 @@ T = register(
         "replan.now_date": ("从哪天起", "Re-plan from (day)"),
         "replan.now_time": ("时间", "Time"),
         "replan.bad_time": ("时间格式应为 HH:MM。", "The time should be HH:MM."),
+        "replan.overrides": ("调整（用于本次重新规划）", "Overrides (for this re-plan)"),
         "replan.add": ("紧急增加的点位（必检）", "Urgent sites to add (mandatory)"),
         "replan.remove": ("取消的点位", "Sites to remove"),
         "replan.effort": ("搜索强度", "Search effort"),
@@ -171,7 +172,7 @@ def _inputs(account, row: dict) -> tuple[dt.datetime | None, dict, int, list]:
     if st.session_state.get("replan.overrides_for") != row["plan_id"]:
         st.session_state[OVERRIDES] = plan_overrides.empty()
         st.session_state["replan.overrides_for"] = row["plan_id"]
-    overrides = plan_overrides.form(OVERRIDES, plan_sites, teams, days)
+    overrides = plan_overrides.form(OVERRIDES, plan_sites, teams, days, title=T("replan.overrides"))
     regions = [str(r) for r in (scenario.get("sites") or {}).get("regions") or []]
     registry = targets()
     # Urgent sites come from the plan's regions (or, without regions, from its own sites).
