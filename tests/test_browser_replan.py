@@ -174,7 +174,11 @@ def test_chief_replans_a_team_out_for_two_days_and_the_officer_sees_version_2(
         expect(frame.locator(".leaflet-container")).to_be_visible(timeout=WAIT_MS)
         overlays = frame.locator(".leaflet-control-layers-overlays label")
         expect(overlays.filter(has_text=T("replan.map.old"))).to_be_visible(timeout=WAIT_MS)
-        assert frame.locator('path[stroke="#888888"][stroke-dasharray="8 8"]').count() >= 1
+        old = frame.locator('path[stroke="#888888"][stroke-dasharray="8 8"]')
+        assert old.count() >= 1
+        # The map opens on the routes, not on the whole province (where they were a dot).
+        boxes = [old.nth(i).bounding_box() for i in range(old.count())]
+        assert max(max(b["width"], b["height"]) for b in boxes if b) > 100, boxes
         expect(frame.locator(".xunhu-legend").filter(has_text=T("replan.map.old"))).to_be_visible()
         for width in (1400, 390):
             _shoot(page, width, "replan")

@@ -276,6 +276,12 @@ def _map(previous: dict, plan: dict) -> None:
         [north + 0.08 * lat_span, east + 0.3 * lon_span],
     ]
     centre, zoom = view_for(padded, MAP_WIDTH_PX, MAP_HEIGHT_PX)
+    # The map starts at the plan's view: st_folium's centre and zoom did not take on the first
+    # render (the browser showed the basemap's whole-province fit, the routes a dot).
+    for name, child in list(m._children.items()):
+        if isinstance(child, folium.map.FitBounds):
+            del m._children[name]
+    m.location, m.options["zoom"] = list(centre), zoom
     show_map(m, key="replan_map", height_px=MAP_HEIGHT_PX, centre=centre, zoom=zoom)
 
 
