@@ -137,9 +137,14 @@ def test_chief_replans_a_team_out_for_two_days_and_the_officer_sees_version_2(
         expect(heading).to_be_visible()
         form = page.get_by_test_id("stVerticalBlock").filter(has=heading).last
         form.get_by_text(OVERRIDES("overrides.kind.unavailable"), exact=True).click()
+        # Wait for the rerun: only the "unavailable" kind asks for a first day.
+        expect(form.get_by_label(OVERRIDES("overrides.from"), exact=True)).to_be_visible(timeout=WAIT_MS)
         # T1 is the default team: pick the busy one whatever it is.
         form.get_by_label(OVERRIDES("overrides.team"), exact=True).click()
         page.get_by_role("option", name=team, exact=True).click()
+        expect(form.get_by_label(OVERRIDES("overrides.team"), exact=True)).to_have_value(
+            team, timeout=WAIT_MS
+        )
         for label, day in (("overrides.from", DAY2), ("overrides.to", DAY3)):
             form.get_by_label(OVERRIDES(label), exact=True).click()
             page.get_by_role("option", name=day, exact=True).click()
