@@ -139,8 +139,15 @@ def show_map(
 
     ``groups`` are drawn as swappable layers over the base map (streamlit-folium redraws only
     them when they change, so the user's view survives a filter change) and get a layer control.
-    ``returned_objects=[]`` keeps panning and zooming from rerunning the page.
+    ``returned_objects=[]`` keeps panning and zooming from rerunning the page. With ``centre``
+    and ``zoom`` the map opens there: st_folium applies them only after its first render, so the
+    map's own view (a basemap fits the whole province) is replaced by them too.
     """
+    if centre is not None and zoom is not None:
+        for name, child in list(m._children.items()):
+            if isinstance(child, folium.map.FitBounds):
+                del m._children[name]
+        m.location, m.options["zoom"] = list(centre), zoom
     options: dict = {}
     if groups:
         options = {

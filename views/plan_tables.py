@@ -58,7 +58,10 @@ _TEXT = {
     "plan.next_day": ("次日", "next day"),
     "plan.weekday": ("周一,周二,周三,周四,周五,周六,周日", "Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
     "plan.day_label": ("{weekday} {date}", "{weekday} {date}"),
-    "plan.sheet.times": ("到 {arrive}<br>查 {start}<br>离 {depart}", "arr {arrive}<br>start {start}<br>dep {depart}"),
+    "plan.sheet.times": (
+        "到 {arrive}<br>查 {start}<br>离 {depart}",
+        "arr {arrive}<br>start {start}<br>dep {depart}",
+    ),
     "plan.site_kind.key_discharge_unit": ("重点排污单位", "key discharge unit"),
     "plan.site_kind.industrial_park": ("工业园区", "industrial park"),
     "plan.site_kind.hazardous_waste": ("危险废物单位", "hazardous waste"),
@@ -93,13 +96,22 @@ _TEXT = {
         "together with the other mandatory sites and the nights' stays",
     ),
     "plan.reason.mandatory": ("无法安排必检点：{reason}", "cannot visit mandatory site: {reason}"),
-    "plan.reason.unreachable": ("道路不可达：路网不通该点", "unreachable by road: no road of the network reaches it"),
+    "plan.reason.unreachable": (
+        "道路不可达：路网不通该点",
+        "unreachable by road: no road of the network reaches it",
+    ),
     "plan.reason.unreachable_bases": (
         "从有能力的队伍基地出发均无道路可达",
         "unreachable by road from every able team's base",
     ),
-    "plan.reason.inactive": ("单位状态为 {status}：停产或搬迁单位不检查", "site status is {status}: inactive units are not inspected"),
-    "plan.reason.skill": ("需要能力 {skills}，场景中没有队伍具备", "needs skill {skills}; no team in the scenario has it"),
+    "plan.reason.inactive": (
+        "单位状态为 {status}：停产或搬迁单位不检查",
+        "site status is {status}: inactive units are not inspected",
+    ),
+    "plan.reason.skill": (
+        "需要能力 {skills}，场景中没有队伍具备",
+        "needs skill {skills}; no team in the scenario has it",
+    ),
     "plan.warning.time_budget": (
         "按时间预算求解：再次运行或换一台电脑可能得到不同的计划",
         "planned with a time budget: another run or machine may give a different plan",
@@ -174,12 +186,25 @@ def is_rest_day(day: dict) -> bool:
 
 
 _PATTERNS = [
-    (re.compile(r"not worth the detour: at least ([\d.]+) h of extra driving, more than the ([\d.]+) h a site "
-                r"of priority (\S+) is worth"), "plan.reason.detour", ("detour", "value", "priority")),
-    (re.compile(r"site status is (\S+): inactive units are not inspected"), "plan.reason.inactive", ("status",)),
+    (
+        re.compile(
+            r"not worth the detour: at least ([\d.]+) h of extra driving, more than the ([\d.]+) h a site "
+            r"of priority (\S+) is worth"
+        ),
+        "plan.reason.detour",
+        ("detour", "value", "priority"),
+    ),
+    (
+        re.compile(r"site status is (\S+): inactive units are not inspected"),
+        "plan.reason.inactive",
+        ("status",),
+    ),
     (re.compile(r"needs skill (.+); no team in the scenario has it"), "plan.reason.skill", ("skills",)),
-    (re.compile(r"closed for part of the week and avoided on every day: (.+)"), "plan.warning.partial_closure",
-     ("names",)),
+    (
+        re.compile(r"closed for part of the week and avoided on every day: (.+)"),
+        "plan.warning.partial_closure",
+        ("names",),
+    ),
 ]
 _FIXED = {
     "plan.reason.full",

@@ -25,17 +25,16 @@ from planning import replan as replanning
 from planning.scenario import BEIJING, DEFAULT_EFFORT, ScenarioError
 from records import access
 from records.closures import as_planning_closures, closures_between
-from records.db import RecordsError
 from records.visits import recorded_for_replan
 from views import plan_overrides
-from views.basemap import build_basemap, view_for
+from views.basemap import build_basemap
 from views.data import basemap, records_store, road_network, site_prefectures, targets
 from views.i18n import register
 from views.map_controls import Legend
 from views.offline_map import show_map
 from views.plan_inputs import region_targets
-from views.plan_week_result import _legs, _violations
-from views.route_layers import plan_bounds, previous_routes_group, route_groups, route_legend_rows
+from views.plan_week_result import _legs, _violations, save_and_approve
+from views.route_layers import previous_routes_group, route_groups, route_legend_rows, route_view
 from views.session import now
 
 T = register(
@@ -276,20 +275,7 @@ def _map(previous: dict, plan: dict) -> None:
     rows = [("border-top:3px dashed #888", T("replan.map.old")), *route_legend_rows(plan, 0)[:-1]]
     m.add_child(Legend(T("plan.map.legend"), rows), name="xunhu_route_legend")
     folium.LayerControl(collapsed=False).add_to(m)
-    bounds = plan_bounds(plan, new_legs) or basemap().bounds
-    (south, west), (north, east) = bounds
-    lat_span, lon_span = max(north - south, 0.05), max(east - west, 0.05)
-    padded = [
-        [south - 0.2 * lat_span, west - 0.06 * lon_span],
-        [north + 0.08 * lat_span, east + 0.3 * lon_span],
-    ]
-    centre, zoom = view_for(padded, MAP_WIDTH_PX, MAP_HEIGHT_PX)
-    # The map starts at the plan's view: st_folium's centre and zoom did not take on the first
-    # render (the browser showed the basemap's whole-province fit, the routes a dot).
-    for name, child in list(m._children.items()):
-        if isinstance(child, folium.map.FitBounds):
-            del m._children[name]
-    m.location, m.options["zoom"] = list(centre), zoom
+    centre, zoom = route_view(plan, new_legs, basemap().bounds, MAP_WIDTH_PX, MAP_HEIGHT_PX)
     show_map(m, key="replan_map", height_px=MAP_HEIGHT_PX, centre=centre, zoom=zoom)
 
 
@@ -307,22 +293,7 @@ def _save(result: dict, account, violations: list[str]) -> None:
         )
     label = T("replan.save", version=newest + 1)
     if st.button(label, key="replan.save", type="primary", disabled=bool(violations)):
-        try:
-            with records_store() as store:
-                stored = store.save_plan(result["plan"], key=result["plan_key"], actor=account.username)
-                access.approve_plan(
-                    store, account, stored.plan_id, now=now(), site_prefectures=site_prefectures()
-                )
-        except (access.AccessDenied, RecordsError) as exc:
-            st.error(T("replan.refused", message=exc))
-            return
-        result["saved"] = {
-            "plan_key": stored.plan_key,
-            "version": stored.version,
-            "plan_id": stored.plan_id,
-            "account": account.username,
-        }
-        st.success(T("replan.saved", **result["saved"]))
+        save_and_approve(result, account, result["plan_key"], "replan.saved", "replan.refused")
 
 
 def _show(result: dict, account) -> None:

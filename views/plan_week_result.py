@@ -22,7 +22,7 @@ from records import access
 from records.closures import as_planning_closures, get_closure
 from records.db import RecordsError
 from views import plan_overrides
-from views.basemap import build_basemap, view_for
+from views.basemap import build_basemap
 from views.data import basemap, records_store, road_network, site_prefectures, targets
 from views.map_controls import Legend
 from views.offline_map import show_map
@@ -38,7 +38,7 @@ from views.plan_tables import (
     visited_by_category,
 )
 from views.plan_week_text import T
-from views.route_layers import plan_bounds, route_groups, route_legend_rows
+from views.route_layers import route_groups, route_legend_rows, route_view
 from views.session import now
 
 MAP_HEIGHT_PX = 620
@@ -142,17 +142,7 @@ def _route_map(plan: dict, legs: dict) -> None:
     days = int(plan["scenario"].get("days", 1))
     m.add_child(Legend(T("plan.map.legend"), route_legend_rows(plan, days)), name="xunhu_route_legend")
     folium.LayerControl(collapsed=False).add_to(m)
-    bounds = plan_bounds(plan, legs) or basemap().bounds
-    # st_folium sizes its iframe after the map script ran, so a fitBounds in the script would fit
-    # the wrong box: the view is set from the bounds and a typical width instead, with room at the
-    # bottom for the attribution and on the right for the layer control.
-    (south, west), (north, east) = bounds
-    lat_span, lon_span = max(north - south, 0.05), max(east - west, 0.05)
-    padded = [
-        [south - 0.22 * lat_span, west - 0.06 * lon_span],
-        [north + 0.08 * lat_span, east + 0.3 * lon_span],
-    ]
-    centre, zoom = view_for(padded, MAP_WIDTH_PX, MAP_HEIGHT_PX)
+    centre, zoom = route_view(plan, legs, basemap().bounds, MAP_WIDTH_PX, MAP_HEIGHT_PX)
     show_map(m, key="plan_map", height_px=MAP_HEIGHT_PX, centre=centre, zoom=zoom)
 
 
@@ -237,22 +227,28 @@ def _approve(result: dict, account, violations: list[str]) -> None:
     if violations:
         st.warning(T("plan.approve.blocked"))
     if st.button(T("plan.approve"), key="plan.approve", type="primary", disabled=bool(violations)):
-        try:
-            with records_store() as store:
-                stored = store.save_plan(result["plan"], actor=account.username)
-                access.approve_plan(
-                    store, account, stored.plan_id, now=now(), site_prefectures=site_prefectures()
-                )
-        except (access.AccessDenied, RecordsError) as exc:
-            st.error(T("plan.approve.refused", message=exc))
-            return
-        result["saved"] = {
-            "plan_key": stored.plan_key,
-            "version": stored.version,
-            "plan_id": stored.plan_id,
-            "account": account.username,
-        }
-        st.success(T("plan.approve.done", **result["saved"]))
+        save_and_approve(result, account, None, "plan.approve.done", "plan.approve.refused")
+
+
+def save_and_approve(result: dict, account, key: str | None, done: str, refused: str) -> None:
+    """Store ``result["plan"]`` (under ``key``: its next version) and approve it as ``account``
+    (audited); say so with the texts ``done`` or ``refused`` and remember it in ``result``."""
+    try:
+        with records_store() as store:
+            stored = store.save_plan(result["plan"], key=key, actor=account.username)
+            access.approve_plan(
+                store, account, stored.plan_id, now=now(), site_prefectures=site_prefectures()
+            )
+    except (access.AccessDenied, RecordsError) as exc:
+        st.error(T(refused, message=exc))
+        return
+    result["saved"] = {
+        "plan_key": stored.plan_key,
+        "version": stored.version,
+        "plan_id": stored.plan_id,
+        "account": account.username,
+    }
+    st.success(T(done, **result["saved"]))
 
 
 def _team_csv(team: dict) -> bytes:

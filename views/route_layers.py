@@ -14,6 +14,7 @@ import html
 
 import folium
 
+from views.basemap import view_for
 from views.i18n import register
 
 T = register(
@@ -188,3 +189,20 @@ def previous_routes_group(
                 line, color="#888888", weight=3, opacity=0.8, dash_array="8 8", tooltip=f"{name} {team_id}"
             ).add_to(group)
     return group
+
+
+def route_view(
+    plan: dict, legs: dict, fallback: list[list[float]], width_px: int, height_px: int
+) -> tuple[list[float], float]:
+    """(centre, zoom) that shows a plan's routes (``fallback`` bounds when it has none).
+
+    st_folium sizes its iframe after the map script ran, so a fitBounds in the script would fit
+    the wrong box: the view is set from the bounds and a typical width instead, with room at the
+    bottom for the attribution and on the right for the layer control."""
+    (south, west), (north, east) = plan_bounds(plan, legs) or fallback
+    lat_span, lon_span = max(north - south, 0.05), max(east - west, 0.05)
+    padded = [
+        [south - 0.22 * lat_span, west - 0.06 * lon_span],
+        [north + 0.08 * lat_span, east + 0.3 * lon_span],
+    ]
+    return view_for(padded, width_px, height_px)
