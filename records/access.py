@@ -255,12 +255,20 @@ def _stop_day(stop: dict) -> date | None:
 
 
 def team_days(plan: dict, team_id: str) -> frozenset[date]:
-    """The local days on which ``team_id`` has a site stop in the plan."""
-    return frozenset(
+    """The local days on which ``team_id`` has a site stop in the plan, or lost one in the
+    re-plan that made it (so the officer can open it and read what changed)."""
+    stops = frozenset(
         day
         for team, stop in _site_stops(plan)
         if team == team_id and stop.get("type") == "site" and (day := _stop_day(stop)) is not None
     )
+    replan = plan.get("replan") if isinstance(plan.get("replan"), dict) else {}
+    lost = frozenset(
+        date.fromisoformat(str(row["date"]))
+        for row in replan.get("diff") or ()
+        if isinstance(row, dict) and row.get("team") == team_id and (row.get("moved_out") or row.get("removed"))
+    )
+    return stops | lost
 
 
 # Plans --------------------------------------------------------------------------------------------
