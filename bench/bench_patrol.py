@@ -68,7 +68,9 @@ def main() -> int:
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--effort", type=int, help="search effort (default: the scenario's, 100)")
     budget.add_argument("--seconds", type=float, help="a time budget instead of an effort")
-    parser.add_argument("--start", default=SCENARIO["start"], help="first day (winter closures apply from October)")
+    parser.add_argument(
+        "--start", default=SCENARIO["start"], help="first day (winter closures apply from October)"
+    )
     args = parser.parse_args()
     targets = load_targets()
     scenario = parse_scenario({**SCENARIO, "start": args.start})
@@ -76,9 +78,7 @@ def main() -> int:
     rows = []
     for run in range(args.runs):
         started = time.perf_counter()
-        plan = plan_week(
-            scenario, targets=targets, seconds=args.seconds, effort=args.effort
-        ).to_dict()
+        plan = plan_week(scenario, targets=targets, seconds=args.seconds, effort=args.effort).to_dict()
         wall = time.perf_counter() - started
         violations = check_plan(scenario, plan, targets=targets)
         independent = independent_check(plan, scenario, lodging)

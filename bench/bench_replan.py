@@ -34,7 +34,9 @@ def main() -> int:
     now = dt.datetime(2026, 11, 25, 7, 0, tzinfo=BEIJING)
     cases = {
         "nothing changed": {},
-        "T2 unavailable on days 3-4": {"unavailable": [{"team": "T2", "from": "2026-11-25", "to": "2026-11-26"}]},
+        "T2 unavailable on days 3-4": {
+            "unavailable": [{"team": "T2", "from": "2026-11-25", "to": "2026-11-26"}]
+        },
     }
     for name, changes in cases.items():
         started = time.perf_counter()

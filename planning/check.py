@@ -770,12 +770,18 @@ class _Checker:
                     pin = pins.get(site)
                     if pin is not None and pin.team is not None and pin.team != team_id:
                         self.add(team_id, stop.index, "pin", f"{site} is pinned to team {pin.team}")
-                    if pin is not None and pin.day is not None and self.scenario.day_index(pin.day) != day.date:
+                    if (
+                        pin is not None
+                        and pin.day is not None
+                        and self.scenario.day_index(pin.day) != day.date
+                    ):
                         self.add(team_id, stop.index, "pin", f"{site} is pinned to {pin.day}")
                     if (site, team_id) in forbidden:
                         self.add(team_id, stop.index, "forbid", f"{site} is forbidden for team {team_id}")
                     if any(lo <= day.date <= hi for lo, hi in away):
-                        self.add(team_id, stop.index, "unavailable", f"team {team_id} is unavailable that day")
+                        self.add(
+                            team_id, stop.index, "unavailable", f"team {team_id} is unavailable that day"
+                        )
 
     def check_sites(self, by_team: dict[str, dict]) -> None:
         """Each scenario site once, in a route or dropped with a reason; mandatory sites honoured;

@@ -31,10 +31,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry.base import BaseGeometry
-
 from pyproj import Geod
 from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
 
 from layers.datasets import data_path
 from layers.schema import WGS84, XINJIANG_BBOX, XINJIANG_METRIC_CRS

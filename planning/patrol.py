@@ -211,7 +211,9 @@ class _Builder:
             if town.id != team.base.id
             and np.isfinite(self.minutes[base, self.town_point(town)])
             and self.minutes[base, self.town_point(town)] <= (night + 1) * day_drive
-            and not (scenario.return_to_base and self.minutes[self.town_point(town), base] > days_left * day_drive)
+            and not (
+                scenario.return_to_base and self.minutes[self.town_point(town), base] > days_left * day_drive
+            )
         ]
         if not usable or not site_ids:
             return [team.base]
@@ -240,7 +242,7 @@ class _Builder:
         vehicles: list[Vehicle] = []
         last_evening = (scenario.days - 1) * 1440 + rules.lodging_by
         horizon = (scenario.days + 1) * 1440
-        for v, k in enumerate(team_indices):
+        for k in team_indices:
             team = scenario.teams[k]
             start = len(nodes)
             nodes.append(Node(f"{team.id} start"))
@@ -457,7 +459,9 @@ def _prefilter(
         if site_id in pinned:
             team = scenario.teams[pinned[site_id]].id
             if pinned[site_id] not in able:
-                dropped.append((site_id, f"pinned to team {team}, which cannot visit it (skills or drawn officers)"))
+                dropped.append(
+                    (site_id, f"pinned to team {team}, which cannot visit it (skills or drawn officers)")
+                )
                 continue
             able = [pinned[site_id]]
         if any((site_id, k) in forbidden for k in able):
@@ -710,7 +714,9 @@ def _team_route(
                 start=scenario.minute_to_datetime(start).isoformat(),
                 depart=scenario.minute_to_datetime(depart).isoformat(),
                 service_minutes=int(row["service_minutes"]) if row is not None else 0,
-                leg_km=0.0 if prev is None else round(float(matrix.km[model.info[prev].point, node.point]), 2),
+                leg_km=0.0
+                if prev is None
+                else round(float(matrix.km[model.info[prev].point, node.point]), 2),
                 leg_minutes=drive,
                 leg_break_minutes=0 if prev is None else int(problem.travel[prev, node_index]) - drive,
                 night=node.night,
@@ -805,9 +811,7 @@ def _to_plan(
         warnings.append("planned with a time budget: another run or machine may give a different plan")
     partial = [c["name"] for c in prepared.closures if len(c["dates"]) < scenario.days]
     if partial:
-        warnings.append(
-            f"closed for part of the week and avoided on every day: {', '.join(partial)}"
-        )
+        warnings.append(f"closed for part of the week and avoided on every day: {', '.join(partial)}")
     return Plan(
         scenario=scenario.source,
         travel_model=prepared.matrix.model,
@@ -865,7 +869,9 @@ def _dropped(
                     "limits) together with the other mandatory sites and the nights' stays"
                 )
             elif detour > problem.horizon:
-                reason = "too far from every planned route: no duty could drive there and on within the limits"
+                reason = (
+                    "too far from every planned route: no duty could drive there and on within the limits"
+                )
             elif detour > (problem.nodes[node].penalty or 0):
                 priority = float(prepared.candidates.sites.loc[site_id, "priority"])
                 reason = (

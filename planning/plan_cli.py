@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
         "(default: the scenario's solver.effort)",
     )
     budget.add_argument(
-        "--seconds", type=float, help="a time budget instead of an effort (the plan then depends on the machine)"
+        "--seconds",
+        type=float,
+        help="a time budget instead of an effort (the plan then depends on the machine)",
     )
     parser.add_argument(
         "--closures",

@@ -78,7 +78,9 @@ def read_done_csv(path: str | Path) -> list[Recorded]:
         try:
             started = dt.datetime.fromisoformat(row["started_at"].strip())
         except ValueError:
-            raise ValueError(f"{path} row {i}: field 'started_at' is not a date-time: {row['started_at']!r}") from None
+            raise ValueError(
+                f"{path} row {i}: field 'started_at' is not a date-time: {row['started_at']!r}"
+            ) from None
         if started.tzinfo is None:
             raise ValueError(f"{path} row {i}: field 'started_at' needs a UTC offset (e.g. +08:00)")
         out.append(Recorded(row["site_id"].strip(), row["outcome"].strip(), started))
@@ -274,7 +276,9 @@ def replan(
                 day = (first.start + dt.timedelta(days=d)).isoformat()
                 pins += [{"site": site, "team": team.id, "day": day} for site in sites]
                 for night in (d - 1, d):
-                    bed = stops[bounds[night + 1]] if night >= frozen and night < first.night_count() else None
+                    bed = (
+                        stops[bounds[night + 1]] if night >= frozen and night < first.night_count() else None
+                    )
                     if bed is not None and bed.get("night") is not None:
                         keep_beds[(k, night)] = _town(str(bed["id"]), first)
             for site in sites:
@@ -308,7 +312,15 @@ def replan(
         "done": sorted(done),
     }
     plan = search_week(
-        scenario, prepared, started, seconds=seconds, effort=effort, say=say, resume=resume, before=before, replan=info
+        scenario,
+        prepared,
+        started,
+        seconds=seconds,
+        effort=effort,
+        say=say,
+        resume=resume,
+        before=before,
+        replan=info,
     )
     diff = plan_diff(previous, plan.to_dict(), scenario.start)
     later = [s for s, (team, d) in _where(previous).items() if s not in kept_sites]

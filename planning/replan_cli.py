@@ -40,11 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``replan`` subcommand."""
     parser = argparse.ArgumentParser(prog="python -m planning replan", description=__doc__.split("\n")[0])
     parser.add_argument("--plan", required=True, help="the plan under way (JSON, format 2)")
-    parser.add_argument("--now", required=True, help="re-plan from this moment (ISO; no offset = Beijing time)")
+    parser.add_argument(
+        "--now", required=True, help="re-plan from this moment (ISO; no offset = Beijing time)"
+    )
     visits = parser.add_mutually_exclusive_group()
     visits.add_argument("--db", help="records database to read the recorded visits from")
     visits.add_argument("--done", help="CSV of recorded visits (site_id, outcome, started_at)")
-    parser.add_argument("--scenario", help="changes YAML: add_sites, remove_sites, pins, forbid, unavailable, locked_days, closures")
+    parser.add_argument(
+        "--scenario",
+        help="changes YAML: add_sites, remove_sites, pins, forbid, unavailable, locked_days, closures",
+    )
     parser.add_argument("--closures", help="extra road closures (GeoJSON, as data/geo/road_closures.geojson)")
     parser.add_argument("--out", required=True, help="new plan JSON to write")
     budget = parser.add_mutually_exclusive_group()

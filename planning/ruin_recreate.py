@@ -263,12 +263,16 @@ def improve_best_of(
         stats,
         seed=seeds[best],
         iterations=sum(r[1]["iterations"] for r in results),
-        searches=[{"seed": seed, "objective": r[1]["objective"]} for seed, r in zip(seeds, results, strict=True)],
+        searches=[
+            {"seed": seed, "objective": r[1]["objective"]} for seed, r in zip(seeds, results, strict=True)
+        ],
     )
     return routes_out, stats
 
 
-def duty_schedules(problem: RoutingProblem, routes: Sequence[Sequence[int]]) -> list[list[tuple[int, int, int, int]]]:
+def duty_schedules(
+    problem: RoutingProblem, routes: Sequence[Sequence[int]]
+) -> list[list[tuple[int, int, int, int]]]:
     """Per vehicle, ``(node, arrive, start, depart)`` of every stop, its start and end included,
     as the search schedules a route: each duty leaves as late as still reaches its rest node (or
     the end) as early as possible, so waiting on the way is spent before leaving; a rest node's
@@ -436,17 +440,22 @@ def _problem_arrays(problem: RoutingProblem) -> _Arrays:
         neighbours=customers[np.argsort(cost[np.ix_(customers, customers)], axis=1, kind="stable")],
         rank=rank,
         depot_cost=cost[start[0], :].astype(np.float64),
-        drive=np.ascontiguousarray(problem.travel if problem.drive is None else problem.drive, dtype=np.int64),
+        drive=np.ascontiguousarray(
+            problem.travel if problem.drive is None else problem.drive, dtype=np.int64
+        ),
         rest=rest,
         release=np.array([node.release for node in problem.nodes], dtype=np.int64),
         limits=np.array(
-            [1, duty.max_duty, duty.max_drive, duty.workload_scale] if (duty := problem.duty) else [0, 0, 0, 0],
+            [1, duty.max_duty, duty.max_drive, duty.workload_scale]
+            if (duty := problem.duty)
+            else [0, 0, 0, 0],
             dtype=np.int64,
         ),
         near=near,
         pull=np.minimum(penalty, PULL_CAP).astype(np.float64) * PULL_SHARE,
         prefer=np.array(
-            [node.prefer if node.prefer is not None else (-1, 0, -1) for node in problem.nodes], dtype=np.int64
+            [node.prefer if node.prefer is not None else (-1, 0, -1) for node in problem.nodes],
+            dtype=np.int64,
         ).reshape(n, 3),
         move_cost=np.array([node.move_cost for node in problem.nodes], dtype=np.int64),
         locked=np.array([node.locked for node in problem.nodes], dtype=np.bool_),
@@ -539,7 +548,7 @@ def _moved(a, c, v, start):
 @njit(cache=True)
 def _blocked(a, v, lo, hi):
     """Whether vehicle ``v`` has a blackout overlapping [lo, hi]."""
-    for b in range(a.blackout.shape[1]):
+    for b in range(a.blackout.shape[1]):  # noqa: SIM110 (numba compiles loops, not generators)
         if a.blackout[v, b, 0] <= hi and lo <= a.blackout[v, b, 1]:
             return True
     return False
@@ -594,9 +603,7 @@ def _segment_times(a, first, depart, nodes, n, end, arrive_out, start_out):
 def _duty_ok(a, v, first, depart, nodes, n, end, scratch):
     """Whether one duty of vehicle ``v`` keeps its windows, the duty and driving limits and the
     vehicle's blackouts (a duty overlapping one serves nobody)."""
-    ok, leave, arrival, driven = _segment_times(
-        a, first, depart, nodes, n, end, scratch[0], scratch[1]
-    )
+    ok, leave, arrival, driven = _segment_times(a, first, depart, nodes, n, end, scratch[0], scratch[1])
     if ok and n > 0 and _blocked(a, v, depart, arrival):
         return False
     return ok and driven <= a.limits[2] and arrival - leave <= a.limits[1]
@@ -646,7 +653,9 @@ def _insertion_keeps_duties(a, s, v, p, c, scratch):
     if not _duty_ok(a, v, first, _departure(a, s, v, lo), buffer, n, c, scratch):
         return False
     # The rest node's own start: the first half's arrival, in the node's window.
-    ok, _, arrival, _ = _segment_times(a, first, _departure(a, s, v, lo), buffer, n, c, scratch[0], scratch[1])
+    ok, _, arrival, _ = _segment_times(
+        a, first, _departure(a, s, v, lo), buffer, n, c, scratch[0], scratch[1]
+    )
     start = _earliest_start(a, c, arrival)
     if not ok or start == NEVER:
         return False
@@ -999,10 +1008,13 @@ def _iterate(a, current, candidate, best, totals, settings, iterations, temperat
         retry = min(1.0, RETRIES / left_out) if left_out else 1.0
         for c in a.customers:
             g = a.group[c]
-            if (g < 0 or a.members[g, 0] == c) and not _served(a, current, c):
-                if g >= 0 or a.penalty[c] >= MISSING_PENALTY or np.random.random() < retry:
-                    removed[n_removed] = c
-                    n_removed += 1
+            if (
+                (g < 0 or a.members[g, 0] == c)
+                and not _served(a, current, c)
+                and (g >= 0 or a.penalty[c] >= MISSING_PENALTY or np.random.random() < retry)
+            ):
+                removed[n_removed] = c
+                n_removed += 1
         _recreate(a, candidate, settings, dirty, removed, n_removed, scratch)
         objective = _objective(a, candidate)
         for v in range(fleet):

@@ -439,7 +439,9 @@ def _parse_teams(raw: object) -> tuple[Team, ...]:
                 raise ScenarioError(
                     f"{where}.skills[{j}]", f"unknown skill {skill!r}; known: {', '.join(SKILLS)}"
                 )
-        officers = tuple(str(o).strip() for o in _list(item.get("officers"), f"{where}.officers") if str(o).strip())
+        officers = tuple(
+            str(o).strip() for o in _list(item.get("officers"), f"{where}.officers") if str(o).strip()
+        )
         teams.append(Team(team_id, base, members, frozenset(skills), officers))
     return tuple(teams)
 
@@ -475,7 +477,9 @@ def _parse_sites(raw: object, base_dir: Path) -> SiteSelection:
         officers.update(draw_officers(data))
     drawn = raw.get("drawn_officers") or {}
     if not isinstance(drawn, dict):
-        raise ScenarioError("sites.drawn_officers", f"expected a mapping site id -> officer ids, got {drawn!r}")
+        raise ScenarioError(
+            "sites.drawn_officers", f"expected a mapping site id -> officer ids, got {drawn!r}"
+        )
     for site_id, ids in drawn.items():
         officers[str(site_id)] = tuple(
             str(o).strip() for o in _list(ids, f"sites.drawn_officers.{site_id}") if str(o).strip()
@@ -545,9 +549,13 @@ def _parse_solver(raw: object) -> tuple[float | None, int, int]:
     if unknown:
         raise ScenarioError(f"solver.{sorted(unknown)[0]}", "unknown field; known: effort, seconds, seed")
     if "seconds" in solver and "effort" in solver:
-        raise ScenarioError("solver", "give either effort (reproducible) or seconds (a time budget), not both")
+        raise ScenarioError(
+            "solver", "give either effort (reproducible) or seconds (a time budget), not both"
+        )
     seconds = (
-        None if solver.get("seconds") is None else float(_number(solver["seconds"], "solver.seconds", 0.1, 3600))
+        None
+        if solver.get("seconds") is None
+        else float(_number(solver["seconds"], "solver.seconds", 0.1, 3600))
     )
     effort = int(_number(solver.get("effort", DEFAULT_EFFORT), "solver.effort", 1, 100_000, integer=True))
     seed = int(_number(solver.get("seed", 1), "solver.seed", 0, 2**31 - 1, integer=True))
@@ -607,7 +615,9 @@ def _parse_overrides(raw: dict, teams: tuple[Team, ...], start: dt.date, days: i
                 raise ScenarioError(where, f"expected a mapping, got {item!r}")
             unknown = set(item) - keys
             if unknown:
-                raise ScenarioError(f"{where}.{sorted(unknown)[0]}", f"unknown field; known: {', '.join(sorted(keys))}")
+                raise ScenarioError(
+                    f"{where}.{sorted(unknown)[0]}", f"unknown field; known: {', '.join(sorted(keys))}"
+                )
             out.append((where, item))
         return out
 
@@ -643,7 +653,9 @@ def _parse_overrides(raw: dict, teams: tuple[Team, ...], start: dt.date, days: i
     for team, dates in locked.items():
         where = f"locked_days.{team}"
         team = team_of(team, where)
-        locked_days += [(team, _plan_date(d, f"{where}[{j}]", start, days)) for j, d in enumerate(_list(dates, where))]
+        locked_days += [
+            (team, _plan_date(d, f"{where}[{j}]", start, days)) for j, d in enumerate(_list(dates, where))
+        ]
     sites = [p.site for p in pins]
     clash = {(p.site, p.team) for p in pins} & {(f.site, f.team) for f in forbid}
     if clash:

@@ -266,7 +266,9 @@ def team_days(plan: dict, team_id: str) -> frozenset[date]:
     lost = frozenset(
         date.fromisoformat(str(row["date"]))
         for row in replan.get("diff") or ()
-        if isinstance(row, dict) and row.get("team") == team_id and (row.get("moved_out") or row.get("removed"))
+        if isinstance(row, dict)
+        and row.get("team") == team_id
+        and (row.get("moved_out") or row.get("removed"))
     )
     return stops | lost
 

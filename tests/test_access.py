@@ -394,8 +394,17 @@ def test_an_officer_whose_team_lost_all_its_work_in_a_re_plan_may_still_read_wha
     base = {"seq": 0, "type": "base", "id": "B-T1", "arrive": f"{DAY1}T08:00:00+08:00"}
     replanned["teams"].append({"team_id": "T1", "stops": [base]})
     replanned["replan"] = {
-        "diff": [{"team": "T1", "date": DAY1.isoformat(), "kept": [], "moved_in": [], "moved_out": ["PS-U1"],
-                  "added": [], "removed": []}]
+        "diff": [
+            {
+                "team": "T1",
+                "date": DAY1.isoformat(),
+                "kept": [],
+                "moved_in": [],
+                "moved_out": ["PS-U1"],
+                "added": [],
+                "removed": [],
+            }
+        ]
     }
     row = {"plan": replanned, "status": "approved"}
     assert not can_view_plan(officer, row, at(DAY1, "06:59"), SITES)

@@ -394,7 +394,12 @@ def test_overrides_broken_are_caught():
     teams = [{"id": "T1", "base": "Urumqi"}, {"id": "T2", "base": "Urumqi"}]
     plain = parse_scenario(scenario_dict(days=2, teams=teams))
     plan = plan_week(plain, targets=targets, network=None, effort=5).to_dict()
-    visits = {s["id"]: (t["team_id"], s["start"][:10]) for t in plan["teams"] for s in t["stops"] if s["type"] == "site"}
+    visits = {
+        s["id"]: (t["team_id"], s["start"][:10])
+        for t in plan["teams"]
+        for s in t["stops"]
+        if s["type"] == "site"
+    }
     site, (team, day) = sorted(visits.items())[0]
     other = "T2" if team == "T1" else "T1"
     other_day = "2026-11-24" if day == "2026-11-23" else "2026-11-23"

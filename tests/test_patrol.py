@@ -151,13 +151,19 @@ def test_pins_forbids_and_unavailable_days_are_kept():
     raw = scenario_dict(
         days=3,
         teams=teams,
-        pins=[{"site": rows[0]["id"], "team": "T2", "day": "2026-11-25"}, {"site": rows[6]["id"], "day": "2026-11-24"}],
+        pins=[
+            {"site": rows[0]["id"], "team": "T2", "day": "2026-11-25"},
+            {"site": rows[6]["id"], "day": "2026-11-24"},
+        ],
         forbid=[{"site": rows[3]["id"], "team": "T2"}],
         unavailable=[{"team": "T1", "from": "2026-11-24", "to": "2026-11-25"}],
     )
     scenario, plan = _plan_and_check(raw, targets, effort=10)
     where = {
-        s["id"]: (t["team_id"], s["start"][:10]) for t in plan["teams"] for s in t["stops"] if s["type"] == "site"
+        s["id"]: (t["team_id"], s["start"][:10])
+        for t in plan["teams"]
+        for s in t["stops"]
+        if s["type"] == "site"
     }
     assert where[rows[0]["id"]] == ("T2", "2026-11-25")
     assert where[rows[6]["id"]][1] == "2026-11-24"

@@ -27,7 +27,11 @@ def week():
     targets = make_targets(ring_sites(40, radius_deg=1.2, service_minutes=90))
     raw = scenario_dict(
         days=4,
-        teams=[{"id": "T1", "base": "Urumqi"}, {"id": "T2", "base": "Changji"}, {"id": "T3", "base": "Urumqi"}],
+        teams=[
+            {"id": "T1", "base": "Urumqi"},
+            {"id": "T2", "base": "Changji"},
+            {"id": "T3", "base": "Urumqi"},
+        ],
         sites={"mandatory": ["PS-00007", "PS-00021"]},
     )
     scenario = parse_scenario(raw)
@@ -84,7 +88,9 @@ def test_recorded_visits_are_respected(week):
         Recorded(failed, "not_inspected", DAY3 - dt.timedelta(days=2)),
         Recorded(unplanned, "violation", DAY3 - dt.timedelta(days=1, hours=3)),
     ]
-    new = _checked(replan(plan, DAY3, recorded=recorded, targets=targets, network=None, effort=10).to_dict(), targets)
+    new = _checked(
+        replan(plan, DAY3, recorded=recorded, targets=targets, network=None, effort=10).to_dict(), targets
+    )
     visits = [(t["team_id"], s) for t in new["teams"] for s in t["stops"] if s["type"] == "site"]
     ids = [s["id"] for _, s in visits]
     assert unplanned not in ids
@@ -98,7 +104,9 @@ def test_recorded_visits_are_respected(week):
 def test_a_team_unavailable_on_days_3_and_4_has_no_stop_then(week):
     targets, plan = week
     changes = {"unavailable": [{"team": "T1", "from": "2026-11-25", "to": "2026-11-26"}]}
-    new = _checked(replan(plan, DAY3, changes=changes, targets=targets, network=None, effort=10).to_dict(), targets)
+    new = _checked(
+        replan(plan, DAY3, changes=changes, targets=targets, network=None, effort=10).to_dict(), targets
+    )
     t1 = next(t for t in new["teams"] if t["team_id"] == "T1")
     assert [d["sites"] for d in t1["days"][2:]] == [0, 0]  # it may still drive home
     for site in ("PS-00007", "PS-00021"):
@@ -118,7 +126,9 @@ def test_pins_in_the_changes_are_met_or_explained(week):
         "pins": [{"site": movable, "team": "T3", "day": "2026-11-25"}],
         "add_sites": ["PS-00030"],
     }
-    new = _checked(replan(plan, DAY3, changes=changes, targets=targets, network=None, effort=10).to_dict(), targets)
+    new = _checked(
+        replan(plan, DAY3, changes=changes, targets=targets, network=None, effort=10).to_dict(), targets
+    )
     assert movable in _sites_by_day(new)[("T3", "2026-11-25")]
     row = next(r for r in new["replan"]["diff"] if r["team"] == "T3" and r["date"] == "2026-11-25")
     assert movable in row["moved_in"]
@@ -137,7 +147,16 @@ def test_cli_replans_from_a_csv_of_visits_and_a_changes_file(week, tmp_path, cap
     changes = tmp_path / "changes.yaml"
     changes.write_text(yaml.safe_dump({"remove_sites": ["PS-00030"]}), encoding="utf-8")
     out = tmp_path / "week2.json"
-    argv = ["--plan", str(previous), "--now", "2026-11-25T07:00", "--done", str(done), "--scenario", str(changes)]
+    argv = [
+        "--plan",
+        str(previous),
+        "--now",
+        "2026-11-25T07:00",
+        "--done",
+        str(done),
+        "--scenario",
+        str(changes),
+    ]
     assert replan_cli.main([*argv, "--out", str(out), "--effort", "5"]) == 0
     printed = capsys.readouterr().out
     assert "later stops kept their team and day" in printed
@@ -167,8 +186,15 @@ def test_real_roads_a_sandstorm_and_a_broken_vehicle_mid_week():
     changes = {
         "unavailable": [{"team": "K2", "from": "2026-12-16", "to": "2026-12-17"}],
         "closures": [
-            {"name": "sandstorm", "reason": "sandstorm", "lon": 86.26, "lat": 41.34, "radius_km": 15,
-             "from": "2026-12-16", "to": "2026-12-17"}
+            {
+                "name": "sandstorm",
+                "reason": "sandstorm",
+                "lon": 86.26,
+                "lat": 41.34,
+                "radius_km": 15,
+                "from": "2026-12-16",
+                "to": "2026-12-17",
+            }
         ],
     }
     new = replan(plan, now, changes=changes, effort=8).to_dict()
@@ -195,7 +221,9 @@ def test_cli_reads_the_visits_from_the_records_database(week, tmp_path, capsys, 
     site = _sites_by_day(plan)[("T1", "2026-11-23")][0]
     with open_store(db) as store:
         store.record_visit(
-            Visit(site, "T1", DAY3 - dt.timedelta(days=2), DAY3 - dt.timedelta(days=2, hours=-1), "compliant"),
+            Visit(
+                site, "T1", DAY3 - dt.timedelta(days=2), DAY3 - dt.timedelta(days=2, hours=-1), "compliant"
+            ),
             actor="test",
         )
     previous = tmp_path / "week.json"

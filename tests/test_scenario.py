@@ -115,8 +115,5 @@ def test_plan_cli_reports_bad_scenarios_without_traceback(tmp_path, capsys):
     capsys.readouterr()
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(scenario_dict()))
-    assert (
-        plan_cli.main(["--scenario", str(good), "--out", str(tmp_path / "p.json"), "--effort", "0"])
-        == 2
-    )
+    assert plan_cli.main(["--scenario", str(good), "--out", str(tmp_path / "p.json"), "--effort", "0"]) == 2
     assert "--effort must be positive" in capsys.readouterr().err
