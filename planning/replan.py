@@ -12,7 +12,8 @@ a new plan for the same scenario:
 * **Done is done.** Sites inspected before ``now`` (outcome ``compliant`` or ``violation``) and
   the sites of the kept days are not visited again; a site recorded ``not_inspected`` may come
   back. Kept stops carry what was recorded (``recorded``).
-* **Changes** (:data:`CHANGE_FIELDS`, e.g. a ``changes.yaml``): ``add_sites`` (urgent: mandatory),
+* **Changes** (:data:`CHANGE_FIELDS`, e.g. a ``changes.yaml``): ``add_sites`` (urgent: mandatory;
+  an entry may be ``{site, day, team}`` to say when and by whom, a pin),
   ``remove_sites``, ``pins``, ``forbid``, ``unavailable``, ``locked_days`` (as in a scenario) and
   ``closures`` (areas: ``{name, reason, lon, lat, radius_km, from, to}``).
 * **Stability.** Every later stop of the previous plan prefers its team and day: moving it
@@ -134,14 +135,18 @@ def _merged_scenario(previous: dict, changes: dict, done: set[str]) -> dict:
     mandatory (they stay scenario sites: the plan lists them as kept or inspected)."""
     raw = copy.deepcopy(previous["scenario"])
     sites = dict(raw.get("sites") or {})
-    added = [str(s) for s in changes.get("add_sites") or []]
+    urgent = [item if isinstance(item, dict) else {"site": item} for item in changes.get("add_sites") or []]
+    added = [str(item.get("site")) for item in urgent]
     removed = {str(s) for s in changes.get("remove_sites") or []}
     mandatory = [s for s in [*(sites.get("mandatory") or []), *added] if s not in removed | done]
     sites["mandatory"] = list(dict.fromkeys(mandatory))
     sites["exclude"] = sorted(set(sites.get("exclude") or []) | removed)
     raw["sites"] = sites
-    for name in ("pins", "forbid", "unavailable"):
-        raw[name] = [*(raw.get(name) or []), *(changes.get(name) or [])]
+    # An urgent site may name the day (and team) it must be inspected: a pin.
+    timed = [{k: v for k, v in item.items() if k in ("site", "team", "day")} for item in urgent]
+    timed = [pin for pin in timed if len(pin) > 1]
+    for name, extra in (("pins", timed), ("forbid", []), ("unavailable", [])):
+        raw[name] = [*(raw.get(name) or []), *(changes.get(name) or []), *extra]
         raw[name] = [p for p in raw[name] if not (isinstance(p, dict) and p.get("site") in removed | done)]
     locked = {team: list(days) for team, days in (raw.get("locked_days") or {}).items()}
     for team, days in (changes.get("locked_days") or {}).items():
@@ -220,12 +225,15 @@ def replan(
     effort: int | None = None,
     progress: Callable[[str], None] | None = None,
     base_dir: Path | str = ".",
+    replaces: dict | None = None,
 ) -> Plan:
     """Re-plan ``previous`` (a format-2 plan dict) from ``now`` (an aware date-time) with the
     visits ``recorded`` so far and the chief's ``changes`` (see the module docstring).
     ``closures`` are extra closures beyond the shipped layer; budgets as in
-    :func:`planning.patrol.plan_week`. Raises :class:`planning.scenario.ScenarioError` or
-    ``ValueError`` for inputs that cannot be re-planned."""
+    :func:`planning.patrol.plan_week`. ``replaces`` adds to the record of what the new plan
+    replaces (e.g. the stored plan's key, version and id). Raises
+    :class:`planning.scenario.ScenarioError` or ``ValueError`` for inputs that cannot be
+    re-planned."""
     say = progress or (lambda message: None)
     started = time.perf_counter()
     changes = changes or {}
@@ -306,6 +314,7 @@ def replan(
             "name": previous["scenario"].get("name"),
             "start": previous["scenario"].get("start"),
             "sha256": hashlib.sha256(json.dumps(previous, sort_keys=True).encode("utf-8")).hexdigest(),
+            **(replaces or {}),
         },
         "now": now.isoformat(),
         "changes": changes,

@@ -242,6 +242,11 @@ def _run(account, row: dict, moment: dt.datetime, changes: dict, effort: int, ch
                 closures=as_planning_closures(chief),
                 effort=effort,
                 progress=progress,
+                replaces={
+                    "plan_key": row["plan_key"],
+                    "version": int(row["version"]),
+                    "plan_id": int(row["plan_id"]),
+                },
             )
         except ScenarioError as exc:
             box.update(state="error")
