@@ -713,7 +713,9 @@ def _evaluate_route(a, s, v, scratch):
             feasible = False
         s.earliest_start[v, i] = arrive
         clock = arrive + a.service[c]
-        total += a.cost[prev, c] + _moved(a, c, v, arrive)
+        total += a.cost[prev, c]
+        if a.move_cost[c]:
+            total += _moved(a, c, v, arrive)
         quantity += a.demand[c]
         work += a.drive[prev, c] + (0 if a.rest[c] else a.service[c])
         prev = c
@@ -874,7 +876,9 @@ def _best_insertion(a, s, c, blink_rate, scratch):
                 depart = max(depart, a.release[c])
             if depart + a.travel[c, nxt] > bound:
                 continue
-            delta = a.cost[prev, c] + a.cost[c, nxt] + _moved(a, c, v, arrive)
+            delta = a.cost[prev, c] + a.cost[c, nxt]
+            if a.move_cost[c]:
+                delta += _moved(a, c, v, arrive)
             delta += a.fixed[v] if k == 0 else -a.cost[prev, nxt]
             if a.limits[3] > 0:
                 added = served + a.drive[prev, c] + a.drive[c, nxt] - a.drive[prev, nxt]
