@@ -21,8 +21,8 @@ by the ruin-and-recreate search of :mod:`planning.ruin_recreate`, which enforces
 * Cost = driving minutes, + ``rules.night_away_cost_minutes`` per night away from base, + a
   small workload term that shares ties between teams. Leaving out an optional site costs its
   *value*, ``DETOUR_BASE_MINUTES + DETOUR_MINUTES_PER_PRIORITY x priority`` minutes of driving:
-  a site is worth at most that detour (2 h for priority 0, 7 h for 50, 12 h for 100; see
-  ``docs/planning.md``). Mandatory sites and the nights are required.
+  a site is worth at most that detour (2 h for priority 0, 7 h for 50, 12 h for 100; a night
+  check 4 h more; see ``docs/planning.md``). Mandatory sites and the nights are required.
 * Lodging candidates per team and night are the towns (:func:`planning.lodging.
   lodging_candidates`) the team can reach by that night and get home from in time, the
   :data:`LODGING_PER_SITE` nearest to each site the team may visit, at most
@@ -65,6 +65,7 @@ from planning.travel import TravelMatrix, travel_matrix
 #: A site is worth this much driving (minutes), plus the priority-scaled part below.
 DETOUR_BASE_MINUTES = 120
 DETOUR_MINUTES_PER_PRIORITY = 6
+NIGHT_CHECK_BONUS_MINUTES = 240
 #: Lodging towns kept per site (nearest first) and per team and night (besides the base).
 LODGING_PER_SITE = 2
 LODGING_PER_NIGHT = 30
@@ -124,9 +125,12 @@ class Resume:
     keep_beds: dict[tuple[int, int], Town]
 
 
-def site_value(priority: float) -> int:
-    """Minutes of driving a site is worth: the most the plan will detour for it."""
-    return int(DETOUR_BASE_MINUTES + DETOUR_MINUTES_PER_PRIORITY * float(priority))
+def site_value(priority: float, night_check: bool = False) -> int:
+    """Minutes of driving a site is worth: the most the plan will detour for it. A night check
+    is worth :data:`NIGHT_CHECK_BONUS_MINUTES` more: it takes a whole evening (and a late start
+    the next day), and what it is for happens only at night."""
+    bonus = NIGHT_CHECK_BONUS_MINUTES if night_check else 0
+    return int(DETOUR_BASE_MINUTES + DETOUR_MINUTES_PER_PRIORITY * float(priority) + bonus)
 
 
 def break_minutes(drive_minutes: np.ndarray, rules) -> np.ndarray:
@@ -311,7 +315,7 @@ class _Builder:
                 # Pinned to a day: that day's window, or that night's for a night check.
                 day = pinned_day[site_id]
                 windows = [(lo, hi) for lo, hi in windows if day * 1440 <= lo < (day + 1) * 1440]
-            penalty = None if row["mandatory"] else site_value(row["priority"])
+            penalty = None if row["mandatory"] else site_value(row["priority"], bool(row["night_check"]))
             prefer, move_cost = None, 0
             if resume is not None and site_id in resume.prefer:
                 # A stop of the previous plan stays on its team and day unless that costs more
@@ -876,7 +880,7 @@ def _dropped(
                 priority = float(prepared.candidates.sites.loc[site_id, "priority"])
                 reason = (
                     f"not worth the detour: at least {detour / 60:.1f} h of extra driving, more than the "
-                    f"{site_value(priority) / 60:.1f} h a site of priority {priority:g} is worth"
+                    f"{(problem.nodes[node].penalty or 0) / 60:.1f} h a site of priority {priority:g} is worth"
                 )
             else:
                 reason = (
