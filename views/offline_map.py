@@ -126,6 +126,15 @@ def localize(
     return m
 
 
+#: On a phone the open layer list and the attribution would cover the map: smaller there.
+NARROW_MAP_CSS = (
+    "<style>@media (max-width: 560px) {"
+    ".leaflet-control-layers-expanded{font-size:11px;line-height:1.25;padding:2px 6px;}"
+    ".leaflet-control-attribution{max-height:2.6em;overflow-y:auto;font-size:8px;}"
+    "}</style>"
+)
+
+
 def show_map(
     m: folium.Map,
     *,
@@ -139,10 +148,12 @@ def show_map(
 
     ``groups`` are drawn as swappable layers over the base map (streamlit-folium redraws only
     them when they change, so the user's view survives a filter change) and get a layer control.
-    ``returned_objects=[]`` keeps panning and zooming from rerunning the page. With ``centre``
+    ``returned_objects=[]`` keeps panning and zooming from rerunning the page; on a phone the
+    layer list and attribution are drawn smaller (:data:`NARROW_MAP_CSS`). With ``centre``
     and ``zoom`` the map opens there: st_folium applies them only after its first render, so the
     map's own view (a basemap fits the whole province) is replaced by them too.
     """
+    m.get_root().header.add_child(folium.Element(NARROW_MAP_CSS), name="xunhu_narrow_map")
     if centre is not None and zoom is not None:
         for name, child in list(m._children.items()):
             if isinstance(child, folium.map.FitBounds):

@@ -106,14 +106,6 @@ MAP_HEIGHT_PX = 480
 MAP_WIDTH_PX = 900
 DIFF_LISTS = ("moved_in", "moved_out", "added", "removed")
 #: On a phone the open layer list and the attribution covered the routes: make them smaller there.
-NARROW_MAP_CSS = (
-    "<style>@media (max-width: 560px) {"
-    ".leaflet-control-layers-expanded{font-size:11px;line-height:1.25;padding:2px 6px;}"
-    ".leaflet-control-attribution{max-height:2.6em;overflow-y:auto;font-size:8px;}"
-    "}</style>"
-)
-
-
 def _approved_plans(account) -> pd.DataFrame:
     with records_store() as store:
         frame = access.visible_plans(store, account, now(), site_prefectures())
@@ -273,7 +265,6 @@ def _map(previous: dict, plan: dict) -> None:
     old_legs = _legs(json.dumps(previous, ensure_ascii=False, sort_keys=True))
     new_legs = _legs(json.dumps(plan, ensure_ascii=False, sort_keys=True))
     m = build_basemap(basemap(), height_px=MAP_HEIGHT_PX)
-    m.get_root().header.add_child(folium.Element(NARROW_MAP_CSS))
     previous_routes_group(previous, old_legs, T("replan.map.old")).add_to(m)
     for group in route_groups(plan, new_legs):
         group.add_to(m)
