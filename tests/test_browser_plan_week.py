@@ -34,7 +34,7 @@ def test_chief_plans_a_small_week_and_sees_team_routes(page: Page, log_in):
     expect(days).to_have_value("2")
     # A small reproducible search effort (the default takes about a minute). A value typed while
     # the rerun for the days is still running can be reset by it: type again until it holds.
-    effort = page.get_by_role("spinbutton", name="Search effort")
+    effort = page.get_by_role("spinbutton", name="Search effort", exact=True)
     for _ in range(5):
         effort.fill("5")
         effort.press("Enter")

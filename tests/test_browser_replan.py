@@ -152,7 +152,7 @@ def test_chief_replans_a_team_out_for_two_days_and_the_officer_sees_version_2(
         form.get_by_role("button", name=OVERRIDES("overrides.add")).click()
         line = OVERRIDES("overrides.line.unavailable", team=team, first=DAY2, last=DAY3)
         expect(page.get_by_text(line)).to_be_visible(timeout=WAIT_MS)
-        # Section 1 has a search effort too: the re-plan's is the last one.
+        # The re-plan has its own search effort (section 1 has one too).
         effort = page.get_by_role("spinbutton", name=T("replan.effort")).last
         expect(effort).to_have_value("5")  # the week's own solver effort
         effort.fill("3")

@@ -59,7 +59,7 @@ T = register(
         "replan.overrides": ("调整（用于本次重新规划）", "Overrides (for this re-plan)"),
         "replan.add": ("紧急增加的点位（必检）", "Urgent sites to add (mandatory)"),
         "replan.remove": ("取消的点位", "Sites to remove"),
-        "replan.effort": ("搜索强度", "Search effort"),
+        "replan.effort": ("重新规划的搜索强度", "Re-plan search effort"),
         "replan.closures": (
             "将避开 {n} 处支队长添加的道路封闭：{names}",
             "Avoids {n} chief-added road closure(s): {names}",
