@@ -19,6 +19,7 @@ import gpxpy.gpx
 import pandas as pd
 
 from layers.datasets import attribution
+from layers.spreadsheet import safe_cell
 from planning.plan import load_plan_dict
 from planning.travel import TravelMatrix, travel_matrix
 
@@ -134,13 +135,17 @@ def team_kml(plan: dict, team: dict, legs: list[list[tuple[float, float]]]) -> s
 
 
 def write_team_csv(team: dict, path: Path) -> None:
-    """The team's stop list as UTF-8 CSV (with BOM, so spreadsheet programs read the Chinese names)."""
+    """The team's stop list as UTF-8 CSV (with BOM, so spreadsheet programs read the Chinese names).
+
+    Text cells that a spreadsheet would run as a formula (a site named ``+cmd``) get a leading
+    apostrophe; numbers are written unchanged (see :mod:`layers.spreadsheet`)."""
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for stop in team["stops"]:
             # Version 1 plans: the inspection started on arrival, no breaks were planned.
-            writer.writerow({"start": stop["arrive"], "leg_break_minutes": 0, **stop})
+            row = {"start": stop["arrive"], "leg_break_minutes": 0, **stop}
+            writer.writerow({key: safe_cell(value) for key, value in row.items()})
 
 
 def export_plan(

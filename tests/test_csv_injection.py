@@ -1,0 +1,143 @@
+"""CSV exports neutralise spreadsheet formulas in text cells (issue 14 item 5), numbers stay numbers."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+
+import pandas as pd
+import pytest
+
+from layers.spreadsheet import safe_cell, safe_frame
+from planning.export import write_team_csv
+from records.__main__ import COMMANDS
+from records.export import export_visits
+
+FORMULA = '=HYPERLINK("http://x","y")'
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (FORMULA, "'" + FORMULA),
+        ("+cmd", "'+cmd"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("乌鲁木齐水源地", "乌鲁木齐水源地"),
+        ("pipe - leaking", "pipe - leaking"),
+        ("-12.5", "-12.5"),
+        ("", ""),
+        (-87.6, -87.6),
+        (-3, -3),
+        (None, None),
+    ],
+)
+def test_safe_cell(value, expected):
+    assert safe_cell(value) == expected
+
+
+def test_safe_frame_touches_only_text_columns():
+    frame = pd.DataFrame({"name": ["+cmd", "站点"], "lon": [-1.5, 2.0], "n": [-1, 2]})
+    out = safe_frame(frame)
+    assert out["name"].tolist() == ["'+cmd", "站点"]
+    assert out["lon"].tolist() == [-1.5, 2.0] and out["n"].tolist() == [-1, 2]
+    assert frame["name"].iloc[0] == "+cmd"  # the input is not changed
+
+
+def _visits() -> pd.DataFrame:
+    times = pd.to_datetime(["2026-11-24T01:00:00Z", "2026-11-25T01:00:00Z"], utc=True)
+    return pd.DataFrame(
+        {
+            "visit_id": [1, -2],
+            "site_id": ["+cmd", "PS0002"],
+            "team_id": ["T1", "T1"],
+            "officers": ["李;王", "@Li"],
+            "started_at": times,
+            "ended_at": times,
+            "outcome": ["violation", "not_inspected"],
+            "reason": ["", "-gate locked"],
+            "notes": [FORMULA, "乌鲁木齐 东区"],
+            "lon": [-87.625, 87.6],
+            "lat": [-43.5, 43.8],
+            "source": ["planned", "inferred"],
+            "simulated": [False, True],
+        }
+    )
+
+
+def test_visit_csv_export_neutralises_formulas(tmp_path):
+    out = export_visits(_visits(), tmp_path / "v.csv", "csv")
+    with out.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2
+    assert rows[0]["notes"] == "'" + FORMULA
+    assert rows[0]["site_id"] == "'+cmd"
+    assert rows[1]["officers"] == "'@Li" and rows[1]["reason"] == "'-gate locked"
+    assert rows[0]["officers"] == "李;王" and rows[1]["notes"] == "乌鲁木齐 东区"
+    # Numbers stay numbers, negative ones included.
+    assert rows[0]["lon"] == "-87.625" and rows[0]["lat"] == "-43.5" and rows[1]["visit_id"] == "-2"
+    table = pd.read_csv(out)
+    assert table["lon"].dtype == float and table["lon"].tolist() == [-87.625, 87.6]
+    assert table["visit_id"].tolist() == [1, -2]
+
+
+def test_visit_export_cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("XUNHU_DB", str(tmp_path / "cli.sqlite"))
+    monkeypatch.setenv("XUNHU_ACTOR", "tester")
+
+    def cli(command: str, *args: str) -> int:
+        return importlib.import_module(COMMANDS[command][0]).main(list(args))
+
+    assert (
+        cli(
+            "record-visit",
+            "--site",
+            "PS0001",
+            "--team",
+            "T1",
+            "--lon",
+            "87.6",
+            "--lat",
+            "43.8",
+            "--start",
+            "2026-11-24T09:00",
+            "--end",
+            "2026-11-24T10:00",
+            "--outcome",
+            "violation",
+            "--notes",
+            FORMULA,
+        )  # fmt: skip
+        == 0
+    )
+    out = tmp_path / "v.csv"
+    assert cli("visits", "export", "--format", "csv", "--out", str(out)) == 0
+    table = pd.read_csv(out)
+    assert table["notes"].tolist() == ["'" + FORMULA]
+    assert table["lon"].tolist() == [87.6]
+
+
+def test_team_csv_neutralises_formulas(tmp_path):
+    def stop(seq, ident, name, lon, lat):
+        return {
+            "seq": seq, "type": "site", "id": ident, "name": name, "lon": lon, "lat": lat,
+            "arrive": "2026-11-24T09:00:00+08:00", "depart": "2026-11-24T09:30:00+08:00",
+            "service_minutes": 30, "leg_km": -0.0 if seq == 0 else 12.5, "leg_minutes": 20,
+            "night": "", "night_check": False, "mandatory": True,
+        }  # fmt: skip
+
+    team = {
+        "team_id": "T1",
+        "stops": [stop(0, "PS0001", "+cmd", -87.5, -43.25), stop(1, "PS0002", "乌鲁木齐水源地", 87.6, 43.8)],
+    }
+    path = tmp_path / "T1.csv"
+    write_team_csv(team, path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["name"] for r in rows] == ["'+cmd", "乌鲁木齐水源地"]
+    assert rows[0]["lon"] == "-87.5" and rows[0]["lat"] == "-43.25" and rows[0]["leg_km"] == "-0.0"
+    assert rows[1]["leg_km"] == "12.5" and rows[0]["arrive"] == "2026-11-24T09:00:00+08:00"
+    table = pd.read_csv(path, encoding="utf-8-sig")
+    assert table["lon"].tolist() == [-87.5, 87.6]
