@@ -3,7 +3,9 @@
 Rules, in order, per GPX file (each ``<trk>`` becomes one track; its segments are joined):
 
 1. The file must parse as GPX (a truncated, half-written or non-GPX file is rejected).
-2. Every track point must carry a time stamp (without time, speeds and dwell cannot be known).
+2. Every track point must carry a time stamp (without time, speeds and dwell cannot be known),
+   and finite coordinates in range (lat -90..90, lon -180..180, ele if present finite); the error
+   names the track, the point (1-based within its track, with its line when known) and the field.
 3. Impossible fixes are dropped: a fix is dropped when reaching it from the last kept fix needs a
    speed above :data:`SPEED_LIMITS_KMH` for the team's transport (vehicle 150 km/h, foot 10 km/h,
    drone 100 km/h), or when its time does not advance past the last kept fix. The number dropped is
@@ -26,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -108,6 +111,8 @@ def read_gpx(path: str | Path) -> list[Track]:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GpxError(f"{path}: not a valid GPX file, perhaps truncated ({first_line})") from None
     tracks = []
+    lines = _trkpt_lines(text, sum(len(s.points) for trk in gpx.tracks for s in trk.segments))
+    first_index = 0  # of the track's first point among all the file's track points
     for t, trk in enumerate(gpx.tracks):
         points = [p for segment in trk.segments for p in segment.points]
         if not points:
@@ -119,6 +124,8 @@ def read_gpx(path: str | Path) -> list[Track]:
                 f"{path}: {name}: {untimed} of {len(points)} points have no time stamp; "
                 "GPS tracks need times (export them with times from the device)"
             )
+        _check_coordinates(path, name, points, first_index, lines)
+        first_index += len(points)
         times = [p.time if p.time.tzinfo else p.time.replace(tzinfo=UTC) for p in points]
         tracks.append(
             Track(
@@ -131,6 +138,46 @@ def read_gpx(path: str | Path) -> list[Track]:
     if not tracks:
         raise GpxError(f"{path}: no track points (only waypoints or routes?)")
     return tracks
+
+
+#: Valid range per coordinate field (elevation only has to be a finite number).
+_FIELD_RANGES = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0), "ele": (-math.inf, math.inf)}
+
+
+def _trkpt_lines(text: str, n_points: int) -> list[int] | None:
+    """Line number of each ``<trkpt`` tag in document order, or None if they do not match up."""
+    starts = [m.start() for m in re.finditer(r"<(?:[\w.-]+:)?trkpt\b", text)]
+    if len(starts) != n_points:
+        return None
+    lines, line, pos = [], 1, 0
+    for start in starts:
+        line += text.count("\n", pos, start)
+        pos = start
+        lines.append(line)
+    return lines
+
+
+def _check_coordinates(
+    path: Path, name: str, points: list, first_index: int, lines: list[int] | None
+) -> None:
+    """GpxError naming the first point whose lat/lon/ele is not finite or out of range."""
+    for i, point in enumerate(points):
+        for field_name, value in (
+            ("lat", point.latitude),
+            ("lon", point.longitude),
+            ("ele", point.elevation),
+        ):
+            if value is None and field_name == "ele":
+                continue
+            low, high = _FIELD_RANGES[field_name]
+            finite = value is not None and math.isfinite(value)
+            if finite and low <= value <= high:
+                continue
+            where = f"point {i + 1}"
+            if lines is not None:
+                where += f" (line {lines[first_index + i]})"
+            reason = "is not a finite number" if not finite else f"is out of range ({low:g} to {high:g})"
+            raise GpxError(f"{path}: {name}: {where}: {field_name}={value} {reason}; file not imported")
 
 
 def _distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

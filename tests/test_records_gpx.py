@@ -222,3 +222,79 @@ def test_killed_import_leaves_the_database_unchanged(tmp_path):
 def test_unknown_transport_is_refused(store, tmp_path):
     with pytest.raises(RecordsError, match="transport"):
         store.import_gpx(write_gpx(tmp_path / "t.gpx", drive_and_dwell()), "T1", transport="camel")
+
+
+def with_bad_value(path: Path, field: str, value: str, point: int = 3) -> Path:
+    """Rewrite the ``point``-th track point (1-based) of a write_gpx file with ``field`` = value."""
+    import gpxpy
+
+    gpx = gpxpy.parse(path.read_text())
+    target = gpx.tracks[0].segments[0].points[point - 1]
+    target.latitude, target.longitude, target.elevation = 11.125, 22.375, 33.5  # unique markers
+    text = gpx.to_xml()
+    text = {
+        "lat": text.replace('lat="11.125"', f'lat="{value}"'),
+        "lon": text.replace('lon="22.375"', f'lon="{value}"'),
+        "ele": text.replace("<ele>33.5</ele>", f"<ele>{value}</ele>"),
+    }[field]
+    assert value in text
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("lat", "inf", "lat=inf is not a finite number"),
+        ("lat", "nan", "lat=nan is not a finite number"),
+        ("lon", "-Infinity", "lon=-inf is not a finite number"),
+        ("lat", "1e400", "lat=inf is not a finite number"),
+        ("ele", "nan", "ele=nan is not a finite number"),
+        ("lat", "91", r"lat=91.0 is out of range \(-90 to 90\)"),
+        ("lon", "-180.5", r"lon=-180.5 is out of range \(-180 to 180\)"),
+    ],
+)
+def test_non_finite_or_out_of_range_coordinates_are_rejected(store, tmp_path, field, value, reason):
+    store.import_gpx(write_gpx(tmp_path / "ok.gpx", drive_and_dwell()), "T1", infer_with=SITES)
+    before = dump(store.path)
+    bad = with_bad_value(write_gpx(tmp_path / "bad.gpx", drive_and_dwell(dwell_minutes=5)), field, value)
+    with pytest.raises(GpxError, match=f"day 1: point 3 \\(line \\d+\\): {reason}") as error:
+        store.import_gpx(bad, "T1", infer_with=SITES)
+    assert str(bad) in str(error.value)
+    line = int(str(error.value).split("(line ")[1].split(")")[0])
+    assert "trkpt" in bad.read_text().splitlines()[line - 1]
+    assert dump(store.path) == before
+
+
+def test_cli_rejects_a_non_finite_file_and_imports_the_others(tmp_path):
+    bad = with_bad_value(write_gpx(tmp_path / "inf.gpx", drive_and_dwell(dwell_minutes=5)), "lat", "inf")
+    nan = with_bad_value(write_gpx(tmp_path / "nan.gpx", drive_and_dwell(dwell_minutes=6)), "lon", "nan")
+    good = write_gpx(tmp_path / "good.gpx", drive_and_dwell())
+    db = tmp_path / "cli.sqlite"
+    env = {**os.environ, "XUNHU_DB": str(db)}
+    command = [sys.executable, "-m", "records", "import-gpx", "--team", "T1", "--no-infer"]
+    run = subprocess.run(
+        [*command, str(bad), str(good), str(nan)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.splitlines()
+    assert [line for line in lines if "inf.gpx: day 1" in line] == [
+        f"rejected: {bad}: day 1: point 3 (line "
+        + lines[0].split("(line ")[1].split(")")[0]
+        + "): lat=inf is not a finite number; file not imported"
+    ]
+    assert any(line.startswith(f"rejected: {nan}: day 1: point 3") and "lon=nan" in line for line in lines)
+    assert lines[-1] == f"2 of 3 files rejected, nothing stored from them: {bad}, {nan}"
+    assert f"good.gpx: day 1: imported as track 1: {N_FIXES} points" in run.stdout
+    with open_store(db) as store:
+        assert counts(store) == (1, N_FIXES, 0)
+        assert store.track_points()["lat"].between(-90, 90).all()
+    ok = subprocess.run([*command, str(good)], capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    assert ok.returncode == 0 and "already imported (track 1)" in ok.stdout
+    assert "rejected" not in ok.stderr

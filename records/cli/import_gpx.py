@@ -1,7 +1,8 @@
 """``python -m records import-gpx FILE... --team T1``: import GPS tracks, one transaction per file.
 
 Exit status 0 when every file was imported or already present, 1 when any file was rejected
-(the others are still imported; a rejected file leaves nothing behind).
+(the others are still imported; a rejected file leaves nothing behind). Each rejection is one
+``rejected: FILE: ...`` line on stderr as it happens, and a last line lists the rejected files.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def main(argv: list[str]) -> int:
                 sites = registry_sites()
             except RecordsError as exc:
                 print(f"warning: visits not inferred: {exc}", file=sys.stderr)
-        rejected = 0
+        rejected: list[str] = []
         with open_store(args.db) as store:
             for path in args.files:
                 try:
@@ -55,8 +56,14 @@ def main(argv: list[str]) -> int:
                         min_dwell_minutes=args.min_dwell_minutes,
                     )
                 except RecordsError as exc:
-                    rejected += 1
+                    rejected.append(path)
                     print(f"rejected: {exc}", file=sys.stderr)
+                    continue
+                except (ValueError, ArithmeticError) as exc:
+                    # Bad data the checks did not foresee: still this file only (its transaction
+                    # was rolled back), never the files after it.
+                    rejected.append(path)
+                    print(f"rejected: {path}: cannot import ({type(exc).__name__}: {exc})", file=sys.stderr)
                     continue
                 for track in result.tracks:
                     if track.status == "already imported":
@@ -69,6 +76,13 @@ def main(argv: list[str]) -> int:
                             f"points, {track.n_dropped} impossible fixes dropped, "
                             f"{track.inferred_visits} visits inferred"
                         )
-        return 1 if rejected else 0
+        if rejected:
+            print(
+                f"{len(rejected)} of {len(args.files)} files rejected, nothing stored from them: "
+                + ", ".join(rejected),
+                file=sys.stderr,
+            )
+            return 1
+        return 0
 
     return run(body)
