@@ -149,12 +149,14 @@ def show_map(
     ``groups`` are drawn as swappable layers over the base map (streamlit-folium redraws only
     them when they change, so the user's view survives a filter change) and get a layer control.
     ``returned_objects=[]`` keeps panning and zooming from rerunning the page; on a phone the
-    layer list and attribution are drawn smaller (:data:`NARROW_MAP_CSS`). With ``centre``
-    and ``zoom`` the map opens there: st_folium applies them only after its first render, so the
-    map's own view (a basemap fits the whole province) is replaced by them too.
+    layer list and attribution are drawn smaller (:data:`NARROW_MAP_CSS`). A map without
+    ``groups`` opens at ``centre`` and ``zoom``: st_folium applies them only after its first
+    render, so the map's own view (a basemap fits the whole province) is replaced by them. A map
+    with ``groups`` keeps its own HTML, which must stay the same from one rerun to the next for
+    st_folium to swap only the groups (and keep the user's view).
     """
     m.get_root().header.add_child(folium.Element(NARROW_MAP_CSS), name="xunhu_narrow_map")
-    if centre is not None and zoom is not None:
+    if centre is not None and zoom is not None and not groups:
         for name, child in list(m._children.items()):
             if isinstance(child, folium.map.FitBounds):
                 del m._children[name]
