@@ -331,9 +331,10 @@ def replan(
         before=before,
         replan=info,
     )
-    diff = plan_diff(previous, plan.to_dict(), scenario.start)
-    later = [s for s, (team, d) in _where(previous).items() if s not in kept_sites]
-    after = _where(plan.to_dict())
-    stayed = sum(1 for s in later if after.get(s) == _where(previous)[s])
+    new = plan.to_dict()
+    diff = plan_diff(previous, new, scenario.start)
+    planned, after = _where(previous), _where(new)
+    later = [s for s in planned if s not in kept_sites]
+    stayed = sum(1 for s in later if after.get(s) == planned[s])
     info = {**info, "diff": diff, "later_stops": len(later), "later_stops_kept": stayed}
     return replace(plan, replan=info)
