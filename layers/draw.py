@@ -2,7 +2,14 @@
 
 ``python -m layers draw --period 2026Q4 --seed 7 --out draw.json [--level county|prefecture]
 [--ratios key=0.25,special=0.5,ordinary=0.05] [--layers pollution_source]``
-``python -m layers draw --verify draw.json`` re-runs a recorded draw and says whether it matches.
+``python -m layers draw --verify draw.json`` re-runs a recorded draw and says whether it matches
+(any edited field of the record fails it).
+
+**Draws that count** are made by the system, not with this command: ``python -m records draw`` and
+the Plan week page take the seed from a cryptographic source and fix it in the audit log before the
+result is shown (:mod:`records.draws`). A seed given here can be chosen by trying many offline, so a
+record made here is a preview or a reproduction; ``python -m records log-draw`` keeps it as evidence
+only.
 
 **What is drawn.** Eligible targets are those of the chosen layers (default: pollution sources,
 the units 双随机 applies to) whose status is not stopped or relocated. They are grouped by region
@@ -239,11 +246,15 @@ def draw(
     ratios: dict[str, float] | None = None,
     layers: tuple[str, ...] = ("pollution_source",),
     officers_per_target: int = OFFICERS_PER_TARGET,
+    regions: tuple[str, ...] = (),
 ) -> dict:
     """Run a random draw and return its JSON-serialisable record (see the module docstring).
 
     ``ratios`` are quarterly minimum ratios overriding :data:`DEFAULT_QUARTERLY_RATIOS` for
-    ``level``; they are scaled to the period's length.
+    ``level``; they are scaled to the period's length. ``regions`` (prefecture or county codes)
+    restricts the draw to those regions; each region x category group has its own generator, so
+    this draws the same sites as a province-wide draw restricted to them. The scope is recorded
+    (only when given, so records of province-wide draws stay as they were).
     """
     if level not in LEVEL_COLUMNS:
         raise DrawError(f"level {level!r} is not one of {', '.join(LEVEL_COLUMNS)}")
@@ -257,7 +268,7 @@ def draw(
             raise DrawError(f"ratio {category}={ratio} is not a known category with a ratio in [0, 1]")
     period_ratios = {c: round(period_ratio(quarterly[c], parsed.months), 6) for c in CATEGORIES}
     code_column, name_column = LEVEL_COLUMNS[level]
-    eligible = eligible_targets(targets, tuple(layers))
+    eligible = eligible_targets(_in_regions(targets, regions), tuple(layers))
     _check_targets(eligible, code_column)
     parameters = {
         "period": parsed.label,
@@ -269,6 +280,8 @@ def draw(
         "ratios": period_ratios,
         "officers_per_target": officers_per_target,
     }
+    if regions:
+        parameters["regions"] = sorted({str(code) for code in regions})
 
     counts, drawn_ids = [], []
     for (region, category), group in eligible.groupby([code_column, "category"], sort=True):
@@ -325,6 +338,22 @@ def draw(
     }
 
 
+def _in_regions(targets: pd.DataFrame, regions: tuple[str, ...]) -> pd.DataFrame:
+    """Rows whose prefecture or county code is one of ``regions`` (all rows when none given)."""
+    if not regions:
+        return targets
+    codes = {str(code) for code in regions}
+    inside = targets["prefecture_code"].astype(str).isin(codes) | targets["county_code"].astype(str).isin(
+        codes
+    )
+    return targets[inside.to_numpy()]
+
+
+#: Fields a draw record gets from :func:`draw`; the others (``created_at``, ids added when the
+#: record is filed) are not re-computable and are not compared.
+_RECOMPUTED_FIELDS = ("type", "version", "seed", "inputs_hash", "parameters", "counts", "result", "warnings")
+
+
 @dataclass
 class Verification:
     """Outcome of re-running a recorded draw."""
@@ -334,10 +363,14 @@ class Verification:
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     officer_changes: list[str] = field(default_factory=list)
+    #: Recorded fields that differ from the re-run although the drawn ids and officers match
+    #: (a hand-edited name, count or warning).
+    edited: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.inputs_match and self.result_match
+        """Inputs unchanged and the whole record reproduced."""
+        return self.inputs_match and self.result_match and not self.edited
 
 
 def verify(record: dict, targets: pd.DataFrame, roster: pd.DataFrame) -> Verification:
@@ -356,6 +389,7 @@ def verify(record: dict, targets: pd.DataFrame, roster: pd.DataFrame) -> Verific
             ratios=p["quarterly_ratios"],
             layers=tuple(p["layers"]),
             officers_per_target=int(p["officers_per_target"]),
+            regions=tuple(p.get("regions") or ()),
         )
         before = {r["site_id"]: [o["officer_id"] for o in r["officers"]] for r in record["result"]}
         recorded_hash = record["inputs_hash"]
@@ -365,12 +399,15 @@ def verify(record: dict, targets: pd.DataFrame, roster: pd.DataFrame) -> Verific
         raise DrawError(f"incomplete draw record: {type(error).__name__} {error}") from None
     after = {r["site_id"]: [o["officer_id"] for o in r["officers"]] for r in again["result"]}
     changed = [s for s in sorted(set(before) & set(after)) if before[s] != after[s]]
+    inputs_match = again["inputs_hash"] == recorded_hash
     return Verification(
-        inputs_match=again["inputs_hash"] == recorded_hash,
+        inputs_match=inputs_match,
         result_match=before == after,
         missing=sorted(set(before) - set(after)),
         extra=sorted(set(after) - set(before)),
         officer_changes=changed,
+        # With changed inputs every derived field may legitimately differ; only the ids are compared.
+        edited=[key for key in _RECOMPUTED_FIELDS if record.get(key) != again[key]] if inputs_match else [],
     )
 
 
@@ -401,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
         "--ratios", default="", help="quarterly minimum ratios, e.g. key=0.25,special=0.5,ordinary=0.05"
     )
     parser.add_argument("--layers", default="pollution_source", help="comma-separated layers to draw from")
+    parser.add_argument(
+        "--regions", default="", help="comma-separated prefecture or county codes (default: all)"
+    )
     parser.add_argument("--roster", type=Path, help="roster CSV (default: the shipped one)")
     parser.add_argument("--verify", type=Path, metavar="RECORD", help="re-run a recorded draw and compare")
     args = parser.parse_args(argv)
@@ -413,7 +453,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--period is required (unless --verify)")
         seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
         layers = tuple(s.strip() for s in args.layers.split(",") if s.strip())
-        record = draw(targets, roster, args.period, seed, args.level, parse_ratios(args.ratios), layers)
+        regions = tuple(s.strip() for s in args.regions.split(",") if s.strip())
+        record = draw(
+            targets, roster, args.period, seed, args.level, parse_ratios(args.ratios), layers, regions=regions
+        )
     except (DrawError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -442,6 +485,9 @@ def _verify_command(path: Path, targets: pd.DataFrame, roster: pd.DataFrame) -> 
         raise DrawError(f"{path}: not valid JSON ({error})") from None
     outcome = verify(record, targets, roster)
     print(f"inputs {'unchanged' if outcome.inputs_match else 'CHANGED'} (hash {record['inputs_hash'][:12]}…)")
+    if outcome.edited:
+        print(f"record edited: {', '.join(outcome.edited)} differ from the re-run")
+        return 1
     if outcome.result_match:
         print(f"result reproduced: {len(record['result'])} target(s) with the same officers")
         return 0 if outcome.inputs_match else 1

@@ -193,3 +193,37 @@ def test_cli_writes_a_record_and_verifies_it(tmp_path, capsys):
     assert draw_module.main(["--verify", str(out)]) == 1
     assert draw_module.main(["--period", "2026Q9"]) == 1
     assert "2026Q9" in capsys.readouterr().err
+
+
+def test_verify_refuses_a_hand_edited_record_even_when_the_drawn_ids_still_match(tmp_path, capsys):
+    targets, roster = _synthetic()
+    record = draw(targets, roster, "2026Q4", seed=5)
+    edited = json.loads(json.dumps(record))
+    edited["result"][0]["name"] = "someone else"
+    edited["counts"][0]["eligible"] += 1
+    outcome = verify(edited, targets, roster)
+    assert outcome.inputs_match and outcome.result_match and not outcome.ok
+    assert outcome.edited == ["counts", "result"]
+    # Fields that are not re-computed (the time it was made) may differ.
+    assert verify({**record, "created_at": "2020-01-01T00:00:00Z"}, targets, roster).ok
+
+
+def test_cli_verify_refuses_an_edited_record(tmp_path, capsys):
+    out = tmp_path / "draw.json"
+    assert draw_module.main(["--period", "2026Q4", "--seed", "8", "--out", str(out)]) == 0
+    record = json.loads(out.read_text(encoding="utf-8"))
+    record["result"][0]["region_name"] = "elsewhere"
+    out.write_text(json.dumps(record), encoding="utf-8")
+    capsys.readouterr()
+    assert draw_module.main(["--verify", str(out)]) == 1
+    assert "record edited: result" in capsys.readouterr().out
+
+
+def test_a_draw_over_some_regions_is_the_province_draw_restricted_to_them_and_says_so():
+    targets, roster = _synthetic()
+    whole = draw(targets, roster, "2026Q4", seed=3, level="county")
+    part = draw(targets, roster, "2026Q4", seed=3, level="county", regions=("650200",))
+    assert part["parameters"]["regions"] == ["650200"] and "regions" not in whole["parameters"]
+    inside = [r["site_id"] for r in whole["result"] if r["prefecture_code"] == "650200"]
+    assert [r["site_id"] for r in part["result"]] == inside
+    assert verify(part, targets, roster).ok

@@ -270,14 +270,35 @@ def test_random_draw_makes_the_drawn_sources_mandatory(accounts):
     (picker,) = [d.value for d in at.dataframe if "mandatory" in d.value.columns]
     assert set(picker.loc[picker["mandatory"], "site_id"]) == set(drawn) & set(picker["site_id"])
     assert f"3 Mandatory sites ({len(drawn)})" in [e.label for e in at.expander]
-    assert at.success[0].value.startswith(f"{len(drawn)} pollution sources drawn and made mandatory.")
-    # The full draw record is kept in the audit log, under the chief's name, for anyone to re-run.
+    assert at.success[0].value.startswith(f"{len(drawn)} pollution sources drawn and made mandatory (seed")
+    # The seed was committed by the system, then the full record kept, under the chief's name.
     with open_store(db) as store:
         draws = store.audit_log(action="draw")
-    assert draws["actor"].iloc[-1] == "chief-urumqi"
+        commits = store.audit_log(action="draw.commit")
+    assert draws["actor"].iloc[-1] == commits["actor"].iloc[-1] == "chief-urumqi"
     record = draws["details"].iloc[-1]
     assert sorted(item["site_id"] for item in record["result"]) == sorted(drawn)
-    assert record["seed"] == 1 and record["inputs_hash"]
+    assert record["seed"] == commits["details"].iloc[-1]["seed"] and record["inputs_hash"]
+    assert record["commit_id"] == commits["audit_id"].iloc[-1]
+    # Drawing again: the page names the earlier draw, offers it, and wants a reason for a re-draw.
+    at.run()
+    assert "drawn 1 time(s)" in at.info[0].value
+    assert at.button(key="plan.draw.run").disabled
+    at.text_input(key="plan.draw.reason").input("two sites closed since").run()
+    at.button(key="plan.draw.run").click().run()
+    assert not at.exception and not at.error
+    with open_store(db) as store:
+        commits = store.audit_log(action="draw.commit")
+    assert commits["details"].iloc[-1]["attempt"] == 2
+    assert commits["details"].iloc[-1]["reason"] == "two sites closed since"
+    # A later week of the same quarter reuses the latest draw instead of drawing again.
+    at.button(key="plan.draw.use_latest").click().run()
+    with open_store(db) as store:
+        draws_after = store.audit_log(action="draw")
+    latest = draws_after.iloc[-1]
+    assert at.success[0].value.startswith(f"The draw of audit entry {latest['audit_id']} is used")
+    assert sorted(at.session_state["plan.mandatory"]) == sorted(r["site_id"] for r in latest["details"]["result"])
+    assert len(draws_after) == 2
 
 
 # --- format 2 plans, old plans, closures, officers: with the planner replaced by a stored plan ---

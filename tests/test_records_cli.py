@@ -156,20 +156,45 @@ def test_record_list_export_backup_restore(db, tmp_path, capsys):
         assert store.visits()["site_id"].tolist() == ["PS0001", "PS0002"]
 
 
-def test_log_draw_files_a_cli_draw_in_the_audit_log(db, tmp_path, capsys):
+def test_draw_commits_a_system_seed_and_a_re_draw_needs_a_reason(db, tmp_path, capsys):
+    out = tmp_path / "draw.json"
+    assert cli("draw", "--period", "2026Q4", "--regions", "乌鲁木齐市", "--out", str(out)) == 0
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text(encoding="utf-8"))
+    assert f"draw of {len(record['result'])} target(s) for 2026Q4: seed committed as audit entry" in printed
+    with open_store(db) as store:
+        (commit,) = store.audit_log(action="draw.commit").itertuples()
+        (result,) = store.audit_log(action="draw").itertuples()
+    assert commit.actor == "tester" and commit.details["seed"] == record["seed"]
+    assert result.object.startswith("draw:2026Q4:prefecture:650100") and result.details["result"] == record["result"]
+    assert cli("draw", "--period", "2026Q4", "--regions", "乌鲁木齐市") == 1
+    assert "re-draw needs a reason" in capsys.readouterr().err
+    assert cli("draw", "--period", "2026Q4", "--regions", "乌鲁木齐市", "--reason", "roster was wrong") == 0
+    assert "re-draw (attempt 2)" in capsys.readouterr().out
+    assert cli("draw", "--period", "2026Q4", "--regions", "Atlantis") == 1
+    assert "unknown prefecture or county 'Atlantis'" in capsys.readouterr().err
+
+
+def test_log_draw_keeps_a_verified_cli_draw_as_evidence_and_refuses_an_edited_one(db, tmp_path, capsys):
     draw_file = tmp_path / "draw.json"
     assert layers_cli(["draw", "--period", "2026Q4", "--seed", "3", "--out", str(draw_file)]) == 0
     record = json.loads(draw_file.read_text(encoding="utf-8"))
     assert cli("log-draw", str(draw_file)) == 0
-    assert f"draw 2026Q4 ({len(record['result'])} targets)" in capsys.readouterr().out
+    assert f"draw 2026Q4 ({len(record['result'])} targets) re-computed" in capsys.readouterr().out
     with open_store(db) as store:
-        (entry,) = store.audit_log(action="draw").itertuples()
-    assert entry.actor == "tester" and entry.object == "draw:2026Q4"
+        (entry,) = store.audit_log(action="draw.external").itertuples()
+        assert store.audit_log(action="draw").empty
+    assert entry.actor == "tester" and entry.object == "draw:2026Q4:prefecture:all"
     assert entry.details["result"] == record["result"]
-    # Anything that is not a draw record is refused with one line, and nothing is filed.
+    # An edited record is refused with what differs; anything that is not a draw record too.
+    record["result"][0]["officers"] = record["result"][1]["officers"]
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(record), encoding="utf-8")
+    assert cli("log-draw", str(edited)) == 1
+    assert f"{edited}: edited draw record: result" in capsys.readouterr().err
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(small_plan()))
     assert cli("log-draw", str(plan_file)) == 1
     assert "not a random draw record" in capsys.readouterr().err
     with open_store(db) as store:
-        assert len(store.audit_log(action="draw")) == 1
+        assert len(store.audit_log(action="draw.external")) == 1

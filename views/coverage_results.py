@@ -20,6 +20,7 @@ from coverage.sites import draw_status
 from coverage.stats import region_stats
 from records.access import can
 from records.accounts import Account
+from records.draws import RESULT_ACTION
 
 #: Percentages drawn in the trend chart, per week.
 TREND_COLUMNS = ("weighted_coverage_pct", "area_coverage_pct", "site_coverage_pct")
@@ -154,11 +155,11 @@ def draw_targets(
 
 
 def latest_draw(audit_log: pd.DataFrame) -> dict | None:
-    """The newest random-draw record kept in the audit log (an entry whose action starts with
-    ``draw`` and whose details carry the draw's ``result``), or None."""
+    """The newest system draw kept in the audit log (a ``draw`` entry whose details carry the draw's
+    ``result``; draws filed as evidence only, ``draw.external``, do not count), or None."""
     if audit_log.empty:
         return None
-    entries = audit_log[audit_log["action"].astype(str).str.startswith("draw")]
+    entries = audit_log[audit_log["action"].astype(str) == RESULT_ACTION]
     for details in reversed(entries["details"].tolist()):
         if isinstance(details, dict) and isinstance(details.get("result"), list):
             return details

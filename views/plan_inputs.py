@@ -17,7 +17,6 @@ import pandas as pd
 import yaml
 
 from layers.datasets import data_path, load_context
-from layers.draw import draw
 from layers.schema import INACTIVE_STATUSES, parse_skills
 from planning.candidates import resolve_regions, site_priority
 from planning.scenario import DEFAULT_EFFORT, ScenarioError, draw_officers, draw_site_ids
@@ -205,17 +204,6 @@ def candidate_sites(
 def quarter_of(day: dt.date) -> str:
     """The draw period label of the quarter containing ``day`` (``2026Q4``)."""
     return f"{day.year}Q{(day.month - 1) // 3 + 1}"
-
-
-def region_draw(
-    targets: gpd.GeoDataFrame, roster: pd.DataFrame, regions: list[str], period: str, seed: int, level: str
-) -> dict:
-    """A random draw record (``layers.draw.draw``) over the pollution sources of ``regions``.
-
-    Each region x category group is drawn from its own seeded generator, so drawing over the
-    chosen regions gives the same sites as a province-wide draw restricted to them.
-    """
-    return draw(region_targets(targets, regions), roster, period, seed, level=level)
 
 
 def ids_from_draw_record(text: str | bytes, file_name: str) -> list[str]:

@@ -12,8 +12,11 @@ import streamlit as st
 from layers.datasets import load_context, load_roster
 from layers.draw import DrawError
 from layers.schema import LAYERS, SKILLS
+from planning.candidates import resolve_regions
 from planning.scenario import BEIJING, DEFAULT_EFFORT, MAX_DAYS, ScenarioError, draw_officers
 from records import access
+from records.db import RecordsError
+from records.draws import draw_object, earlier_draws, system_draw
 from views import plan_inputs
 from views.data import records_store, targets
 from views.plan_week_text import T
@@ -204,41 +207,91 @@ def _draw_tabs(regions: list[str], start: dt.date) -> None:
         st.success(notice)
     draw_tab, upload_tab = st.tabs([T("plan.draw.tab"), T("plan.draw.upload_tab")])
     with draw_tab:
-        a, b, c = st.columns(3)
-        period = a.text_input(
-            T("plan.draw.period"), value=plan_inputs.quarter_of(start), key="plan.draw.period"
-        )
-        seed = b.number_input(T("plan.draw.seed"), min_value=0, value=1, step=1, key="plan.draw.seed")
-        # Translated labels as the options (a format_func cannot read the session's language).
-        levels = {T(f"plan.draw.level.{level}"): level for level in ("prefecture", "county")}
-        level = levels[c.radio(T("plan.draw.level"), list(levels), horizontal=True, key="plan.draw.level")]
-        if st.button(T("plan.draw.run"), key="plan.draw.run", disabled=not regions):
-            try:
-                record = plan_inputs.region_draw(targets(), load_roster(), regions, period, int(seed), level)
-            except (DrawError, ScenarioError, ValueError) as exc:
-                st.error(T("plan.draw.error", message=exc))
-            else:
-                # The draw is evidence of a fair selection: keep it, with who ran it, in the audit log.
-                with records_store() as store:
-                    store.log(
-                        "draw",
-                        f"draw:{record['parameters']['period']}",
-                        record,
-                        actor=current_account().username,
-                    )
-                ids = [item["site_id"] for item in record["result"]]
-                officers = {site: list(o) for site, o in draw_officers(record).items()}
-                _replace_mandatory(ids, T("plan.draw.done", n=len(ids)), officers)
+        _system_draw(regions, start)
     with upload_tab:
-        upload = st.file_uploader(T("plan.draw.upload"), type=["json"], key="plan.draw.upload")
-        if upload is not None and st.session_state.get("plan.draw.upload_seen") != upload.file_id:
-            st.session_state["plan.draw.upload_seen"] = upload.file_id
-            try:
-                ids, officers = plan_inputs.draw_from_record(upload.getvalue(), upload.name)
-            except ScenarioError as exc:
-                st.error(T("plan.scenario_error", field=exc.field, message=message(exc)))
-            else:
-                _replace_mandatory(ids, T("plan.draw.uploaded", n=len(ids), file=upload.name), officers)
+        _upload_draw()
+
+
+def _system_draw(regions: list[str], start: dt.date) -> None:
+    """A draw made by the system (seed committed to the audit log first), or the latest one reused."""
+    a, c = st.columns([1, 2])
+    period = a.text_input(T("plan.draw.period"), value=plan_inputs.quarter_of(start), key="plan.draw.period")
+    # Translated labels as the options (a format_func cannot read the session's language).
+    levels = {T(f"plan.draw.level.{level}"): level for level in ("prefecture", "county")}
+    level = levels[c.radio(T("plan.draw.level"), list(levels), horizontal=True, key="plan.draw.level")]
+    st.caption(T("plan.draw.fair"))
+    try:
+        codes = tuple(sorted(resolve_regions(tuple(regions))))
+        obj = draw_object(period, level, codes)
+    except ScenarioError as exc:
+        st.error(T("plan.draw.error", message=message(exc)))
+        return
+    except DrawError as exc:
+        st.error(T("plan.draw.error", message=exc))
+        return
+    with records_store() as store:
+        earlier = earlier_draws(store.conn, obj)
+    reason = ""
+    if len(earlier):
+        reason = _earlier_draw(earlier, period)
+    label = T("plan.draw.redo") if len(earlier) else T("plan.draw.run")
+    if st.button(label, key="plan.draw.run", disabled=not regions or (len(earlier) > 0 and not reason)):
+        try:
+            with records_store() as store:
+                record = system_draw(
+                    store.conn,
+                    targets(),
+                    load_roster(),
+                    period,
+                    level=level,
+                    regions=codes,
+                    reason=reason,
+                    actor=current_account().username,
+                )
+        except RecordsError as exc:
+            st.error(T("plan.draw.error", message=exc))
+        else:
+            _use_draw(record, T("plan.draw.done", n=len(record["result"]), entry=record["commit_id"]))
+
+
+def _earlier_draw(earlier: pd.DataFrame, period: str) -> str:
+    """Say this scope was drawn before, offer its result, and ask why a re-draw is needed."""
+    last = earlier.iloc[-1]
+    record = last["details"]
+    st.info(
+        T(
+            "plan.draw.earlier",
+            period=period,
+            n=len(earlier),
+            at=f"{last['at'].tz_convert(BEIJING):%Y-%m-%d %H:%M}",
+            actor=last["actor"],
+            sites=len(record.get("result") or []),
+            entry=last["audit_id"],
+        )
+    )
+    if st.button(T("plan.draw.use_latest"), key="plan.draw.use_latest"):
+        _use_draw(record, T("plan.draw.used", entry=last["audit_id"], n=len(record.get("result") or [])))
+    return st.text_input(T("plan.draw.reason"), key="plan.draw.reason").strip()
+
+
+def _use_draw(record: dict, notice: str) -> None:
+    """Make a draw record's sites mandatory, with the officers drawn for them."""
+    ids = [item["site_id"] for item in record["result"]]
+    officers = {site: list(o) for site, o in draw_officers(record).items()}
+    _replace_mandatory(ids, notice, officers)
+
+
+def _upload_draw() -> None:
+    """A draw record (or a JSON list of site ids) uploaded as a file."""
+    upload = st.file_uploader(T("plan.draw.upload"), type=["json"], key="plan.draw.upload")
+    if upload is not None and st.session_state.get("plan.draw.upload_seen") != upload.file_id:
+        st.session_state["plan.draw.upload_seen"] = upload.file_id
+        try:
+            ids, officers = plan_inputs.draw_from_record(upload.getvalue(), upload.name)
+        except ScenarioError as exc:
+            st.error(T("plan.scenario_error", field=exc.field, message=message(exc)))
+        else:
+            _replace_mandatory(ids, T("plan.draw.uploaded", n=len(ids), file=upload.name), officers)
 
 
 def mandatory_input(regions: list[str], layers: list[str], start: dt.date) -> list[str]:

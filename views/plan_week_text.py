@@ -99,7 +99,23 @@ T = register(
         "plan.draw.upload_tab": ("上传抽查结果", "Upload a draw"),
         "plan.draw.pick_tab": ("从列表选择", "Pick from the list"),
         "plan.draw.period": ("抽查周期", "Draw period"),
-        "plan.draw.seed": ("随机种子", "Seed"),
+        "plan.draw.fair": (
+            "随机种子由系统生成，并在显示结果之前写入审计日志；同一周期和范围再次抽取须说明原因，并记录为重新抽取。",
+            "The system chooses the seed and writes it to the audit log before the result is shown; "
+            "drawing the same period and scope again needs a reason and is logged as a re-draw.",
+        ),
+        "plan.draw.earlier": (
+            "{period} 已抽取 {n} 次，最近一次：{at}，{actor}，{sites} 个污染源（审计记录 {entry}）。",
+            "{period} has been drawn {n} time(s); the latest: {at} by {actor}, {sites} pollution sources "
+            "(audit entry {entry}).",
+        ),
+        "plan.draw.use_latest": ("采用这次抽取结果", "Use this draw"),
+        "plan.draw.used": (
+            "采用审计记录 {entry} 的抽取结果：{n} 个必检点。",
+            "The draw of audit entry {entry} is used: {n} mandatory sites.",
+        ),
+        "plan.draw.reason": ("重新抽取的原因（必填，写入审计日志）", "Reason for a re-draw (required, logged)"),
+        "plan.draw.redo": ("重新抽取", "Draw again"),
         "plan.draw.level": ("抽查层级", "Draw level"),
         "plan.draw.level.prefecture": ("地州", "prefecture"),
         "plan.draw.level.county": ("县", "county"),
@@ -111,8 +127,8 @@ T = register(
         "plan.status.no_solution": ("无解", "no solution"),
         "plan.draw.run": ("抽取", "Run the draw"),
         "plan.draw.done": (
-            "抽中 {n} 个污染源，已设为必检。",
-            "{n} pollution sources drawn and made mandatory.",
+            "抽中 {n} 个污染源，已设为必检（种子已记入审计记录 {entry}）。",
+            "{n} pollution sources drawn and made mandatory (seed committed as audit entry {entry}).",
         ),
         "plan.draw.error": ("抽查失败：{message}", "The draw failed: {message}"),
         "plan.draw.upload": ("抽查记录 JSON", "Draw record JSON"),
