@@ -119,6 +119,7 @@ def _write_atomically(frames: dict[Path, gpd.GeoDataFrame]) -> list[Path]:
     try:
         for target, frame in frames.items():
             target.parent.mkdir(parents=True, exist_ok=True)
+            remove_orphaned_temporaries(target)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             tmp.unlink(missing_ok=True)  # the GeoJSON driver refuses to overwrite
             temporary[target] = tmp
@@ -133,6 +134,31 @@ def _write_atomically(frames: dict[Path, gpd.GeoDataFrame]) -> list[Path]:
         os.replace(tmp, target)
         _fsync_directory(target.parent)
     return list(temporary)
+
+
+def remove_orphaned_temporaries(target: Path) -> list[Path]:
+    """Delete temporary siblings of ``target`` left by imports that were killed; return them.
+
+    A temporary is named after the process that writes it; one whose process no longer runs can
+    never be swapped in (a kill -9 skips the clean-up), so it is only wasted disk space.
+    """
+    removed = []
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2 : -len(".tmp")]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_running(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _process_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _for_file(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -145,3 +145,19 @@ def test_import_cli_merges_a_valid_file(data_copy, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "imported: 5 added, 0 replaced" in done.stdout
     assert "PS-T001" in set(load_targets()["site_id"])
+
+
+def test_temporaries_of_killed_imports_are_removed_by_the_next_import(data_copy, tmp_path):
+    target = data_path(REGISTRY_FILES["pollution_source"])
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    killed.kill()
+    killed.wait()
+    orphan = target.with_name(f".{target.name}.{killed.pid}.tmp")
+    orphan.write_text("half a file")
+    # A temporary of an import still running (here: this test's parent process) is left alone.
+    running = target.with_name(f".{target.name}.{os.getppid()}.tmp")
+    running.write_text("being written")
+    path = tmp_path / "new.geojson"
+    valid_mixed().to_file(path, driver="GeoJSON")
+    assert import_file(path).ok
+    assert not orphan.exists() and running.exists()
