@@ -24,6 +24,7 @@ from coverage.sites import day_start_utc, draw_status, site_table
 from coverage.stats import region_stats
 from coverage.weights import CoverageWeights, cell_weights
 from layers.datasets import load_context, load_targets
+from layers.spreadsheet import safe_frame
 from records.db import RecordsError, default_db_path
 from records.store import open_store
 
@@ -230,7 +231,7 @@ def write_table(table: pd.DataFrame, fmt: str, out: str | None, meta: dict | Non
     digits = {c: 5 if c in ("lon", "lat") else 2 for c in table.select_dtypes("float").columns}
     table = table.round(digits)
     if fmt == "csv":
-        text = table.to_csv(index=False)
+        text = safe_frame(table).to_csv(index=False)
     else:
         rows = json.loads(table.to_json(orient="records", date_format="iso", force_ascii=False))
         text = json.dumps({**(meta or {}), "rows": rows}, ensure_ascii=False, indent=1) + "\n"

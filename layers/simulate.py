@@ -51,6 +51,7 @@ from layers.schema import (
     WGS84,
     XINJIANG_METRIC_CRS,
 )
+from layers.spreadsheet import safe_frame
 
 #: The day the simulated registry is "as of": every inspection date lies before it.
 AS_OF = date(2026, 11, 23)
@@ -899,7 +900,7 @@ def write_registry(registry: dict[str, pd.DataFrame], out_dir: Path) -> list[Pat
         written.append(path)
     path = out_dir / Path(ROSTER_FILE).name
     buffer = io.StringIO()
-    registry["roster"].to_csv(buffer, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    safe_frame(registry["roster"]).to_csv(buffer, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     path.write_text(buffer.getvalue(), encoding="utf-8")
     written.append(path)
     return written

@@ -1,4 +1,4 @@
-"""Spreadsheet-safe CSV cells: neutralise formula injection (CSV injection) in text values.
+"""Spreadsheet-safe exports: neutralise formula injection (CSV injection) in CSV and Excel text values.
 
 Why: visit notes, officer names and registry (site) names are typed by people and go verbatim into
 CSV exports. Excel, WPS and LibreOffice treat a cell starting with ``=``, ``+``, ``-`` or ``@`` (and
@@ -11,10 +11,15 @@ Only text is touched. Numbers (lon, lat, km, minutes, negative ids) stay numbers
 that is just a plain number such as ``-12.5`` is left alone too: it cannot be a formula, and
 quoting it would turn a number into text. Every CSV writer uses :func:`safe_cell` or
 :func:`safe_frame`.
+
+In an Excel workbook the apostrophe is not needed (and would show): :func:`workbook_bytes` stores
+such a value as a text cell with Excel's own "quote prefix" flag, the same as typing ``'=...`` in
+Excel, so the cell shows exactly the value and stays text even when it is edited later.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -41,3 +46,18 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
             out[column] = series.map(safe_cell)
     return out
+
+
+def workbook_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+    """An .xlsx workbook (openpyxl) with one sheet per frame, in memory; text that a spreadsheet would
+    read as a formula is stored as quote-prefixed text (sheet names are cut to Excel's 31 characters)."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+            for row in writer.sheets[name[:31]].iter_rows():
+                for cell in row:
+                    if safe_cell(cell.value) is not cell.value:
+                        cell.data_type = "s"  # openpyxl made a formula of a leading "="
+                        cell.quotePrefix = True
+    return buffer.getvalue()

@@ -15,6 +15,7 @@ import pandas as pd
 
 from layers.datasets import load_targets
 from layers.schema import CATEGORIES, INACTIVE_STATUSES, KINDS, LAYERS
+from layers.spreadsheet import safe_frame
 
 DIMENSIONS = ("layer", "kind", "category", "prefecture")
 
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.format == "text":
         sys.stdout.write(format_text(targets))
     elif args.format == "csv":
-        sys.stdout.write(summarise(targets).to_csv(index=False, lineterminator="\n"))
+        sys.stdout.write(safe_frame(summarise(targets)).to_csv(index=False, lineterminator="\n"))
     else:
         sys.stdout.write(json.dumps(to_json(summarise(targets)), ensure_ascii=False, indent=2) + "\n")
     return 0

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from layers.spreadsheet import safe_frame
 from planning.closures import Closure, in_force, load_closures, network_with_closures
 from planning.roads import RoadNetwork, load_road_network
 from planning.travel import LONG_ACCESS_KM, MAX_ACCESS_KM, TravelMatrix, travel_matrix
@@ -147,7 +148,7 @@ def main(argv: list[str]) -> int:
         print(f"error: {_naming(args.points, error)}", file=sys.stderr)
         return 2
     try:
-        pairs_frame(matrix).to_csv(args.out, index=False)
+        safe_frame(pairs_frame(matrix)).to_csv(args.out, index=False)
     except OSError as error:
         print(f"error: cannot write {args.out}: {error.strerror or error}", file=sys.stderr)
         return 2

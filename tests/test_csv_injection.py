@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import importlib
+import io
 
+import openpyxl
 import pandas as pd
 import pytest
 
-from layers.spreadsheet import safe_cell, safe_frame
+from coverage.inputs import write_table
+from layers.spreadsheet import safe_cell, safe_frame, workbook_bytes
 from planning.export import write_team_csv
 from records.__main__ import COMMANDS
 from records.export import export_visits
@@ -141,3 +144,34 @@ def test_team_csv_neutralises_formulas(tmp_path):
     assert rows[1]["leg_km"] == "12.5" and rows[0]["arrive"] == "2026-11-24T09:00:00+08:00"
     table = pd.read_csv(path, encoding="utf-8-sig")
     assert table["lon"].tolist() == [-87.5, 87.6]
+
+
+def test_excel_export_keeps_formulas_as_text_that_reads_as_typed():
+    frame = pd.DataFrame(
+        {
+            "name": [FORMULA, "@SUM(A1)", "-2+3", "乌鲁木齐水源地"],
+            "km": [-1.5, 2.0, 3.0, 4.0],
+            "n": [-1, 2, 3, 4],
+        }
+    )
+    book = openpyxl.load_workbook(io.BytesIO(workbook_bytes({"regions": frame})))
+    cells = [row for row in book["regions"].iter_rows(min_row=2)]
+    names = [row[0] for row in cells]
+    # Stored as text, exactly the value (no visible apostrophe), and flagged so that editing the
+    # cell later keeps it text.
+    assert [c.value for c in names] == frame["name"].tolist()
+    assert all(c.data_type == "s" for c in names)
+    assert [c.quotePrefix for c in names] == [True, True, True, False]
+    assert [row[1].value for row in cells] == [-1.5, 2.0, 3.0, 4.0] and cells[0][2].value == -1
+    assert (
+        pd.read_excel(io.BytesIO(workbook_bytes({"regions": frame})))["name"].tolist()
+        == frame["name"].tolist()
+    )
+
+
+def test_coverage_report_csv_neutralises_formulas(capsys):
+    table = pd.DataFrame({"region_name": [FORMULA, "昌吉州"], "coverage_pct": [-0.5, 98.18034]})
+    write_table(table, "csv", None)
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["region_name"] for r in rows] == ["'" + FORMULA, "昌吉州"]
+    assert [r["coverage_pct"] for r in rows] == ["-0.5", "98.18"]

@@ -16,11 +16,11 @@ from streamlit.testing.v1 import AppTest
 
 from coverage import inputs
 from layers.datasets import load_targets
+from layers.spreadsheet import workbook_bytes
 from records.accounts import Account
 from records.db import LOCAL_TZ
 from records.store import open_store
 from records.visits import Visit
-from views.coverage_results import excel_bytes
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=LOCAL_TZ)
 URUMQI = "650100"
@@ -169,7 +169,7 @@ def test_draw_from_audit_log_counts_met_targets(tiny_db):
 def test_excel_export_round_trips(tiny_db, model):
     table = _direct(model, "prefecture")
     workbook = pd.read_excel(
-        io.BytesIO(excel_bytes({"regions": table, "trend": table.head(2)})), sheet_name=None
+        io.BytesIO(workbook_bytes({"regions": table, "trend": table.head(2)})), sheet_name=None
     )
     assert list(workbook) == ["regions", "trend"]
     assert workbook["regions"]["sites_due"].tolist() == table["sites_due"].tolist()

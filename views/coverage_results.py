@@ -8,7 +8,6 @@ which is fast enough to redo for each level and draw.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,12 +196,3 @@ def in_scope(table: pd.DataFrame, scope: Scope) -> pd.DataFrame:
     if scope.prefecture is None:
         return table
     return table[table["prefecture_code"] == scope.prefecture].reset_index(drop=True)
-
-
-def excel_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
-    """An .xlsx workbook (openpyxl) with one sheet per frame, in memory."""
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name[:31], index=False)
-    return buffer.getvalue()

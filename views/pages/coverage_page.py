@@ -26,6 +26,7 @@ from coverage import inputs
 from coverage.grid import DEFAULT_RESOLUTION, FINE_RESOLUTION
 from layers.datasets import load_context
 from layers.schema import CATEGORIES, XINJIANG_METRIC_CRS
+from layers.spreadsheet import safe_frame, workbook_bytes
 from records.db import default_db_path
 from views import data
 from views.basemap import build_basemap
@@ -44,7 +45,6 @@ from views.coverage_results import (
     compute,
     coverage_scope,
     draw_targets,
-    excel_bytes,
     in_scope,
     latest_draw,
     region_table,
@@ -478,7 +478,7 @@ def render() -> None:
     buttons = st.columns(2)
     buttons[0].download_button(
         T("coverage.download_csv"),
-        table.to_csv(index=False).encode("utf-8-sig"),
+        safe_frame(table).to_csv(index=False).encode("utf-8-sig"),
         file_name=f"{stem}.csv",
         mime="text/csv",
         key="coverage.csv",
@@ -490,7 +490,7 @@ def render() -> None:
     }
     buttons[1].download_button(
         T("coverage.download_xlsx"),
-        excel_bytes(sheets),
+        workbook_bytes(sheets),
         file_name=f"{stem}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="coverage.xlsx",
