@@ -1,4 +1,4 @@
-"""GCJ-02 ("Mars coordinates") ⇄ WGS-84, for coordinates copied from Chinese web maps.
+"""GCJ-02 ("Mars coordinates") and BD-09 (Baidu) ⇄ WGS-84, for coordinates of Chinese web maps.
 
 Amap (高德), Tencent and the Chinese editions of other web maps show positions in GCJ-02, a
 deliberately distorted lon/lat system that is offset from WGS-84 by a few hundred metres
@@ -9,10 +9,15 @@ implemented here, vectorised with numpy. The formula is the one reproduced by ev
 well under 1 mm per metre of movement, so each step gains many digits) until the residual is below
 ``1e-9`` degrees (about 0.1 mm).
 
+Baidu Maps adds a second, published distortion on top of GCJ-02 (BD-09, about 0.5-1 km more); its
+inverse is found the same way.
+
 Only points in mainland China are ever shifted by the web maps; for Xinjiang that always holds.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +28,12 @@ _KRASOVSKY_E2 = 0.00669342162296594323
 
 _INVERSE_TOLERANCE_DEG = 1e-9
 _INVERSE_MAX_STEPS = 30
+#: Constants of Baidu's published GCJ-02 -> BD-09 formula.
+_BD_X_PI = np.pi * 3000.0 / 180.0
+_BD_DLON_DEG = 0.0065
+_BD_DLAT_DEG = 0.006
+
+Transform = Callable[[npt.NDArray[np.float64], npt.NDArray[np.float64]], tuple[np.ndarray, np.ndarray]]
 
 
 def _offset_deg(
@@ -78,19 +89,43 @@ def gcj02_to_wgs84(
     lon: npt.ArrayLike, lat: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """WGS-84 (lon, lat) arrays of GCJ-02 (lon, lat) positions, exact to about 0.1 mm."""
-    gcj_lon = np.asarray(lon, dtype=float)
-    gcj_lat = np.asarray(lat, dtype=float)
-    wgs_lon, wgs_lat = gcj_lon.copy(), gcj_lat.copy()
+    return _invert(wgs84_to_gcj02, lon, lat)
+
+
+def wgs84_to_bd09(
+    lon: npt.ArrayLike, lat: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """BD-09 (lon, lat) arrays of WGS-84 positions (what Baidu Maps links with ``bd09ll`` expect)."""
+    x, y = wgs84_to_gcj02(lon, lat)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _BD_X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _BD_X_PI)
+    return z * np.cos(theta) + _BD_DLON_DEG, z * np.sin(theta) + _BD_DLAT_DEG
+
+
+def bd09_to_wgs84(
+    lon: npt.ArrayLike, lat: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """WGS-84 (lon, lat) arrays of BD-09 positions (Baidu's coordinate picker), exact to about 0.1 mm."""
+    return _invert(wgs84_to_bd09, lon, lat)
+
+
+def _invert(
+    forward: Transform, lon: npt.ArrayLike, lat: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Solve ``forward(x) = (lon, lat)`` by fixed-point iteration (the distortions are smooth)."""
+    target_lon = np.asarray(lon, dtype=float)
+    target_lat = np.asarray(lat, dtype=float)
+    x_lon, x_lat = target_lon.copy(), target_lat.copy()
     for _ in range(_INVERSE_MAX_STEPS):
-        fwd_lon, fwd_lat = wgs84_to_gcj02(wgs_lon, wgs_lat)
-        err_lon, err_lat = fwd_lon - gcj_lon, fwd_lat - gcj_lat
-        wgs_lon -= err_lon
-        wgs_lat -= err_lat
+        fwd_lon, fwd_lat = forward(x_lon, x_lat)
+        err_lon, err_lat = fwd_lon - target_lon, fwd_lat - target_lat
+        x_lon -= err_lon
+        x_lat -= err_lat
         if max(np.max(np.abs(err_lon), initial=0.0), np.max(np.abs(err_lat), initial=0.0)) < (
             _INVERSE_TOLERANCE_DEG
         ):
             break
-    return wgs_lon, wgs_lat
+    return x_lon, x_lat
 
 
 def gcj02_coords_to_wgs84(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
