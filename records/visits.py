@@ -90,12 +90,43 @@ def record_visit(
     actor: str | None = None,
     supersedes: int | None = None,
 ) -> int:
-    """Store a visit (or a correction of visit ``supersedes``) and its audit entry; return its id."""
+    """Store a visit (or a correction of visit ``supersedes``) and its audit entry; return its id.
+
+    Idempotent: the same visit recorded again by the same account (a second tap on Save, a retry
+    after a dropped connection) returns the id stored the first time and stores nothing. Two real
+    visits can never agree on site, team, start, end, outcome, notes and officers.
+    """
     problems = visit.problems()
     if problems:
         raise RecordsError("visit: " + "; ".join(problems))
     actor = actor or audit.default_actor()
+    officers = ";".join(o.strip() for o in visit.officers if o.strip())
     with transaction(conn):
+        same = conn.execute(
+            "SELECT visit_id FROM visits WHERE site_id = ? AND team_id = ? AND officers = ? "
+            "AND started_at = ? AND ended_at = ? AND outcome = ? AND reason IS ? AND notes = ? "
+            "AND lon IS ? AND lat IS ? AND source = ? AND plan_id IS ? AND supersedes IS ? "
+            "AND simulated = ? AND recorded_by = ?",
+            (
+                visit.site_id,
+                visit.team_id,
+                officers,
+                utc_text(visit.started_at),
+                utc_text(visit.ended_at),
+                visit.outcome,
+                visit.reason,
+                visit.notes,
+                visit.lon,
+                visit.lat,
+                visit.source,
+                visit.plan_id,
+                supersedes,
+                int(visit.simulated),
+                actor,
+            ),
+        ).fetchone()
+        if same is not None:
+            return int(same["visit_id"])
         if supersedes is not None:
             old = conn.execute(
                 "SELECT v.visit_id, n.visit_id AS newer FROM visits v "
@@ -113,7 +144,7 @@ def record_visit(
             (
                 visit.site_id,
                 visit.team_id,
-                ";".join(o.strip() for o in visit.officers if o.strip()),
+                officers,
                 utc_text(visit.started_at),
                 utc_text(visit.ended_at),
                 visit.outcome,

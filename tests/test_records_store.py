@@ -187,6 +187,19 @@ def test_record_and_correct_visits(store):
     assert store.audit_log(action="visit.correct")["details"].iloc[0]["supersedes"] == first
 
 
+def test_recording_the_same_visit_twice_stores_it_once(store):
+    first = store.record_visit(visit(notes="pipe ok"), actor="li")
+    # A second tap on Save, or a retry after the connection dropped: the same id, nothing new.
+    assert store.record_visit(visit(notes="pipe ok"), actor="li") == first
+    assert store.conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 1
+    assert len(store.audit_log(action="visit.record")) == 1
+    # Anything that differs is another visit: other notes, another end, another officer account.
+    assert store.record_visit(visit(notes="pipe ok, second check"), actor="li") != first
+    assert store.record_visit(visit(notes="pipe ok", ended_at=T0 + timedelta(hours=2)), actor="li") != first
+    assert store.record_visit(visit(notes="pipe ok"), actor="wang") != first
+    assert store.conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 4
+
+
 def test_visit_time_window(store):
     for day in range(3):
         store.record_visit(
