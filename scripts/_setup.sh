@@ -31,3 +31,11 @@ setup_venv() {
   # Compile the ruin-and-recreate search now (numba caches it on disk), not in the first plan.
   .venv/bin/python -c 'from planning.ruin_recreate import warm_up; warm_up()'
 }
+
+# install_cjk_font: a Chinese font for the browser (without one, Chromium on a bare Debian draws
+# every Chinese character as a box: in the dashboard, the printable route sheet and screenshots).
+install_cjk_font() {
+  if ! { command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; }; then
+    apt_install fonts-wqy-zenhei fontconfig
+  fi
+}

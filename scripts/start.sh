@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_setup.sh
+install_cjk_font
 setup_venv
 # First start: unpack the prebuilt SIMULATED history (seconds, not minutes of simulation) and, while
 # no account exists at all, create the demo accounts; their random passwords are printed here once.

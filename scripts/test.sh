@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 source scripts/_setup.sh
 # The browser tests drive the system Chromium (never a browser downloaded by `playwright install`).
 command -v chromium >/dev/null 2>&1 || apt_install chromium
+install_cjk_font
 setup_venv
 exec .venv/bin/python -m pytest -q "$@"
