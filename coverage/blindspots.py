@@ -3,7 +3,14 @@
 A **blind cell** has weight > 0 and no coverage in the last ``days`` days before ``as_of``. Blind
 cells that are H3 neighbours (share an edge) *in the same county* form one **blind spot**: without
 the county split, river corridors chain half the province into one "spot", and a county is the
-unit a detachment patrols. Spots are ranked by their total weight.
+unit a detachment patrols.
+
+**Ranking.** Spots are ranked by ``rank_weight``: the weight of the pollution sources and
+drinking-water zones in them counts in full, while the weight that grows with area alone (protected
+area and river corridors) counts at most :data:`AREA_WEIGHT_CAP` per spot, as much as one
+pollution source of middle priority. Without the cap, a reserve of 50,000 km² of empty desert (0.02 points per km²,
+1,000 points) outranks every unvisited factory in the province, though nothing there needs an
+officer more than a drone flight or remote sensing does. ``total_weight`` is kept for coverage.
 
 Reachability uses each cell centre's distance to the nearest road (metric CRS, straight-chord road
 layer, roads inside Xinjiang only). A spot is ``reachable`` when its nearest cell is within
@@ -33,6 +40,11 @@ DEFAULT_REACHABLE_KM = 10.0
 ACCESS_ROAD = "road"
 ACCESS_PARTLY = "road_and_drone"
 ACCESS_REMOTE = "drone_or_remote_sensing"
+#: Most a spot's area-driven weight (protected areas, rivers) counts towards its rank: as much as one
+#: source of middle priority (``CoverageWeights``: 1 + 0.1 x 50).
+AREA_WEIGHT_CAP = 6.0
+#: Weight components that grow with area alone.
+AREA_COMPONENTS = ("w_protected", "w_river")
 
 
 def blind_cells(
@@ -86,7 +98,7 @@ def blind_spots(
     top: int | None = None,
     split_by: str | None = "county_code",
 ) -> pd.DataFrame:
-    """Blind spots ranked by total weight (rank 1 = heaviest).
+    """Blind spots ranked by ``rank_weight`` (rank 1 = most in need; see the module docstring).
 
     ``weights`` is :func:`coverage.weights.cell_weights` output and ``last_covered_at`` the
     :func:`coverage.covered.covered_cells` column, both aligned with ``grid``. Each row: ``rank``,
@@ -95,7 +107,7 @@ def blind_spots(
     ``last_covered_at`` (latest among its cells; empty if never in the data), ``nearest_road_km``,
     ``farthest_road_km``, ``reachable``, ``in_reach_pct``, ``access`` and the member ``cells_h3``.
     ``split_by`` (a grid column, default the county) keeps spots inside one region; ``None`` merges
-    across regions.
+    across regions. ``rank_weight`` follows ``total_weight``.
     """
     mask = blind_cells(weights["weight"], last_covered_at, as_of, days)
     rows = np.flatnonzero(mask)
@@ -136,7 +148,13 @@ def blind_spots(
         [ACCESS_ROAD, ACCESS_PARTLY],
         ACCESS_REMOTE,
     )
-    spots = spots.sort_values(["total_weight", "peak_h3"], ascending=[False, True]).reset_index(drop=True)
+    area_weight = spots[list(AREA_COMPONENTS)].sum(axis=1)
+    spots.insert(
+        1, "rank_weight", spots["total_weight"] - area_weight + area_weight.clip(upper=AREA_WEIGHT_CAP)
+    )
+    spots = spots.sort_values(
+        ["rank_weight", "total_weight", "peak_h3"], ascending=[False, False, True]
+    ).reset_index(drop=True)
     spots.insert(0, "rank", np.arange(1, len(spots) + 1))
     return spots.head(top) if top is not None else spots
 

@@ -19,7 +19,14 @@ import shapely
 from pyproj import Geod, Transformer
 from shapely.geometry import LineString, Point, box
 
-from coverage.blindspots import ACCESS_PARTLY, ACCESS_REMOTE, ACCESS_ROAD, blind_spots, merge_neighbours
+from coverage.blindspots import (
+    ACCESS_PARTLY,
+    ACCESS_REMOTE,
+    ACCESS_ROAD,
+    AREA_WEIGHT_CAP,
+    blind_spots,
+    merge_neighbours,
+)
 from coverage.covered import CoverageRadii, covered_cells, fill_visit_positions
 from coverage.grid import CellIndex, cells_geodataframe, grid_from_counties
 from coverage.plan_coverage import plan_activities, plan_vs_actual, with_route_legs
@@ -363,6 +370,24 @@ def test_blind_spots_merge_neighbours_and_rank_by_weight(grid):
     recent.iloc[rows[1]] = as_of - pd.Timedelta(days=100)
     assert blind_spots(grid, weights, recent, as_of, days=90)["total_weight"].tolist() == [5.0, 3.0]
     assert merge_neighbours(np.array([a, far, b])).tolist() in ([0, 1, 0], [1, 0, 1])
+
+
+def test_a_vast_empty_reserve_does_not_outrank_an_unvisited_factory(grid):
+    index = CellIndex(grid)
+    factory, reserve = h3i.latlng_to_cell(42.1, 85.1, RES), h3i.latlng_to_cell(42.1, 85.5, RES)
+    rows = index.rows_of_cells(np.array([factory, reserve]))
+    weights = pd.DataFrame({c: 0.0 for c in COMPONENTS}, index=grid.index)
+    weights.iloc[rows[0], weights.columns.get_loc("w_source")] = 9.0
+    # Reserve and river weight grow with area: here far more than the factory's in total.
+    weights.iloc[rows[1], weights.columns.get_loc("w_protected")] = 30.0
+    weights.iloc[rows[1], weights.columns.get_loc("w_river")] = 10.0
+    weights["weight"] = weights[list(COMPONENTS)].sum(axis=1)
+    never = pd.Series(pd.NaT, index=grid.index, dtype="datetime64[ns, UTC]")
+    spots = blind_spots(grid, weights, never, pd.Timestamp("2026-11-01T00:00Z"))
+    # Area-driven weight counts at most AREA_WEIGHT_CAP towards the rank: the factory comes first.
+    assert spots["peak_h3"].tolist() == [h3i.int_to_str(factory), h3i.int_to_str(reserve)]
+    assert spots["rank_weight"].tolist() == [9.0, AREA_WEIGHT_CAP]
+    assert spots["total_weight"].tolist() == [9.0, 40.0]
 
 
 def test_blind_spots_do_not_cross_county_lines_unless_asked(grid):
