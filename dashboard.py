@@ -18,7 +18,17 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from records.accounts import LOCKOUT, LOGIN_FAILED, MAX_FAILED_ATTEMPTS, Account, AuthError, list_accounts
+from records.accounts import (
+    FAILURE_WINDOW,
+    LOCKOUT,
+    LOGIN_FAILED,
+    LOGIN_THROTTLED,
+    MAX_FAILED_ATTEMPTS,
+    Account,
+    AuthError,
+    LoginThrottled,
+    list_accounts,
+)
 from records.db import RecordsError, default_db_path
 from records.simulate import DEMO_SNAPSHOT, install_demo_snapshot
 from views import data
@@ -41,6 +51,10 @@ T = register(
         "shell.login_failed": (
             "登录失败：用户名或密码错误。连续失败 {attempts} 次后账户将被锁定 {minutes} 分钟。",
             LOGIN_FAILED,
+        ),
+        "shell.login_throttled": (
+            "最近 {minutes} 分钟内登录失败次数过多，登录已暂停，请稍后再试。",
+            LOGIN_THROTTLED,
         ),
         "shell.tagline": (
             "新疆生态环境执法支队巡护计划与覆盖分析",
@@ -131,6 +145,9 @@ def login_form() -> None:
         return
     try:
         log_in(username, password)
+    except LoginThrottled:  # says nothing about the account, so it may say what happened
+        st.error(T("shell.login_throttled", minutes=int(FAILURE_WINDOW.total_seconds() // 60)))
+        return
     except AuthError:  # one message for every failure, lockout included
         st.error(
             T(

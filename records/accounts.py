@@ -13,9 +13,34 @@ There is no default account and no default password anywhere: the first admin is
 :func:`authenticate` fails with one and the same message whatever went wrong (unknown user, wrong
 password, locked or disabled account), and takes about the same time (a password is always
 verified, against a throw-away hash when there is no usable one), so a caller learns nothing about
-which usernames exist. The real reason is kept in :attr:`AuthError.reason` and in the audit log,
-whose entry names the username that was tried. After :data:`MAX_FAILED_ATTEMPTS` wrong passwords in
-a row an account is locked for :data:`LOCKOUT`; attempts while locked do not extend the lock.
+which usernames exist. The real reason is kept in :attr:`AuthError.reason` and in the audit log.
+The audit log names a known account by its username; a username that does not exist is recorded
+only as a keyed fingerprint (``unknown#`` and 6 hex digits, :func:`unknown_name`), because what
+people type there is sometimes their password.
+
+Throttling (:class:`LoginLimits`; every password check is a row in ``login_events``):
+
+* After :data:`MAX_FAILED_ATTEMPTS` failed logins of an account (since its last success, lockout or
+  admin reset, within :data:`FAILURE_WINDOW`) it is locked for :data:`LOCKOUT`; attempts while
+  locked do not extend the lock.
+* :data:`GLOBAL_FAILURE_LIMIT` failed logins within :data:`FAILURE_WINDOW` over all accounts and
+  unknown usernames, or :data:`SOURCE_FAILURE_LIMIT` from one source (the client address), pause
+  every login (from that source) until older failures leave the window: :class:`LoginThrottled`,
+  which says so (it tells nothing about any account) and verifies no password.
+* The limits hold under concurrency: an attempt is first *reserved* in a short write transaction
+  that reads the counts, refuses when a limit is reached and otherwise records the attempt as
+  ``pending`` (pending attempts count as failures); the slow argon2 check runs outside the write
+  lock, and a second short transaction records the outcome. However many logins run in parallel,
+  at most ``max_failures`` passwords of one account are ever checked before it locks. (An attempt
+  left pending by a killed process counts as a failure until it leaves the window.)
+* Times are read on the clock in use (``now``, which the dashboard pins with ``$XUNHU_NOW``). A
+  lock ending further ahead than the lockout lasts, or failures dated more than :data:`CLOCK_SLACK`
+  ahead, were written on another clock (the real one while a demo pins an earlier day) and do
+  not count.
+
+Every decision is audited: ``auth.login``; ``auth.failure`` with the reason (``unknown_user``,
+``wrong_password``, ``locked``, ``disabled``, ``throttled``); ``auth.lockout``; ``auth.throttle``
+when a throttle starts.
 
 Functions take a :class:`records.store.Store` or a ``sqlite3.Connection``. Accounts are never
 deleted (audit entries name them); they are disabled.
@@ -23,6 +48,8 @@ deleted (audit entries name them); they are disabled.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -48,14 +75,34 @@ MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT = timedelta(minutes=15)
+#: Failed logins older than this stop counting, towards a lockout and towards the throttles.
+FAILURE_WINDOW = timedelta(minutes=15)
+#: Failed logins within the window over all accounts that pause every login. Ten times a lockout's
+#: worth from five accounts: more than the dozens of users of a detachment's office mistype, while
+#: a spray over many accounts (one or two guesses each, under every account's lockout) is stopped.
+GLOBAL_FAILURE_LIMIT = 50
+#: Failed logins within the window from one source (client address) that pause its logins.
+SOURCE_FAILURE_LIMIT = 20
+#: How far a stored time may lie ahead of the clock in use and still count: longer than any one
+#: login takes (a wait for the write lock included), far shorter than a demo clock's distance from
+#: the real one.
+CLOCK_SLACK = timedelta(minutes=5)
 #: What :func:`authenticate` tells the caller, whatever the reason (see the module docstring).
 LOGIN_FAILED = (
     f"Login failed: wrong username or password. After {MAX_FAILED_ATTEMPTS} failed attempts "
     f"an account is locked for {int(LOCKOUT.total_seconds() // 60)} minutes."
 )
+#: What a throttled login is told (the throttle does not depend on the username tried).
+LOGIN_THROTTLED = (
+    "Too many failed logins in the last "
+    f"{int(FAILURE_WINDOW.total_seconds() // 60)} minutes: logging in is paused. Try again later."
+)
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,39}")
-#: How much of a tried username the audit log keeps for a failed login.
-MAX_LOGGED_NAME_CHARS = 64
+#: Hex digits of the keyed fingerprint that stands for an unknown username in the audit log: enough
+#: to tell repeated attempts with one name apart from others, too few to confirm a guessed password.
+FINGERPRINT_HEX_DIGITS = 6
+#: How much of a client's source identifier (its address) is stored.
+MAX_SOURCE_CHARS = 64
 
 
 class HasConnection(Protocol):
@@ -71,9 +118,28 @@ class AuthError(RecordsError):
     """A failed login. ``str()`` is the same for every failure; ``reason`` says what really happened:
     ``unknown_user``, ``wrong_password``, ``locked`` or ``disabled``."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(LOGIN_FAILED)
+    def __init__(self, reason: str, message: str = LOGIN_FAILED) -> None:
+        super().__init__(message)
         self.reason = reason
+
+
+class LoginThrottled(AuthError):
+    """A login refused, unchecked, because too many logins failed recently (in total or from its
+    source); ``str()`` says so, as it reveals nothing about any account."""
+
+    def __init__(self) -> None:
+        super().__init__("throttled", LOGIN_THROTTLED)
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed logins are allowed, per account, per source and in total, and for how long."""
+
+    max_failures: int = MAX_FAILED_ATTEMPTS
+    lockout: timedelta = LOCKOUT
+    window: timedelta = FAILURE_WINDOW
+    global_failures: int = GLOBAL_FAILURE_LIMIT
+    source_failures: int = SOURCE_FAILURE_LIMIT
 
 
 @dataclass(frozen=True)
@@ -97,9 +163,14 @@ class Account:
         """Whether the account was given ``permission`` (e.g. ``drilldown``)."""
         return permission in self.permissions
 
-    def locked(self, now: datetime) -> bool:
-        """Whether too many failed logins lock the account at ``now``."""
-        return self.locked_until is not None and now < self.locked_until
+    def locked(self, now: datetime, lockout: timedelta = LOCKOUT) -> bool:
+        """Whether too many failed logins lock the account at ``now``.
+
+        A lock ending more than ``lockout`` (plus :data:`CLOCK_SLACK`) after ``now`` was set on a
+        clock ahead of ``now`` (the real one, while ``$XUNHU_NOW`` pins an earlier time): it does
+        not hold, or it would never end on the pinned clock.
+        """
+        return self.locked_until is not None and now < self.locked_until <= now + lockout + CLOCK_SLACK
 
 
 def connection(handle: Handle) -> sqlite3.Connection:
@@ -282,14 +353,20 @@ def set_password(
             "locked_until = NULL WHERE account_id = ?",
             (digest, utc_text(current_time(now)), account.account_id),
         )
+        _reset_failures(conn, account.account_id, current_time(now))
         audit.append(conn, "account.password", f"account:{account.username}", {}, actor)
 
 
-def _set_flags(handle: Handle, username: str, action: str, sql: str, actor: str | None) -> None:
+def _set_flags(
+    handle: Handle, username: str, action: str, sql: str, actor: str | None, *, reset: bool = False
+) -> None:
+    """Update an account's flags with ``sql``; ``reset`` also starts its failure count afresh."""
     conn = connection(handle)
     account = get_account(conn, username)
     with transaction(conn):
         conn.execute(f"UPDATE accounts SET {sql} WHERE account_id = ?", (account.account_id,))
+        if reset:
+            _reset_failures(conn, account.account_id, current_time())
         audit.append(conn, action, f"account:{account.username}", {}, actor)
 
 
@@ -304,8 +381,10 @@ def enable_account(handle: Handle, username: str, actor: str | None = None) -> N
 
 
 def unlock_account(handle: Handle, username: str, actor: str | None = None) -> None:
-    """Lift a lockout before it runs out and reset the failure count."""
-    _set_flags(handle, username, "account.unlock", "failed_attempts = 0, locked_until = NULL", actor)
+    """Lift a lockout before it runs out; earlier failures no longer count towards the next one."""
+    _set_flags(
+        handle, username, "account.unlock", "failed_attempts = 0, locked_until = NULL", actor, reset=True
+    )
 
 
 def admin_exists(handle: Handle) -> bool:
@@ -335,10 +414,221 @@ def _decoy_hash(hasher: PasswordHasher) -> str:
     return hasher.hash(secrets.token_urlsafe(16))
 
 
-def logged_name(username: str) -> str:
-    """A tried username as the audit log records it: printable, at most 64 characters."""
-    text = "".join(ch for ch in str(username).strip() if ch.isprintable())[:MAX_LOGGED_NAME_CHARS]
-    return text or "(empty)"
+def unknown_name(handle: Handle, username: str) -> str:
+    """How the audit log names a username that has no account: ``unknown#`` and a keyed fingerprint.
+
+    The text itself is never stored (people type their password into the username field); the same
+    name always gets the same fingerprint in one database (its key, in ``login_secret``, is random
+    per database), so repeated attempts with one name can be told apart from a spray of names.
+    """
+    name = unicodedata.normalize("NFKC", str(username)).strip().lower()
+    if not name:
+        return "unknown#(empty)"
+    key = connection(handle).execute("SELECT fingerprint_key FROM login_secret").fetchone()[0]
+    digest = hmac.new(key, name.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    return f"unknown#{digest[:FINGERPRINT_HEX_DIGITS]}"
+
+
+def _source_text(source: str | None) -> str:
+    """A client's source identifier as stored: printable, bounded, '' when unknown."""
+    return "".join(ch for ch in str(source or "").strip() if ch.isprintable())[:MAX_SOURCE_CHARS]
+
+
+def _reset_failures(conn: sqlite3.Connection, account_id: int, moment: datetime) -> None:
+    """Start an account's failure count afresh (an admin unlock or a new password)."""
+    conn.execute(
+        "INSERT INTO login_events (at, kind, account_id) VALUES (?, 'reset', ?)",
+        (utc_text(moment), account_id),
+    )
+
+
+def _recent_failures(
+    conn: sqlite3.Connection,
+    moment: datetime,
+    window: timedelta,
+    *,
+    account_id: int | None = None,
+    source: str | None = None,
+    pending: bool = True,
+) -> int:
+    """Failed (and, with ``pending``, still unchecked) logins within ``window`` before ``moment``:
+    of one account since its last success, lockout or reset, of one source, or of all."""
+    kinds = ("pending", "failure") if pending else ("failure",)
+    sql = (
+        f"SELECT count(*) FROM login_events WHERE kind IN ({', '.join('?' for _ in kinds)}) "
+        "AND at > ? AND at <= ?"
+    )
+    params: list = [*kinds, utc_text(moment - window), utc_text(moment + CLOCK_SLACK)]
+    if account_id is not None:
+        sql += (
+            " AND account_id = ? AND event_id > coalesce((SELECT max(event_id) FROM login_events "
+            "WHERE account_id = ? AND kind IN ('success', 'lockout', 'reset')), 0)"
+        )
+        params += [account_id, account_id]
+    if source is not None:
+        sql += " AND source = ?"
+        params.append(source)
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One login attempt between its reservation and its outcome."""
+
+    account: Account | None
+    actor: str
+    source: str
+    #: The hash to check the password against (None: check the decoy, the attempt fails).
+    password_hash: str | None
+    #: Why it fails whatever the password (None: it depends on the password).
+    reason: str | None
+    #: Its ``login_events`` row; None when it was refused at once (locked, disabled, throttled).
+    event_id: int | None
+
+
+def _refusal(
+    conn: sqlite3.Connection, account: Account | None, source: str, moment: datetime, limits: LoginLimits
+) -> tuple[str, dict] | None:
+    """Why an attempt is refused before any password is checked (reason, audit details), or None."""
+    in_total = _recent_failures(conn, moment, limits.window)
+    if in_total >= limits.global_failures:
+        return "throttled", {"scope": "all", "recent_failures": in_total}
+    from_source = _recent_failures(conn, moment, limits.window, source=source) if source else 0
+    if from_source >= limits.source_failures:
+        return "throttled", {"scope": "source", "recent_failures": from_source}
+    if account is None:
+        return None
+    if account.disabled:
+        return "disabled", {}
+    if account.locked(moment, limits.lockout):
+        return "locked", {"until": utc_text(account.locked_until)}
+    # Failures still being checked count too: this is what caps parallel guesses at the limit.
+    of_account = _recent_failures(conn, moment, limits.window, account_id=account.account_id)
+    if of_account >= limits.max_failures:
+        return "locked", {"recent_failures": of_account}
+    return None
+
+
+def _reserve(
+    conn: sqlite3.Connection, username: str, source: str, moment: datetime, limits: LoginLimits
+) -> _Attempt:
+    """Refuse an attempt (audited) or record it as pending, in one short write transaction."""
+    name = unicodedata.normalize("NFKC", str(username)).strip().lower()
+    with transaction(conn):
+        row = conn.execute("SELECT * FROM accounts WHERE username = ?", (name,)).fetchone() if name else None
+        account = None if row is None else _account(row)
+        actor = account.username if account is not None else unknown_name(conn, username)
+        refusal = _refusal(conn, account, source, moment, limits)
+        if refusal is not None:
+            reason, details = refusal
+            audit.append(
+                conn,
+                "auth.failure",
+                f"account:{actor}",
+                {"reason": reason, "source": source, **details},
+                actor,
+            )
+            return _Attempt(account, actor, source, None, reason, None)
+        event_id = conn.execute(
+            "INSERT INTO login_events (at, kind, account_id, source) VALUES (?, 'pending', ?, ?) "
+            "RETURNING event_id",
+            (utc_text(moment), None if account is None else account.account_id, source),
+        ).fetchone()[0]
+    if account is None:
+        return _Attempt(None, actor, source, None, "unknown_user", event_id)
+    return _Attempt(account, actor, source, row["password_hash"], None, event_id)
+
+
+def _verified(hasher: PasswordHasher, password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``; without a hash the decoy is checked (and fails).
+
+    An over-long input can never be a stored password (they are refused when set); it is still
+    verified, cut short and against the decoy, so that it costs the same time as any other failure.
+    """
+    usable = password_hash is not None and len(password) <= MAX_PASSWORD_CHARS
+    try:
+        hasher.verify(password_hash if usable else _decoy_hash(hasher), password[:MAX_PASSWORD_CHARS])
+    except (VerificationError, InvalidHashError):
+        return False
+    return usable
+
+
+def _record_success(
+    conn: sqlite3.Connection, attempt: _Attempt, new_hash: str | None, moment: datetime
+) -> Account:
+    """Record a reserved attempt as a login (resetting the account's count); return the account."""
+    account = attempt.account
+    obj = f"account:{attempt.actor}"
+    with transaction(conn):
+        conn.execute("UPDATE login_events SET kind = 'success' WHERE event_id = ?", (attempt.event_id,))
+        conn.execute(
+            "UPDATE accounts SET failed_attempts = 0, locked_until = NULL, last_login_at = ? WHERE account_id = ?",
+            (utc_text(moment), account.account_id),
+        )
+        if new_hash is not None:
+            conn.execute(
+                "UPDATE accounts SET password_hash = ? WHERE account_id = ?", (new_hash, account.account_id)
+            )
+            audit.append(conn, "account.rehash", obj, {}, attempt.actor)
+        audit.append(conn, "auth.login", obj, {"source": attempt.source}, attempt.actor)
+    return replace(account, failed_attempts=0, locked_until=None, last_login_at=moment)
+
+
+def _count_account_failure(
+    conn: sqlite3.Connection, attempt: _Attempt, moment: datetime, limits: LoginLimits
+) -> int:
+    """Count a wrong password against its account, locking it at the limit; return the count."""
+    account, obj = attempt.account, f"account:{attempt.actor}"
+    failures = _recent_failures(conn, moment, limits.window, account_id=account.account_id, pending=False)
+    if failures < limits.max_failures:
+        conn.execute(
+            "UPDATE accounts SET failed_attempts = ? WHERE account_id = ?", (failures, account.account_id)
+        )
+        return failures
+    until = utc_text(moment + limits.lockout)
+    conn.execute(
+        "UPDATE accounts SET failed_attempts = 0, locked_until = ? WHERE account_id = ?",
+        (until, account.account_id),
+    )
+    # The lockout row ends this count: attempts after the lock start a new one.
+    conn.execute(
+        "INSERT INTO login_events (at, kind, account_id, source) VALUES (?, 'lockout', ?, ?)",
+        (utc_text(moment), account.account_id, attempt.source),
+    )
+    audit.append(conn, "auth.lockout", obj, {"until": until, "failures": failures}, attempt.actor)
+    return failures
+
+
+def _note_throttle(
+    conn: sqlite3.Connection, attempt: _Attempt, moment: datetime, limits: LoginLimits
+) -> None:
+    """Audit ``auth.throttle`` when this failure is the one that reaches a throttle's limit."""
+    window_minutes = int(limits.window.total_seconds() // 60)
+    in_total = _recent_failures(conn, moment, limits.window, pending=False)
+    if in_total == limits.global_failures:
+        details = {"scope": "all", "failures": in_total, "window_minutes": window_minutes}
+        audit.append(conn, "auth.throttle", "login:all", details, attempt.actor)
+    if not attempt.source:
+        return
+    from_source = _recent_failures(conn, moment, limits.window, source=attempt.source, pending=False)
+    if from_source == limits.source_failures:
+        details = {"scope": "source", "failures": from_source, "window_minutes": window_minutes}
+        audit.append(conn, "auth.throttle", f"login:source:{attempt.source}", details, attempt.actor)
+
+
+def _record_failure(
+    conn: sqlite3.Connection, attempt: _Attempt, moment: datetime, limits: LoginLimits
+) -> str:
+    """Record a reserved attempt as failed (lockout and throttle included); return the reason."""
+    reason = attempt.reason or "wrong_password"
+    details: dict = {"reason": reason, "source": attempt.source}
+    with transaction(conn):
+        conn.execute("UPDATE login_events SET kind = 'failure' WHERE event_id = ?", (attempt.event_id,))
+        if attempt.account is not None:
+            details["failed_attempts"] = _count_account_failure(conn, attempt, moment, limits)
+        audit.append(conn, "auth.failure", f"account:{attempt.actor}", details, attempt.actor)
+        _note_throttle(conn, attempt, moment, limits)
+    return reason
 
 
 def authenticate(
@@ -347,78 +637,29 @@ def authenticate(
     password: str,
     now: datetime | None = None,
     *,
-    max_failures: int = MAX_FAILED_ATTEMPTS,
-    lockout: timedelta = LOCKOUT,
+    source: str | None = None,
+    limits: LoginLimits = LoginLimits(),
     hasher: PasswordHasher | None = None,
 ) -> Account:
-    """Check a login; return the account or raise :class:`AuthError` (same message for every failure).
+    """Check a login; return the account or raise :class:`AuthError` (same message for every failure)
+    or :class:`LoginThrottled`.
 
-    Every attempt is audited with the username tried as the actor (``auth.login`` or
-    ``auth.failure`` with the reason; ``auth.lockout`` when the account gets locked).
+    ``source`` identifies the client (its address) for the per-source throttle. Every attempt is
+    audited, known accounts by their username, unknown ones by :func:`unknown_name` (see the module
+    docstring for the actions and the throttling).
     """
     conn = connection(handle)
     moment = current_time(now)
     hasher = hasher or default_hasher()
-    name = unicodedata.normalize("NFKC", str(username)).strip().lower()
-    row = conn.execute("SELECT * FROM accounts WHERE username = ?", (name,)).fetchone() if name else None
-    account = None if row is None else _account(row)
-    if account is None:
-        reason = "unknown_user"
-    elif account.disabled:
-        reason = "disabled"
-    elif account.locked(moment):
-        reason = "locked"
-    else:
-        reason = None
-    # An over-long input can never be a stored password (they are refused when set); it is still
-    # verified (cut short, against the decoy) so that it costs the same time as any other failure.
-    too_long = len(password) > MAX_PASSWORD_CHARS
-    usable_hash = row["password_hash"] if reason is None and not too_long else _decoy_hash(hasher)
-    try:
-        hasher.verify(usable_hash, password[:MAX_PASSWORD_CHARS])
-        verified = reason is None and not too_long
-    except (VerificationError, InvalidHashError):
-        verified = False
-    if reason is None and not verified:
-        reason = "wrong_password"
-    # Hashed before the write transaction: argon2 takes long enough to hold up other writers.
-    new_hash = (
-        hasher.hash(password) if reason is None and hasher.check_needs_rehash(row["password_hash"]) else None
-    )
-    at = utc_text(moment)
-    actor = account.username if account is not None else logged_name(username)
-    obj = f"account:{actor}"
-    with transaction(conn):
-        if reason is None:
-            conn.execute(
-                "UPDATE accounts SET failed_attempts = 0, locked_until = NULL, last_login_at = ? "
-                "WHERE account_id = ?",
-                (at, account.account_id),
-            )
-            if new_hash is not None:
-                conn.execute(
-                    "UPDATE accounts SET password_hash = ? WHERE account_id = ?",
-                    (new_hash, account.account_id),
-                )
-                audit.append(conn, "account.rehash", obj, {}, actor)
-            audit.append(conn, "auth.login", obj, {}, actor)
-            return replace(account, failed_attempts=0, locked_until=None, last_login_at=moment)
-        details: dict = {"reason": reason}
-        if reason == "wrong_password":
-            failures = conn.execute(
-                "UPDATE accounts SET failed_attempts = failed_attempts + 1 WHERE account_id = ? "
-                "RETURNING failed_attempts",
-                (account.account_id,),
-            ).fetchone()[0]
-            details["failed_attempts"] = failures
-            if failures >= max_failures:
-                until = moment + lockout
-                conn.execute(
-                    "UPDATE accounts SET failed_attempts = 0, locked_until = ? WHERE account_id = ?",
-                    (utc_text(until), account.account_id),
-                )
-                audit.append(
-                    conn, "auth.lockout", obj, {"until": utc_text(until), "failures": failures}, actor
-                )
-        audit.append(conn, "auth.failure", obj, details, actor)
-    raise AuthError(reason)
+    attempt = _reserve(conn, username, _source_text(source), moment, limits)
+    if attempt.reason == "throttled":
+        raise LoginThrottled()  # not verified: the throttle tells nothing about the account
+    # Outside any transaction: argon2 takes long enough to hold up other writers.
+    verified = _verified(hasher, attempt.password_hash, password)
+    if attempt.event_id is None:
+        raise AuthError(attempt.reason)
+    if verified:
+        stored = attempt.password_hash
+        new_hash = hasher.hash(password) if hasher.check_needs_rehash(stored) else None
+        return _record_success(conn, attempt, new_hash, moment)
+    raise AuthError(_record_failure(conn, attempt, moment, limits))

@@ -340,6 +340,34 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         """
         + _append_only("road_closures", "road closures"),
     ),
+    (
+        6,
+        "login events for throttling (per account, per source, in total) and the username-fingerprint key",
+        """
+        CREATE TABLE login_events (
+            event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('pending', 'success', 'failure', 'lockout', 'reset')),
+            account_id INTEGER REFERENCES accounts(account_id),
+            source TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX login_events_at ON login_events(at);
+        CREATE INDEX login_events_account ON login_events(account_id, event_id);
+        CREATE TRIGGER login_events_settle_once BEFORE UPDATE ON login_events
+        WHEN NOT (OLD.kind = 'pending' AND NEW.kind IN ('success', 'failure') AND NEW.at = OLD.at
+                  AND NEW.account_id IS OLD.account_id AND NEW.source = OLD.source
+                  AND NEW.event_id = OLD.event_id)
+        BEGIN SELECT RAISE(ABORT, 'a login event only changes once, from pending to success or failure'); END;
+        CREATE TRIGGER login_events_no_delete BEFORE DELETE ON login_events
+        BEGIN SELECT RAISE(ABORT, 'login events cannot be deleted'); END;
+        CREATE TABLE login_secret (
+            secret_id INTEGER PRIMARY KEY CHECK (secret_id = 1),
+            fingerprint_key BLOB NOT NULL CHECK (length(fingerprint_key) = 32)
+        );
+        INSERT INTO login_secret (secret_id, fingerprint_key) VALUES (1, randomblob(32));
+        """
+        + _append_only("login_secret", "the username-fingerprint key"),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

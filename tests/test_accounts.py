@@ -100,13 +100,24 @@ def test_unknown_user_and_wrong_password_look_the_same_but_are_logged_apart(stor
     assert str(unknown) == str(wrong) == LOGIN_FAILED
     assert (unknown.reason, wrong.reason) == ("unknown_user", "wrong_password")
     log = store.audit_log(action="auth.failure")
-    assert log["actor"].tolist() == ["mallory", "alice"]
+    assert re.fullmatch(r"unknown#[0-9a-f]{6}", log["actor"].iloc[0]) and log["actor"].iloc[1] == "alice"
     assert [d["reason"] for d in log["details"]] == ["unknown_user", "wrong_password"]
     assert log["details"].iloc[1]["failed_attempts"] == 1
-    # Whatever is typed as a username is logged as printable text of bounded length.
-    failure(store, "x\x00y" * 100, PASSWORD)
-    logged = store.audit_log(action="auth.failure")["actor"].iloc[-1]
-    assert logged == ("xy" * 100)[:64]
+
+
+def test_unknown_usernames_are_logged_only_as_a_keyed_fingerprint(store, alice, tmp_path):
+    # Someone types the password into the username field: it must not reach the audit log.
+    for typed in (PASSWORD, " Correct Horse Battery ", "x\x00y" * 100, ""):
+        failure(store, typed, PASSWORD)
+    actors = store.audit_log(action="auth.failure")["actor"].tolist()
+    dumped = "\n".join(line for line in store.conn.iterdump())
+    assert PASSWORD not in dumped and "horse" not in dumped.lower() and "xyxy" not in dumped
+    # The same name (in any case) correlates, another does not; the empty name says so.
+    assert actors[0] == actors[1] != actors[2]
+    assert actors[3] == "unknown#(empty)"
+    # The key is per database: the same name in another database gets another fingerprint.
+    with open_store(tmp_path / "other.sqlite") as other:
+        assert accounts.unknown_name(other, PASSWORD) != actors[0] == accounts.unknown_name(store, PASSWORD)
 
 
 def test_five_failures_lock_the_account_for_fifteen_minutes(store, alice):
@@ -139,9 +150,10 @@ def test_a_success_resets_the_failure_count(store, alice):
 
 
 def test_lockout_threshold_and_duration_are_parameters(store, alice):
+    limits = accounts.LoginLimits(max_failures=2, lockout=timedelta(hours=1))
     for _ in range(2):
         with pytest.raises(AuthError):
-            authenticate(store, "alice", "wrong", T0, max_failures=2, lockout=timedelta(hours=1), hasher=FAST)
+            authenticate(store, "alice", "wrong", T0, limits=limits, hasher=FAST)
     assert get_account(store, "alice").locked_until == T0 + timedelta(hours=1)
 
 

@@ -7,12 +7,23 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import streamlit as st
+from argon2 import PasswordHasher
 from dashboard_fixtures import DEMO_NOW
 from streamlit.testing.v1 import AppTest
 
 from records.access import NOT_AVAILABLE
-from records.accounts import LOGIN_FAILED, MAX_FAILED_ATTEMPTS, get_account
+from records.accounts import (
+    GLOBAL_FAILURE_LIMIT,
+    LOGIN_FAILED,
+    LOGIN_THROTTLED,
+    MAX_FAILED_ATTEMPTS,
+    AuthError,
+    authenticate,
+    get_account,
+)
 from records.store import open_store
+from views.session import client_source
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,6 +108,41 @@ def test_lockout_after_five_failures_refuses_even_the_right_password(demo_record
         assert get_account(store, username).locked(datetime.fromisoformat(DEMO_NOW))
     assert len(_audit(path, "auth.lockout")) == 1
     assert _audit(path, "auth.failure")[-1].details["reason"] == "locked"
+
+
+def test_a_throttled_login_says_so_and_is_not_checked(demo_records):
+    path, accounts = demo_records
+    username, password = accounts["officer"]
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with open_store(path) as store:
+        for guess in range(GLOBAL_FAILURE_LIMIT):  # a spray of unknown names, on the dashboard's clock
+            with pytest.raises(AuthError):
+                authenticate(store, f"nobody{guess}", "guess", datetime.fromisoformat(DEMO_NOW), hasher=cheap)
+    at = _submit(_shell(lang="zh"), username, password)
+    (error,) = at.error
+    assert error.value == "最近 15 分钟内登录失败次数过多，登录已暂停，请稍后再试。"
+    at = _submit(_shell(lang="en"), username, password)
+    assert [error.value for error in at.error] == [LOGIN_THROTTLED]
+    assert not _logged_in(at)
+    refused = _audit(path, "auth.failure")[-2:]
+    assert [(row.actor, row.details["reason"]) for row in refused] == [(username, "throttled")] * 2
+    assert len(_audit(path, "auth.throttle")) == 1
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "source"),
+    [
+        (None, "", None),  # Streamlit gives no address for a local peer
+        (None, "10.9.9.9, 198.51.100.2", "198.51.100.2"),  # the hop the local proxy appended
+        ("203.0.113.7", "", "203.0.113.7"),
+        ("203.0.113.7", "198.51.100.2", "203.0.113.7"),  # a remote peer's header is not trusted
+    ],
+)
+def test_the_login_source_is_the_client_address(monkeypatch, peer, forwarded, source):
+    context = type(st.context)
+    monkeypatch.setattr(context, "ip_address", property(lambda self: peer))
+    monkeypatch.setattr(context, "headers", property(lambda self: {"X-Forwarded-For": forwarded}))
+    assert client_source() == source
 
 
 def test_login_shows_the_role_menu_and_session_expiry_sends_back_to_login(demo_records, monkeypatch):

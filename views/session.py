@@ -66,10 +66,25 @@ def require_login() -> Account:
     return account
 
 
+def client_source() -> str | None:
+    """The client's address, for the per-source login throttle (None when it is not known).
+
+    The server listens on 127.0.0.1 only, so a remote client comes through the reverse proxy on the
+    same host (README). Streamlit gives no address for such a local peer; the client's is then the
+    last ``X-Forwarded-For`` hop, the one the proxy appended (earlier hops are whatever the client
+    sent). A non-local peer is its own source, whatever header it sends.
+    """
+    peer = st.context.ip_address
+    if peer:
+        return peer
+    hops = [hop.strip() for hop in st.context.headers.get("X-Forwarded-For", "").split(",")]
+    return hops[-1] or None
+
+
 def log_in(username: str, password: str) -> Account:
     """Authenticate and start a session (raises ``records.accounts.AuthError`` with a user-ready text)."""
     with records_store() as store:
-        session = access.login(store, username, password, now())
+        session = access.login(store, username, password, now(), source=client_source())
     st.session_state[SESSION_KEY] = session
     st.session_state[ACCOUNT_KEY] = session.account
     st.session_state.pop(NOTICE_KEY, None)
