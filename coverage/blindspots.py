@@ -34,6 +34,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from coverage.weights import COMPONENTS
+from layers.spreadsheet import has_simulated
 
 #: A spot whose nearest cell centre is farther than this from a road needs a drone or remote sensing.
 DEFAULT_REACHABLE_KM = 10.0
@@ -212,5 +213,5 @@ def main(argv: list[str]) -> int:
         "resolution": args.resolution,
         "reachable_km": args.reachable_km,
     }
-    inputs.write_table(spots, args.format, args.out, meta=meta)
+    inputs.write_table(spots, args.format, args.out, meta=meta, simulated=has_simulated(records.visits))
     return 0

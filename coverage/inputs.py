@@ -24,7 +24,7 @@ from coverage.sites import day_start_utc, draw_status, site_table
 from coverage.stats import region_stats
 from coverage.weights import CoverageWeights, cell_weights
 from layers.datasets import load_context, load_targets
-from layers.spreadsheet import safe_frame
+from layers.spreadsheet import csv_text, export_notes, rounded
 from records.db import RecordsError, default_db_path
 from records.store import open_store
 
@@ -223,18 +223,22 @@ def read_draws(
     return pd.concat(frames, ignore_index=True).drop_duplicates("site_id", keep="last")
 
 
-def write_table(table: pd.DataFrame, fmt: str, out: str | None, meta: dict | None = None) -> None:
-    """Print or write ``table`` as CSV or as JSON ``{**meta, "rows": [...]}``.
+def write_table(
+    table: pd.DataFrame, fmt: str, out: str | None, meta: dict | None = None, simulated: bool = False
+) -> None:
+    """Print or write ``table`` as CSV or as JSON ``{**meta, "notes": [...], "rows": [...]}``.
 
-    Numbers are rounded to 2 decimals, coordinates (``lon``, ``lat``) to 5 (about 1 m).
+    Numbers are rounded to 2 decimals, coordinates (``lon``, ``lat``) to 5 (about 1 m). The notes
+    are the attribution and, when ``simulated`` records went into the table, the SIMULATED note
+    (:func:`layers.spreadsheet.export_notes`; in CSV the leading lines starting with ``#``).
     """
-    digits = {c: 5 if c in ("lon", "lat") else 2 for c in table.select_dtypes("float").columns}
-    table = table.round(digits)
+    table = rounded(table)
+    notes = export_notes(simulated)
     if fmt == "csv":
-        text = safe_frame(table).to_csv(index=False)
+        text = csv_text(table, notes)
     else:
         rows = json.loads(table.to_json(orient="records", date_format="iso", force_ascii=False))
-        text = json.dumps({**(meta or {}), "rows": rows}, ensure_ascii=False, indent=1) + "\n"
+        text = json.dumps({**(meta or {}), "notes": notes, "rows": rows}, ensure_ascii=False, indent=1) + "\n"
     if out:
         Path(out).write_text(text, encoding="utf-8")
     else:

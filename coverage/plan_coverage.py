@@ -30,6 +30,7 @@ import pandas as pd
 from coverage.grid import to_metric
 from coverage.sites import inspections, values_for
 from coverage.stats import BY_LEVELS
+from layers.spreadsheet import has_simulated
 from records.db import LOCAL_TZ
 
 #: ``--legs``: the planner's route, straight lines between stops, or stops only.
@@ -259,5 +260,6 @@ def main(argv: list[str]) -> int:
             meta["stops"] = json.loads(stops.to_json(orient="records", date_format="iso", force_ascii=False))
         else:
             print(f"planned site stops inspected: {done} of {len(stops)}", file=sys.stderr)
-    inputs.write_table(table, args.format, args.out, meta=meta)
+    simulated = records is not None and has_simulated(records.visits)
+    inputs.write_table(table, args.format, args.out, meta=meta, simulated=simulated)
     return 0

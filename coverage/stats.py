@@ -25,6 +25,7 @@ import pandas as pd
 from coverage.grid import REGION_COLUMNS
 from coverage.sites import values_for
 from layers.schema import CATEGORIES
+from layers.spreadsheet import has_simulated
 
 BY_LEVELS = {
     "prefecture": ("prefecture_code", "prefecture_name"),
@@ -156,6 +157,10 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     inputs.write_table(
-        table, args.format, args.out, meta={"since": args.since, "until": args.until, "by": args.by}
+        table,
+        args.format,
+        args.out,
+        meta={"since": args.since, "until": args.until, "by": args.by},
+        simulated=has_simulated(records.visits),
     )
     return 0

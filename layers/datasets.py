@@ -87,6 +87,14 @@ def load_targets(layers: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
 ROSTER_COLUMNS = ("officer_id", "name", "prefecture_code", "team_id", "skills", "conflicts")
 
 
+def registry_simulated(site_ids: list[str] | None = None) -> bool:
+    """Whether any registry row (of ``site_ids``, if given) is simulated demo data."""
+    targets = load_targets()
+    if site_ids is not None:
+        targets = targets[targets["site_id"].isin(site_ids)]
+    return bool(targets["simulated"].fillna(False).astype(bool).any())
+
+
 def load_roster(path: str | Path | None = None) -> pd.DataFrame:
     """The officer roster (default: the shipped simulated one) with every value as a string.
 

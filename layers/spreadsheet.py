@@ -1,5 +1,12 @@
-"""Spreadsheet-safe exports: neutralise formula injection (CSV injection) in CSV and Excel text values.
+"""Exports for people: formula-safe CSV and Excel, rounded numbers, attribution and the SIMULATED note.
 
+**Notes.** The data licences require attribution wherever the data goes, and simulated demo records
+must never pass for real ones, so every export starts with :func:`export_notes`: the attribution of
+``data/SOURCES.md`` and, when the exported rows include simulated ones, a SIMULATED line. In CSV they
+are the leading lines starting with ``#`` (:func:`csv_text`; a spreadsheet shows them as the first
+rows, a program skips the lines starting with ``#`` before the header); in Excel an "about" sheet.
+
+**Formula injection.**
 Why: visit notes, officer names and registry (site) names are typed by people and go verbatim into
 CSV exports. Excel, WPS and LibreOffice treat a cell starting with ``=``, ``+``, ``-`` or ``@`` (and
 a leading tab or carriage return, which some of them strip first) as a formula, so a note such as
@@ -25,7 +32,22 @@ from typing import Any
 
 import pandas as pd
 
+from layers.datasets import attribution
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+NOTE_PREFIX = "# "
+#: Decimals kept in exports: coordinates to about 1 m, everything else to 0.01.
+COORDINATE_DECIMALS = 5
+DECIMALS = 2
+_NOTE_TEXT = {
+    "attribution": {"zh": "数据来源与署名：", "en": "Data sources and attribution: "},
+    "simulated": {
+        "zh": "模拟数据（SIMULATED）：本导出含模拟的演示记录（simulated 列为 true），并非真实执法记录。",
+        "en": "SIMULATED: this export contains simulated demo records (column simulated = true); "
+        "they are not real enforcement records.",
+    },
+    "about": {"zh": "说明", "en": "about"},
+}
 _PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -48,9 +70,15 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def workbook_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
-    """An .xlsx workbook (openpyxl) with one sheet per frame, in memory; text that a spreadsheet would
-    read as a formula is stored as quote-prefixed text (sheet names are cut to Excel's 31 characters)."""
+def workbook_bytes(
+    sheets: dict[str, pd.DataFrame], notes: list[str] | None = None, lang: str = "en"
+) -> bytes:
+    """An .xlsx workbook (openpyxl) with one sheet per frame, in memory, and the ``notes`` (see
+    :func:`export_notes`) on a last "about" sheet; text that a spreadsheet would read as a formula is
+    stored as quote-prefixed text (sheet names are cut to Excel's 31 characters)."""
+    if notes:
+        about = _NOTE_TEXT["about"]["zh" if lang == "zh" else "en"]
+        sheets = {**sheets, about: pd.DataFrame({about: [safe_note(note) for note in notes]})}
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, frame in sheets.items():
@@ -61,3 +89,36 @@ def workbook_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
                         cell.data_type = "s"  # openpyxl made a formula of a leading "="
                         cell.quotePrefix = True
     return buffer.getvalue()
+
+
+def export_notes(simulated: bool, lang: str = "en") -> list[str]:
+    """The lines every export carries: the data attribution, and the SIMULATED note if ``simulated``."""
+    lang = lang if lang in ("zh", "en") else "en"
+    notes = [_NOTE_TEXT["attribution"][lang] + attribution()]
+    if simulated:
+        notes.append(_NOTE_TEXT["simulated"][lang])
+    return notes
+
+
+def has_simulated(*frames: pd.DataFrame) -> bool:
+    """Whether any row of the frames has a true ``simulated`` column."""
+    return any("simulated" in f.columns and f["simulated"].fillna(False).astype(bool).any() for f in frames)
+
+
+def rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Floats rounded for people: ``lon``/``lat`` to :data:`COORDINATE_DECIMALS`, others to :data:`DECIMALS`."""
+    floats = frame.select_dtypes("float").columns
+    return frame.round({c: COORDINATE_DECIMALS if c in ("lon", "lat") else DECIMALS for c in floats})
+
+
+def csv_text(frame: pd.DataFrame, notes: list[str], headers: dict[str, str] | None = None) -> str:
+    """``frame`` as formula-safe CSV text, numbers :func:`rounded`, after its notes (lines starting
+    with ``# ``); ``headers`` renames columns (e.g. into the interface language)."""
+    table = safe_frame(rounded(frame)).rename(columns=headers or {})
+    lines = "".join(f"{NOTE_PREFIX}{safe_note(note)}\n" for note in notes)
+    return lines + table.to_csv(index=False, lineterminator="\n")
+
+
+def safe_note(note: str) -> str:
+    """A note on one line (a line break would start a data row)."""
+    return " ".join(str(note).split())

@@ -18,8 +18,8 @@ from pathlib import Path
 import gpxpy.gpx
 import pandas as pd
 
-from layers.datasets import attribution
-from layers.spreadsheet import safe_cell
+from layers.datasets import attribution, registry_simulated
+from layers.spreadsheet import NOTE_PREFIX, export_notes, safe_cell, safe_note
 from planning.plan import load_plan_dict
 from planning.travel import TravelMatrix, travel_matrix
 
@@ -134,18 +134,28 @@ def team_kml(plan: dict, team: dict, legs: list[list[tuple[float, float]]]) -> s
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
-def write_team_csv(team: dict, path: Path) -> None:
-    """The team's stop list as UTF-8 CSV (with BOM, so spreadsheet programs read the Chinese names).
+def write_team_csv(team: dict, path: Path, notes: list[str]) -> None:
+    """The team's stop list as UTF-8 CSV (with BOM, so spreadsheet programs read the Chinese names),
+    after its ``notes`` (:func:`layers.spreadsheet.export_notes`: attribution, SIMULATED).
 
     Text cells that a spreadsheet would run as a formula (a site named ``+cmd``) get a leading
     apostrophe; numbers are written unchanged (see :mod:`layers.spreadsheet`)."""
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        handle.writelines(f"{NOTE_PREFIX}{safe_note(note)}\n" for note in notes)
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for stop in team["stops"]:
             # Version 1 plans: the inspection started on arrival, no breaks were planned.
             row = {"start": stop["arrive"], "leg_break_minutes": 0, **stop}
             writer.writerow({key: safe_cell(value) for key, value in row.items()})
+
+
+def plan_notes(plan: dict, lang: str = "en") -> list[str]:
+    """The export notes of a plan: attribution, and SIMULATED when one of its sites is simulated."""
+    site_ids = [
+        str(stop["id"]) for team in plan["teams"] for stop in team["stops"] if stop.get("type") == "site"
+    ]
+    return export_notes(registry_simulated(site_ids), lang)
 
 
 def export_plan(
@@ -158,6 +168,7 @@ def export_plan(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     legs = plan_legs(plan, network) if {"gpx", "kml"} & set(formats) else {}
+    notes = plan_notes(plan) if "csv" in formats else []
     written = []
     for team in plan["teams"]:
         stem = out / str(team["team_id"])
@@ -168,7 +179,7 @@ def export_plan(
             stem.with_suffix(".kml").write_text(team_kml(plan, team, legs[team["team_id"]]), encoding="utf-8")
             written.append(stem.with_suffix(".kml"))
         if "csv" in formats:
-            write_team_csv(team, stem.with_suffix(".csv"))
+            write_team_csv(team, stem.with_suffix(".csv"), notes)
             written.append(stem.with_suffix(".csv"))
     return written
 

@@ -1,8 +1,10 @@
 """Export of visits for people and other tools: CSV (one row per visit) or GeoJSON (points).
 
 Times are written as ISO-8601 UTC text so every tool reads them the same way; visits without a
-position are kept in the CSV and written with a null geometry in GeoJSON. Text cells of the CSV
-that a spreadsheet would run as a formula get a leading apostrophe (:mod:`layers.spreadsheet`).
+position are kept in the CSV and written with a null geometry in GeoJSON. The CSV starts with the
+attribution and, when simulated visits are among the rows, the SIMULATED note (lines starting with
+``#``); coordinates are rounded to 5 decimals (about 1 m), and text cells that a spreadsheet would
+run as a formula get a leading apostrophe (:mod:`layers.spreadsheet`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from layers.schema import WGS84
-from layers.spreadsheet import safe_frame
+from layers.spreadsheet import csv_text, export_notes, has_simulated
 from records.db import RecordsError
 
 FORMATS = ("csv", "geojson")
@@ -29,8 +31,8 @@ def export_visits(visits: pd.DataFrame, out: str | Path, fmt: str) -> Path:
     for column in ("started_at", "ended_at"):
         table[column] = table[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     if fmt == "csv":
-        # Notes and names are free text: neutralise spreadsheet formulas (see layers.spreadsheet).
-        safe_frame(table).to_csv(out, index=False)
+        # Notes and names are free text: csv_text neutralises spreadsheet formulas.
+        out.write_text(csv_text(table, export_notes(has_simulated(visits))), encoding="utf-8-sig")
         return out
     geometry = gpd.points_from_xy(table["lon"], table["lat"])
     frame = gpd.GeoDataFrame(table, geometry=geometry, crs=WGS84)

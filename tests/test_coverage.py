@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from export_reading import split_export
 from pyproj import Geod, Transformer
 from shapely.geometry import LineString, Point, box
 
@@ -584,8 +585,10 @@ def test_cli_report_and_blindspots_on_a_small_database(tmp_path, monkeypatch, ca
     assert sum(r["weight"] for r in report["rows"][:-1]) == pytest.approx(total["weight"], abs=0.01 * 25)
     code = blindspots.main(["--days", "90", "--top", "3", "--as-of", "2026-10-31", *common])
     assert code == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    notes, body = split_export(capsys.readouterr().out)
+    lines = body.strip().splitlines()
     assert lines[0].startswith("rank,total_weight") and len(lines) == 4
+    assert "OpenStreetMap" in notes[0]
 
     plan = _plan()
     plan["teams"][0]["stops"][1].update(id="PS-00001", lon=87.618, lat=43.785)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import importlib
 import io
 
 import openpyxl
 import pandas as pd
 import pytest
+from export_reading import export_frame, export_rows
 
 from coverage.inputs import write_table
 from layers.spreadsheet import safe_cell, safe_frame, workbook_bytes
@@ -72,16 +72,18 @@ def _visits() -> pd.DataFrame:
 
 def test_visit_csv_export_neutralises_formulas(tmp_path):
     out = export_visits(_visits(), tmp_path / "v.csv", "csv")
-    with out.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    notes, rows = export_rows(out)
     assert len(rows) == 2
+    # The attribution, and the SIMULATED note since one of the visits is simulated.
+    assert notes[0].startswith("Data sources and attribution: Road network © OpenStreetMap")
+    assert notes[1].startswith("SIMULATED: this export contains simulated demo records")
     assert rows[0]["notes"] == "'" + FORMULA
     assert rows[0]["site_id"] == "'+cmd"
     assert rows[1]["officers"] == "'@Li" and rows[1]["reason"] == "'-gate locked"
     assert rows[0]["officers"] == "李;王" and rows[1]["notes"] == "乌鲁木齐 东区"
     # Numbers stay numbers, negative ones included.
     assert rows[0]["lon"] == "-87.625" and rows[0]["lat"] == "-43.5" and rows[1]["visit_id"] == "-2"
-    table = pd.read_csv(out)
+    table = export_frame(out)[1]
     assert table["lon"].dtype == float and table["lon"].tolist() == [-87.625, 87.6]
     assert table["visit_id"].tolist() == [1, -2]
 
@@ -117,8 +119,9 @@ def test_visit_export_cli(tmp_path, monkeypatch):
     )
     out = tmp_path / "v.csv"
     assert cli("visits", "export", "--format", "csv", "--out", str(out)) == 0
-    table = pd.read_csv(out)
+    notes, table = export_frame(out)
     assert table["notes"].tolist() == ["'" + FORMULA]
+    assert len(notes) == 1  # a real visit: attribution, no SIMULATED note
     assert table["lon"].tolist() == [87.6]
 
 
@@ -136,14 +139,13 @@ def test_team_csv_neutralises_formulas(tmp_path):
         "stops": [stop(0, "PS0001", "+cmd", -87.5, -43.25), stop(1, "PS0002", "乌鲁木齐水源地", 87.6, 43.8)],
     }
     path = tmp_path / "T1.csv"
-    write_team_csv(team, path)
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    write_team_csv(team, path, ["=attribution", "second\nnote"])
+    notes, rows = export_rows(path)
+    assert notes == ["=attribution", "second note"]
     assert [r["name"] for r in rows] == ["'+cmd", "乌鲁木齐水源地"]
     assert rows[0]["lon"] == "-87.5" and rows[0]["lat"] == "-43.25" and rows[0]["leg_km"] == "-0.0"
     assert rows[1]["leg_km"] == "12.5" and rows[0]["arrive"] == "2026-11-24T09:00:00+08:00"
-    table = pd.read_csv(path, encoding="utf-8-sig")
-    assert table["lon"].tolist() == [-87.5, 87.6]
+    assert export_frame(path)[1]["lon"].tolist() == [-87.5, 87.6]
 
 
 def test_excel_export_keeps_formulas_as_text_that_reads_as_typed():
@@ -171,7 +173,8 @@ def test_excel_export_keeps_formulas_as_text_that_reads_as_typed():
 
 def test_coverage_report_csv_neutralises_formulas(capsys):
     table = pd.DataFrame({"region_name": [FORMULA, "昌吉州"], "coverage_pct": [-0.5, 98.18034]})
-    write_table(table, "csv", None)
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    write_table(table, "csv", None, simulated=True)
+    notes, rows = export_rows(capsys.readouterr().out)
+    assert len(notes) == 2 and "SIMULATED" in notes[1]
     assert [r["region_name"] for r in rows] == ["'" + FORMULA, "昌吉州"]
     assert [r["coverage_pct"] for r in rows] == ["-0.5", "98.18"]

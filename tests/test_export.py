@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import xml.etree.ElementTree as ET
 
 import gpxpy
 import pytest
+from export_reading import export_rows
 from patrol_fixtures import make_targets, ring_sites, scenario_dict
 
 from planning import export
@@ -54,8 +54,8 @@ def test_export_writes_every_format_per_team(plan, tmp_path):
         ns = {"k": export.KML_NS}
         assert len(kml.findall(".//k:Point", ns)) == len(stops)
         assert (kml.find(".//k:LineString", ns) is not None) == bool(moving)
-        with (tmp_path / f"{team['team_id']}.csv").open(encoding="utf-8-sig") as handle:
-            rows = list(csv.DictReader(handle))
+        notes, rows = export_rows(tmp_path / f"{team['team_id']}.csv")
+        assert "OpenStreetMap" in notes[0]
         assert [r["id"] for r in rows] == [s["id"] for s in stops]
         assert rows[-1]["arrive"] == stops[-1]["arrive"]
     assert legs_drawn > 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
+from export_reading import export_frame
 from records_fixtures import small_plan
 
 from layers.__main__ import COMMANDS as LAYERS_COMMANDS
@@ -130,7 +130,7 @@ def test_record_list_export_backup_restore(db, tmp_path, capsys):
     assert "PS0002" in listed and "PS0001" not in listed
     out = tmp_path / "v.csv"
     assert cli("visits", "export", "--format", "csv", "--out", str(out)) == 0
-    table = pd.read_csv(out)
+    table = export_frame(out)[1]
     assert table["started_at"].tolist() == ["2026-11-24T01:00:00Z", "2026-11-25T01:00:00Z"]  # +08:00 -> UTC
     assert table["officers"].iloc[0] == "Li;Wang"
     backup = tmp_path / "b.sqlite"
@@ -166,7 +166,10 @@ def test_draw_commits_a_system_seed_and_a_re_draw_needs_a_reason(db, tmp_path, c
         (commit,) = store.audit_log(action="draw.commit").itertuples()
         (result,) = store.audit_log(action="draw").itertuples()
     assert commit.actor == "tester" and commit.details["seed"] == record["seed"]
-    assert result.object.startswith("draw:2026Q4:prefecture:650100") and result.details["result"] == record["result"]
+    assert (
+        result.object.startswith("draw:2026Q4:prefecture:650100")
+        and result.details["result"] == record["result"]
+    )
     assert cli("draw", "--period", "2026Q4", "--regions", "乌鲁木齐市") == 1
     assert "re-draw needs a reason" in capsys.readouterr().err
     assert cli("draw", "--period", "2026Q4", "--regions", "乌鲁木齐市", "--reason", "roster was wrong") == 0

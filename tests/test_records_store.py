@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import geopandas as gpd
 import pandas as pd
 import pytest
+from export_reading import export_frame
 from records_fixtures import SITE_LAT, SITE_LON, dump, small_plan
 
 from records.backup import restore
@@ -252,7 +253,7 @@ def test_export_csv_and_geojson(store, tmp_path):
     store.record_visit(visit())
     store.record_visit(visit(site_id="PS0002", lon=None, lat=None, outcome="violation"))
     frame = store.visits()
-    csv = pd.read_csv(export_visits(frame, tmp_path / "v.csv", "csv"))
+    csv = export_frame(export_visits(frame, tmp_path / "v.csv", "csv"))[1]
     assert csv["site_id"].tolist() == ["PS0001", "PS0002"]
     assert csv["started_at"].iloc[0] == "2026-11-24T02:00:00Z"
     geo = gpd.read_file(export_visits(frame, tmp_path / "v.geojson", "geojson"))

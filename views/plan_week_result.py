@@ -16,7 +16,7 @@ from coverage.inputs import has_records, load_model
 from coverage.plan_coverage import plan_activities, plan_period, with_route_legs
 from layers.schema import CATEGORIES
 from planning.check import check_plan
-from planning.export import plan_legs, team_gpx, team_kml, write_team_csv
+from planning.export import plan_legs, plan_notes, team_gpx, team_kml, write_team_csv
 from planning.scenario import parse_scenario
 from records import access
 from records.closures import as_planning_closures, get_closure
@@ -24,6 +24,7 @@ from records.db import RecordsError
 from views import plan_overrides
 from views.basemap import build_basemap
 from views.data import basemap, records_store, road_network, site_prefectures, targets
+from views.i18n import language
 from views.map_controls import Legend
 from views.offline_map import show_map
 from views.plan_tables import (
@@ -251,10 +252,10 @@ def save_and_approve(result: dict, account, key: str | None, done: str, refused:
     st.success(T(done, **result["saved"]))
 
 
-def _team_csv(team: dict) -> bytes:
+def _team_csv(plan: dict, team: dict) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "team.csv"
-        write_team_csv(team, path)
+        write_team_csv(team, path, plan_notes(plan, language()))
         return path.read_bytes()
 
 
@@ -275,7 +276,7 @@ def _downloads(plan: dict, plan_json: str, legs: dict) -> None:
         f"{stem}.kml",
         "application/vnd.google-earth.kml+xml",
     )
-    cols[2].download_button(T("plan.download.csv"), _team_csv(team), f"{stem}.csv", "text/csv")
+    cols[2].download_button(T("plan.download.csv"), _team_csv(plan, team), f"{stem}.csv", "text/csv")
     cols[3].download_button(
         T("plan.download.sheet"), route_sheet_html(plan, team, targets()), f"{stem}.html", "text/html"
     )
