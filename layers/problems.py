@@ -6,12 +6,19 @@ command, so each stage adds to one list rather than stopping at the first fault.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import pandas as pd
 
 Severity = Literal["error", "repair", "warning"]
+
+# What a text cell has no business holding: an HTML tag, closing tag or comment ("<img",
+# "</script", "<!--"; a browser reads a tag only with the letter right after "<", so "a < b" and
+# "<5 t/d" do not match), a JS template-literal expression, a script URL, or an event-handler
+# attribute ("onerror=").
+_MARKUP = re.compile(r"</?[a-z][a-z0-9-]*|<!|\$\{|javascript\s*:|\bon[a-z]+\s*=", re.IGNORECASE)
 
 
 class LayerFileError(Exception):
@@ -68,3 +75,14 @@ def is_missing(value: object) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # array-like values are never "missing" as a whole
         return False
+
+
+def find_markup(text: str) -> str | None:
+    """The first piece of HTML or JavaScript markup in ``text`` (``"<img"``, ``"${"``,
+    ``"javascript:"``, ``"onerror="``), or ``None`` when there is none.
+
+    The dashboard escapes every text it shows, so markup is harmless there; it is reported because
+    a registry name holding it is almost surely a mistake or a probe, and other tools may not escape.
+    """
+    found = _MARKUP.search(text)
+    return None if found is None else found.group(0)

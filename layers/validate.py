@@ -22,7 +22,7 @@ import shapely
 from layers.datasets import load_context
 from layers.gcj02 import gcj02_coords_to_wgs84
 from layers.io import RawLayer, read_raw
-from layers.problems import Problem, is_missing
+from layers.problems import Problem, find_markup, is_missing
 from layers.regions import REGION_COLUMNS, assign_regions, inside_xinjiang
 from layers.schema import (
     CATEGORIES,
@@ -189,7 +189,20 @@ class _Checker:
         if column == "last_inspected" and parsed > self.today:
             self.add(index, column, cell, f"date is in the future (today is {self.today.isoformat()})")
             return None
+        if parse is _text:
+            self._check_markup(index, column, parsed)
         return parsed
+
+    def _check_markup(self, index: int, column: str, text: str) -> None:
+        """Warn about HTML/JS markup in a free-text cell; the value is kept exactly as written."""
+        markup = find_markup(text)
+        if markup is not None:
+            self.add(
+                index, column, text,
+                f"contains HTML/script markup ({markup!r}); stored as written and shown as plain "
+                "text by the dashboard, but check where this file came from",
+                "warning",
+            )  # fmt: skip
 
     def _check_layers(self, values: dict[str, list[object]]) -> None:
         for index, (layer, kind) in enumerate(zip(values["layer"], values["kind"], strict=True)):

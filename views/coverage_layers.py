@@ -16,6 +16,7 @@ import pandas as pd
 from branca.colormap import LinearColormap
 
 from views.map_controls import Legend
+from views.web_text import web_text
 
 #: Red (nothing covered) to yellow to green (all covered): the usual reading of a coverage map.
 COVERAGE_COLOURS = ("#d73027", "#fee08b", "#1a9850")
@@ -57,7 +58,8 @@ def choropleth(
             {
                 **feature,
                 "properties": {
-                    "region": region,
+                    # Region and place names reach the tooltip's innerHTML unescaped by folium.
+                    "region": web_text(region),
                     "value": no_data if missing else f"{percent:.1f} %",
                     "fill": coverage_colour(None if missing else float(percent)),
                 },
@@ -96,7 +98,7 @@ def blind_spot_layer(spots: pd.DataFrame, name: str, labels: dict[str, str]) -> 
                 "properties": {
                     "rank": int(spot.rank),
                     "weight": f"{spot.total_weight:.1f}",
-                    "where": spot.where,
+                    "where": web_text(spot.where),
                     "road_km": "—" if not math.isfinite(road_km) else f"{road_km:.1f}",
                     "remote": labels["yes"] if spot.access == "drone_or_remote_sensing" else labels["no"],
                     "fill": ramp(float(spot.total_weight)),

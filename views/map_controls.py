@@ -6,10 +6,10 @@ and they sit inside ``.leaflet-container`` like Leaflet's built-in controls.
 
 from __future__ import annotations
 
-import html
-
 from branca.element import Element, MacroElement
 from jinja2 import Template
+
+from views.web_text import web_text
 
 _STYLE = """<style>
 .xunhu-legend{background:rgba(255,255,255,.92);padding:6px 9px;border-radius:5px;
@@ -56,11 +56,9 @@ class Legend(_StyledControl):
         super().__init__()
         self._name = "Legend"
         self.position = position
-        items = "".join(
-            f'<div><i style="{html.escape(css)}"></i>{html.escape(label)}</div>' for css, label in rows
-        )
+        items = "".join(f'<div><i style="{web_text(css)}"></i>{web_text(label)}</div>' for css, label in rows)
         self.inner_html = (
-            f"<details{' open' if expanded else ''}><summary>{html.escape(title)}</summary>{items}</details>"
+            f"<details{' open' if expanded else ''}><summary>{web_text(title)}</summary>{items}</details>"
         )
 
 
@@ -76,4 +74,4 @@ class Attribution(_StyledControl):
     def __init__(self, text: str) -> None:
         super().__init__()
         self._name = "Attribution"
-        self.text_html = html.escape(text)
+        self.text_html = web_text(text)

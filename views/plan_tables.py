@@ -9,7 +9,6 @@ times, site details and a checklist per site).
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 
 import geopandas as gpd
@@ -19,6 +18,7 @@ from layers.schema import CATEGORIES, KINDS
 from views.i18n import register
 from views.pages.my_sites import checklist
 from views.route_layers import first_day, plan_day
+from views.web_text import web_text
 
 _TEXT = {
     "plan.col.team": ("队伍", "Team"),
@@ -378,7 +378,7 @@ def route_sheet_html(plan: dict, team: dict, targets: gpd.GeoDataFrame) -> str:
     kind, category, region, service time and a checklist."""
     registry = _registry(targets)
     start = first_day(plan)
-    esc = html.escape
+    esc = web_text
     head = [
         T("plan.col.seq"),
         T("plan.col.day"),
@@ -412,7 +412,7 @@ def route_sheet_html(plan: dict, team: dict, targets: gpd.GeoDataFrame) -> str:
             depart=esc(_time_on(date, stop["depart"])),
         )
         cells = [
-            str(stop["seq"]),
+            esc(stop["seq"]),
             f"{plan_day(start, stop['arrive'])} · {esc(day_label(date))}",
             times,
             f"<b>{esc(str(stop['name']))}</b>{detail}",

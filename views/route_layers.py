@@ -10,12 +10,12 @@ for the base.
 from __future__ import annotations
 
 import datetime as dt
-import html
 
 import folium
 
 from views.basemap import view_for
 from views.i18n import register
+from views.web_text import web_text
 
 T = register(
     {
@@ -104,7 +104,9 @@ def team_group(
     team = plan["teams"][index]
     team_id = str(team["team_id"])
     colour, marker_colour = team_style(index)
-    group = folium.FeatureGroup(name=T("plan.map.team_layer", team=team_id), show=True)
+    # Team ids come from the roster: the layer control shows names as HTML, tooltips are JS
+    # template literals, so every text below goes through web_text.
+    group = folium.FeatureGroup(name=web_text(T("plan.map.team_layer", team=team_id)), show=True)
     stops = team["stops"]
     for day, lines in sorted(_day_lines(stops, legs, start).items()):
         folium.PolyLine(
@@ -113,10 +115,10 @@ def team_group(
             weight=4,
             opacity=0.9 if day % 2 else 0.7,
             dash_array=day_dash(day),
-            tooltip=T("plan.map.team_day", team=team_id, day=day),
+            tooltip=web_text(T("plan.map.team_day", team=team_id, day=day)),
         ).add_to(group)
     for stop in stops:
-        name = html.escape(str(stop["name"]))
+        name = str(stop["name"])
         location = (float(stop["lat"]), float(stop["lon"]))
         if stop["type"] == "site":
             text = T(
@@ -127,15 +129,18 @@ def team_group(
                 arrive=str(stop["arrive"])[11:16],
                 name=name,
             )
-            folium.Marker(location, icon=_number_icon(int(stop["seq"]), colour), tooltip=text).add_to(group)
+            marker = folium.Marker(
+                location, icon=_number_icon(int(stop["seq"]), colour), tooltip=web_text(text)
+            )
+            marker.add_to(group)
         elif stop.get("night") is not None:
             text = T("plan.map.night", team=team_id, night=int(stop["night"]) + 1, name=name)
             icon = folium.Icon(icon="bed", prefix="fa", color=marker_colour, icon_color="white")
-            folium.Marker(location, icon=icon, tooltip=text).add_to(group)
+            folium.Marker(location, icon=icon, tooltip=web_text(text)).add_to(group)
         elif stop["seq"] == 0:
             text = T("plan.map.base", team=team_id, name=name)
             icon = folium.Icon(icon="house", prefix="fa", color=marker_colour, icon_color="white")
-            folium.Marker(location, icon=icon, tooltip=text).add_to(group)
+            folium.Marker(location, icon=icon, tooltip=web_text(text)).add_to(group)
     return group
 
 
@@ -177,7 +182,7 @@ def previous_routes_group(
 ) -> folium.FeatureGroup:
     """The routes of a replaced plan in one layer ``name``: every team's legs dashed grey, under
     the new plan's coloured routes."""
-    group = folium.FeatureGroup(name=name, show=True)
+    group = folium.FeatureGroup(name=web_text(name), show=True)
     for team in plan["teams"]:
         team_id = str(team["team_id"])
         lines = [[(lat, lon) for lon, lat in leg] for leg in legs.get(team_id, []) if len(leg) >= 2]
@@ -186,7 +191,12 @@ def previous_routes_group(
             lines = [[(float(s["lat"]), float(s["lon"])) for s in stops]] if len(stops) >= 2 else []
         for line in lines:
             folium.PolyLine(
-                line, color="#888888", weight=3, opacity=0.8, dash_array="8 8", tooltip=f"{name} {team_id}"
+                line,
+                color="#888888",
+                weight=3,
+                opacity=0.8,
+                dash_array="8 8",
+                tooltip=web_text(f"{name} {team_id}"),
             ).add_to(group)
     return group
 

@@ -18,6 +18,7 @@ from folium.plugins import FastMarkerCluster
 from layers.schema import CATEGORY_ZH
 from views.map_controls import Legend
 from views.web_geometry import for_web, simplified_metric
+from views.web_text import web_columns, web_text
 
 #: Fill colour per risk level 1 (low) .. 5 (high): a colour-blind-safe green-to-red ramp.
 RISK_COLOURS = {1: "#1a9850", 2: "#91cf60", 3: "#fee08b", 4: "#fc8d59", 5: "#d73027"}
@@ -51,17 +52,13 @@ POLYGON_TOLERANCE_M = 100.0
 DECIMALS = 4
 
 # Builds each circle marker and its tooltip in the browser from one row of the data array:
-# [lat, lon, risk colour, field 1, field 2, ...] in SOURCE_FIELDS order.
+# [lat, lon, risk colour, field 1, field 2, ...] in SOURCE_FIELDS order. Labels and fields arrive
+# escaped by views.web_text (the same escaping as the polygons' tooltips), so they are not escaped here.
 _CALLBACK = """function (row) {
     var labels = %(labels)s;
-    var esc = function (s) {
-        return String(s).replace(/[&<>"]/g, function (c) {
-            return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c];
-        });
-    };
     var html = "<table>";
     for (var i = 0; i < labels.length; i++) {
-        html += "<tr><th>" + esc(labels[i]) + "&nbsp;</th><td>" + esc(row[i + 3]) + "</td></tr>";
+        html += "<tr><th>" + labels[i] + "&nbsp;</th><td>" + row[i + 3] + "</td></tr>";
     }
     var marker = L.circleMarker(new L.LatLng(row[0], row[1]), {
         radius: 6, color: "#333333", weight: 1, fillColor: row[2], fillOpacity: 0.9
@@ -73,6 +70,8 @@ _CALLBACK = """function (row) {
 
 def tooltip_table(targets: gpd.GeoDataFrame) -> pd.DataFrame:
     """The tooltip text of every target: one string column per tooltip field (all layers).
+
+    Plain text: the layers escape it with :func:`views.web_text.web_columns` before it reaches HTML.
 
     Categories read "key 重点"; a missing inspection date reads "never"; the boundary row says
     :data:`APPROXIMATE_NOTE` for placeholder shapes.
@@ -100,7 +99,9 @@ def _polygon_layer(targets: gpd.GeoDataFrame, style: dict) -> folium.GeoJson:
     fields = [column for column, _ in POLYGON_FIELDS]
     aliases = [label for _, label in POLYGON_FIELDS]
     shapes = for_web(simplified_metric(targets[["geometry"]], POLYGON_TOLERANCE_M), DECIMALS)
-    frame = gpd.GeoDataFrame(tooltip_table(targets).loc[shapes.index, fields], geometry=shapes.geometry)
+    # folium's GeoJsonTooltip puts property values into innerHTML as they are: escape them first.
+    table = web_columns(tooltip_table(targets).loc[shapes.index, fields])
+    frame = gpd.GeoDataFrame(table, geometry=shapes.geometry)
     return folium.GeoJson(
         frame.__geo_interface__,
         style_function=lambda _feature: style,
@@ -112,7 +113,7 @@ def _polygon_layer(targets: gpd.GeoDataFrame, style: dict) -> folium.GeoJson:
 
 
 def _source_cluster(sources: gpd.GeoDataFrame) -> FastMarkerCluster:
-    table = tooltip_table(sources)
+    table = web_columns(tooltip_table(sources))
     columns = [column for column, _ in SOURCE_FIELDS]
     colours = sources["risk_level"].map(RISK_COLOURS).fillna("#999999")
     rows = [
@@ -121,7 +122,9 @@ def _source_cluster(sources: gpd.GeoDataFrame) -> FastMarkerCluster:
             sources.geometry, colours, table[columns].itertuples(index=False), strict=True
         )
     ]
-    callback = _CALLBACK % {"labels": json.dumps([label for _, label in SOURCE_FIELDS], ensure_ascii=False)}
+    callback = _CALLBACK % {
+        "labels": json.dumps([web_text(label) for _, label in SOURCE_FIELDS], ensure_ascii=False)
+    }
     return FastMarkerCluster(
         rows,
         callback=callback,

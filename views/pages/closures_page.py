@@ -36,6 +36,7 @@ from views.i18n import language_key, register
 from views.map_controls import Legend
 from views.offline_map import localize
 from views.session import require_login, today
+from views.web_text import web_text
 
 MAP_HEIGHT_PX = 520
 MAP_WIDTH_PX = 900
@@ -259,14 +260,18 @@ def _closure_map(
         folium.GeoJson(
             row["geojson"],
             style_function=_style(colour, dash, fill),
-            tooltip=f"{row['name']} · {reason_label(row['reason'])} · {period_label(row['period'])}",
+            tooltip=web_text(
+                f"{row['name']} · {reason_label(row['reason'])} · {period_label(row['period'])}"
+            ),
         ).add_to(groups["shipped"])
     for row in chief:
         colour, dash, fill = CHIEF_STYLE[row.in_force(day)]
         folium.GeoJson(
             mapping(row.geometry),
             style_function=_style(colour, dash, fill),
-            tooltip=f"{row.name} · {reason_label(row.reason)} · {row.period or '—'} · {row.created_by}",
+            tooltip=web_text(
+                f"{row.name} · {reason_label(row.reason)} · {row.period or '—'} · {row.created_by}"
+            ),
         ).add_to(groups["chief"])
     for group in groups.values():
         group.add_to(m)
@@ -274,7 +279,7 @@ def _closure_map(
         folium.GeoJson(
             mapping(circle(preview["lon"], preview["lat"], preview["radius"])),
             style_function=_style("#1565c0", "2 4", 0.15),
-            tooltip=T("closures.legend.new"),
+            tooltip=web_text(T("closures.legend.new")),
         ).add_to(m)
     rows = [
         (f"border-top:4px solid {SHIPPED_STYLE[True][0]}", T("closures.legend.shipped_on")),

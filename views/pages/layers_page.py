@@ -29,6 +29,7 @@ from views.i18n import language_key, register
 from views.offline_map import show_map
 from views.session import require_login, today
 from views.target_layers import prepare_target_map, select_targets, target_groups
+from views.web_text import web_text
 
 MAP_HEIGHT_PX = 520
 SITE_ZOOM = 11
@@ -278,9 +279,15 @@ def _map(shown: gpd.GeoDataFrame, site: pd.Series | None) -> None:
     if site is not None:
         point = site.geometry.representative_point()
         centre, zoom = (point.y, point.x), SITE_ZOOM
-        ring = folium.FeatureGroup(name=str(site["site_id"]))
+        # The layer control shows the group's name as HTML; the tooltip is a JS template literal.
+        ring = folium.FeatureGroup(name=web_text(site["site_id"]))
         folium.CircleMarker(
-            (point.y, point.x), radius=14, color="#e6007e", weight=3, fill=False, tooltip=str(site["name"])
+            (point.y, point.x),
+            radius=14,
+            color="#e6007e",
+            weight=3,
+            fill=False,
+            tooltip=web_text(site["name"]),
         ).add_to(ring)
         groups.append(ring)
     show_map(m, key="layers_map", height_px=MAP_HEIGHT_PX, groups=groups, centre=centre, zoom=zoom)
