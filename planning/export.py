@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import html
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -118,9 +119,11 @@ def team_kml(plan: dict, team: dict, legs: list[list[tuple[float, float]]]) -> s
     for stop in team["stops"]:
         mark = ET.SubElement(doc, f"{{{KML_NS}}}Placemark")
         ET.SubElement(mark, f"{{{KML_NS}}}name").text = f"{stop['seq']:02d} {stop['name']}"
-        ET.SubElement(
-            mark, f"{{{KML_NS}}}description"
-        ).text = f"{stop['type']} {stop['id']}: arrive {stop['arrive']}, depart {stop['depart']}"
+        # Google Earth shows a description as HTML (after XML decoding): the site id comes from an
+        # import, so it is escaped for HTML here and ElementTree escapes that for XML.
+        ET.SubElement(mark, f"{{{KML_NS}}}description").text = html.escape(
+            f"{stop['type']} {stop['id']}: arrive {stop['arrive']}, depart {stop['depart']}"
+        )
         point = ET.SubElement(mark, f"{{{KML_NS}}}Point")
         ET.SubElement(point, f"{{{KML_NS}}}coordinates").text = f"{stop['lon']},{stop['lat']}"
     line_points = [p for leg in legs for p in leg]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import xml.etree.ElementTree as ET
 
 import folium
 import pandas as pd
@@ -17,6 +18,7 @@ from shapely.geometry import Point, box
 
 from layers.datasets import load_targets
 from layers.problems import find_markup
+from planning.export import KML_NS, team_kml
 from records.simulate import install_demo_snapshot
 from records.store import open_store
 from views.coverage_layers import choropleth
@@ -144,6 +146,18 @@ def test_route_sheet_and_legend_escape_names(hostile_plan):
     legend = Legend(IMG, [("background:red", f"{team['team_id']} ({team['base']})")])
     assert "<img" not in legend.inner_html and "${" not in legend.inner_html
     assert html.unescape(legend.inner_html).count(IMG) == 2
+
+
+def test_kml_stop_descriptions_are_html_escaped_for_google_earth(hostile_plan):
+    plan = json.loads(json.dumps(hostile_plan))
+    team = plan["teams"][0]
+    site = next(stop for stop in team["stops"] if stop["type"] == "site")
+    site["id"] = f"PS-1{IMG}"
+    root = ET.fromstring(team_kml(plan, team, []).split("?>", 1)[1])
+    texts = [element.text for element in root.iter(f"{{{KML_NS}}}description")]
+    # What Google Earth renders as HTML (the XML-decoded text) holds no tag, yet reads as typed.
+    described = next(text for text in texts if "PS-1" in text)
+    assert "<img" not in described and IMG in html.unescape(described)
 
 
 def test_coverage_choropleth_escapes_region_names():
