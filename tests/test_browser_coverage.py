@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dashboard_fixtures import DEMO_NOW
+from export_reading import split_export
 from playwright.sync_api import Page, expect
 
 from coverage.inputs import period
@@ -30,11 +31,22 @@ BLIND_STROKE = "#3f007d"
 COVERED_FILL = "#2b8cbe"
 
 
+#: The English headers of the exported columns this test reads.
+EXPORT_COLUMNS = {
+    "Prefecture code": "prefecture_code",
+    "Due sites inspected": "sites_due_inspected",
+    "Site coverage %": "site_coverage_pct",
+}
+
+
 def _region_csv(page: Page) -> pd.DataFrame:
     """The per-region table as the page's CSV download gives it."""
     with page.expect_download(timeout=WAIT_MS) as download:
         page.get_by_role("button", name="Download CSV").click()
-    return pd.read_csv(io.BytesIO(Path(download.value.path()).read_bytes()), dtype={"prefecture_code": str})
+    notes, body = split_export(Path(download.value.path()))
+    # Every export names its sources and says the demo records are simulated.
+    assert "OpenStreetMap" in notes[0] and notes[1].startswith("SIMULATED")
+    return pd.read_csv(io.StringIO(body), dtype={"Prefecture code": str}).rename(columns=EXPORT_COLUMNS)
 
 
 def _open_coverage(page: Page, log_in) -> None:

@@ -173,3 +173,15 @@ def test_excel_export_round_trips(tiny_db, model):
     )
     assert list(workbook) == ["regions", "trend"]
     assert workbook["regions"]["sites_due"].tolist() == table["sites_due"].tolist()
+
+
+def test_the_page_explains_the_blind_spot_rule_and_where_the_records_end(tiny_db):
+    at = _run(account_for("manager"))
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    # The last visit was three days before NOW (Beijing time); the weeks after it have no records.
+    last_visit = (NOW - timedelta(days=3)).date().isoformat()
+    assert any(f"The records end on {last_visit}" in text for text in captions)
+    assert any(text.startswith("Ranking: the attention weight of pollution sources") for text in captions)
+    (blind,) = [d.value for d in at.dataframe if "rank_weight" in d.value.columns]
+    assert blind["rank_weight"].is_monotonic_decreasing

@@ -23,10 +23,12 @@ import pandas as pd
 import streamlit as st
 
 from coverage import inputs
+from coverage.blindspots import AREA_WEIGHT_CAP
 from coverage.grid import DEFAULT_RESOLUTION, FINE_RESOLUTION
 from layers.datasets import load_context
 from layers.schema import CATEGORIES, XINJIANG_METRIC_CRS
-from layers.spreadsheet import safe_frame, workbook_bytes
+from layers.spreadsheet import csv_text, export_notes, has_simulated, rounded, workbook_bytes
+from records.db import LOCAL_TZ as BEIJING
 from records.db import default_db_path
 from views import data
 from views.basemap import build_basemap
@@ -41,6 +43,7 @@ from views.coverage_layers import (
 from views.coverage_results import (
     TREND_COLUMNS,
     CoverageResult,
+    Scope,
     TrackCoverage,
     compute,
     coverage_scope,
@@ -50,7 +53,7 @@ from views.coverage_results import (
     region_table,
     track_coverage,
 )
-from views.i18n import language_key, register
+from views.i18n import language, language_key, register
 from views.offline_map import show_map
 from views.session import audit_refusal, require_login, today
 
@@ -129,6 +132,26 @@ T = register(
             "Blind spots (weight not covered in the period)",
         ),
         "coverage.no_blind": ("本时段没有盲区。", "No blind spots in this period."),
+        "coverage.blind.rank_weight": ("排序权重", "Rank weight"),
+        "coverage.blind_rule": (
+            "排序规则：盲区内污染源和饮用水水源保护区的关注权重全额计入；随面积增长的权重（自然保护区、河流）"
+            "每个盲区最多计 {cap:g} 分（相当于一个中等优先级的污染源），所以大片无人荒漠不会排在未检查的企业前面。"
+            "“总权重”为全部权重。",
+            "Ranking: the attention weight of pollution sources and drinking-water zones in a spot counts in "
+            "full; weight that grows with area alone (protected areas, rivers) counts at most {cap:g} points "
+            "per spot (one pollution source of middle priority), so vast empty desert does not outrank an "
+            "unvisited factory. 'Weight' is the total.",
+        ),
+        "coverage.records_end": (
+            "记录截至 {day}（北京时间）：之后的周没有记录，趋势图只画到这一周。",
+            "The records end on {day} (Beijing time): later weeks have no records, so the trend stops there.",
+        ),
+        "coverage.no_records": ("本时段没有任何巡查记录。", "There are no records in this period."),
+        "coverage.col.prefecture_code": ("地州代码", "Prefecture code"),
+        "coverage.col.county_code": ("县代码", "County code"),
+        "coverage.sheet.regions": ("各地区统计", "regions"),
+        "coverage.sheet.blind": ("盲区", "blind spots"),
+        "coverage.sheet.trend": ("每周趋势", "weekly trend"),
         "coverage.table": ("各地区统计", "Per-region table"),
         "coverage.col.name": ("名称", "Name"),
         "coverage.col.prefecture": ("地州市", "Prefecture"),
@@ -159,6 +182,19 @@ T = register(
     }
 )
 
+#: Blind-spot columns shown and exported, with their label keys.
+BLIND_LABELS = {
+    "rank": "coverage.blind.rank",
+    "rank_weight": "coverage.blind.rank_weight",
+    "total_weight": "coverage.blind.weight",
+    "where": "coverage.blind.where",
+    "cells": "coverage.blind.cells",
+    "area_km2": "coverage.blind.area",
+    "nearest_road_km": "coverage.blind.road_km",
+    "access": "coverage.blind.access",
+}
+#: Region codes, exported before the shown columns (other tools join on them).
+CODE_LABELS = {"prefecture_code": "coverage.col.prefecture_code", "county_code": "coverage.col.county_code"}
 #: Region-table columns shown, with their label keys (the frame keeps the core's column names).
 TABLE_LABELS = {
     "prefecture_name": "coverage.col.prefecture",
@@ -370,6 +406,73 @@ def _shown_table(table: pd.DataFrame, level: str) -> pd.DataFrame:
     return shown
 
 
+def _blind_table(spots: pd.DataFrame) -> pd.DataFrame:
+    """The blind spots' shown columns, access in the page language."""
+    blind = spots[[column for column in BLIND_LABELS if column in spots.columns]]
+    return blind.assign(access=blind["access"].map(lambda code: T(f"coverage.access.{code}")))
+
+
+def _weekly(result: CoverageResult, scope: Scope) -> pd.DataFrame:
+    """The weekly trend of the account's scope: one row per week start (ISO day), measures labelled."""
+    trend = result.trend
+    wanted = scope.prefecture or "total"
+    weekly = trend[trend["prefecture_code"] == wanted].set_index("week")[list(TREND_COLUMNS)]
+    weekly = weekly.rename(columns={c: T(MEASURE_LABELS[c]) for c in TREND_COLUMNS})
+    # ISO day labels: they sort in time order and read the same in both languages.
+    weekly.index = [day.isoformat() for day in weekly.index]
+    weekly.index.name = T("coverage.trend_week")
+    return weekly
+
+
+def _records_end(result: CoverageResult) -> date | None:
+    """The Beijing day of the last visit in the period's records (None without any)."""
+    if result.visits.empty:
+        return None
+    return pd.Timestamp(result.visits["started_at"].max()).tz_convert(BEIJING).date()
+
+
+def _downloads(
+    table: pd.DataFrame,
+    shown: pd.DataFrame,
+    spots: pd.DataFrame,
+    weekly: pd.DataFrame,
+    stem: str,
+    result: CoverageResult,
+) -> None:
+    """CSV and Excel of what the page shows: headers in the page language, numbers rounded, the
+    attribution and (for demo records) the SIMULATED note."""
+    codes = [column for column in CODE_LABELS if column in table.columns and column in _code_columns(shown)]
+    regions = pd.concat([table[codes], shown], axis=1)
+    headers = {column: T(key) for column, key in {**CODE_LABELS, **TABLE_LABELS}.items()}
+    notes = export_notes(has_simulated(result.visits), language())
+    buttons = st.columns(2)
+    buttons[0].download_button(
+        T("coverage.download_csv"),
+        csv_text(regions, notes, headers).encode("utf-8-sig"),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        key="coverage.csv",
+    )
+    blind = _blind_table(spots) if not spots.empty else pd.DataFrame(columns=list(BLIND_LABELS))
+    sheets = {
+        T("coverage.sheet.regions"): rounded(regions).rename(columns=headers),
+        T("coverage.sheet.blind"): rounded(blind).rename(columns={c: T(k) for c, k in BLIND_LABELS.items()}),
+        T("coverage.sheet.trend"): rounded(weekly.reset_index()),
+    }
+    buttons[1].download_button(
+        T("coverage.download_xlsx"),
+        workbook_bytes(sheets, notes, language()),
+        file_name=f"{stem}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        key="coverage.xlsx",
+    )
+
+
+def _code_columns(shown: pd.DataFrame) -> list[str]:
+    """The code columns that go with the shown name columns."""
+    return ["prefecture_code"] + (["county_code"] if "county_name" in shown.columns else [])
+
+
 def render() -> None:
     """The Coverage page."""
     st.header(T("coverage.title"))
@@ -454,19 +557,21 @@ def render() -> None:
     if spots.empty:
         st.info(T("coverage.no_blind"))
     else:
-        blind = spots[["rank", "total_weight", "where", "cells", "area_km2", "nearest_road_km", "access"]]
-        blind = blind.assign(access=blind["access"].map(lambda code: T(f"coverage.access.{code}")))
+        st.caption(T("coverage.blind_rule", cap=AREA_WEIGHT_CAP))
         st.dataframe(
-            blind,
+            _blind_table(spots),
             hide_index=True,
             column_config={
-                "rank": T("coverage.blind.rank"),
-                "total_weight": st.column_config.NumberColumn(T("coverage.blind.weight"), format="%.1f"),
-                "where": T("coverage.blind.where"),
-                "cells": T("coverage.blind.cells"),
-                "area_km2": st.column_config.NumberColumn(T("coverage.blind.area"), format="%.0f"),
-                "nearest_road_km": st.column_config.NumberColumn(T("coverage.blind.road_km"), format="%.1f"),
-                "access": T("coverage.blind.access"),
+                **{column: T(key) for column, key in BLIND_LABELS.items()},
+                **{
+                    column: st.column_config.NumberColumn(T(BLIND_LABELS[column]), format=number)
+                    for column, number in (
+                        ("rank_weight", "%.1f"),
+                        ("total_weight", "%.1f"),
+                        ("area_km2", "%.0f"),
+                        ("nearest_road_km", "%.1f"),
+                    )
+                },
             },
             key="coverage.blind_table",
         )
@@ -474,37 +579,17 @@ def render() -> None:
     st.subheader(T("coverage.table"))
     shown = _shown_table(table, level)
     st.dataframe(shown, hide_index=True, column_config=_table_config(), key="coverage.region_table")
-    stem = f"coverage_{level}_{first}_{last}"
-    buttons = st.columns(2)
-    buttons[0].download_button(
-        T("coverage.download_csv"),
-        safe_frame(table).to_csv(index=False).encode("utf-8-sig"),
-        file_name=f"{stem}.csv",
-        mime="text/csv",
-        key="coverage.csv",
-    )
-    sheets = {
-        "regions": table,
-        "blind_spots": spots.drop(columns=["cells_h3"]),
-        "trend": in_scope(result.trend, scope),
-    }
-    buttons[1].download_button(
-        T("coverage.download_xlsx"),
-        workbook_bytes(sheets),
-        file_name=f"{stem}.xlsx",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        key="coverage.xlsx",
-    )
+    _downloads(table, shown, spots, _weekly(result, scope), f"coverage_{level}_{first}_{last}", result)
 
     st.subheader(T("coverage.trend"))
-    trend = result.trend
-    wanted = scope.prefecture or "total"
-    weekly = trend[trend["prefecture_code"] == wanted].set_index("week")[list(TREND_COLUMNS)]
-    weekly = weekly.rename(columns={c: T(MEASURE_LABELS[c]) for c in TREND_COLUMNS})
-    # ISO day labels: they sort in time order and read the same in both languages.
-    weekly.index = [day.isoformat() for day in weekly.index]
-    weekly.index.name = T("coverage.trend_week")
-    st.line_chart(weekly)
+    weekly = _weekly(result, scope)
+    records_end = _records_end(result)
+    if records_end is None:
+        st.info(T("coverage.no_records"))
+    else:
+        if records_end < last:
+            st.caption(T("coverage.records_end", day=records_end.isoformat()))
+        st.line_chart(weekly[weekly.index <= records_end.isoformat()])
 
     if scope.drilldown:
         with st.expander(T("coverage.overdue_sites")):
