@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from dashboard_fixtures import account_for
 from streamlit.testing.v1 import AppTest
 
@@ -59,6 +60,11 @@ def test_admin_reads_and_filters_the_log_without_any_way_to_edit_it(demo_records
     (table,) = at.dataframe
     assert len(table.value) == total
     assert table.value["audit_id"].is_monotonic_decreasing, "newest first"
+    # Times in Beijing time, as everywhere else in the app: 8 hours ahead of the stored UTC.
+    with open_store(path) as store:
+        newest = store.audit_log().iloc[-1]
+    beijing = (newest["at"] + pd.Timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")
+    assert table.value.set_index("audit_id").loc[newest["audit_id"], "at"] == beijing
     assert not at.get("arrow_data_editor"), "a plain table, not an editor"
     at.text_input(key="audit_search").input(accounts["chief"][0]).run()
     shown = at.dataframe[0].value

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from records import access
+from records.db import LOCAL_TZ as BEIJING
 from views import data
 from views.i18n import register
 from views.session import require_login
@@ -31,6 +32,15 @@ T = register(
         "audit_log.action": ("操作", "Action"),
         "audit_log.search": ("账号或对象包含", "Actor or object contains"),
         "audit_log.count": ("{shown} / {total} 条", "{shown} of {total} entries"),
+        "audit_log.time": (
+            "时间为北京时间，取自服务器的真实时钟（不受演示用的固定日期影响）。",
+            "Times are Beijing time from the server's real clock (a pinned demo date does not change them).",
+        ),
+        "audit_log.col.at": ("时间（北京）", "Time (Beijing)"),
+        "audit_log.col.actor": ("账号", "Actor"),
+        "audit_log.col.action": ("操作", "Action"),
+        "audit_log.col.object": ("对象", "Object"),
+        "audit_log.col.details": ("详情", "Details"),
     }
 )
 
@@ -70,7 +80,10 @@ def render() -> None:
     text = st.text_input(T("audit_log.search"), key="audit_search")
     shown = filter_entries(entries, action, text)
     st.caption(T("audit_log.count", shown=min(len(shown), MAX_ROWS), total=len(entries)))
+    st.caption(T("audit_log.time"))
     table = shown.head(MAX_ROWS).assign(
-        details=shown["details"].head(MAX_ROWS).map(lambda details: json.dumps(details, ensure_ascii=False))
+        at=shown["at"].head(MAX_ROWS).dt.tz_convert(BEIJING).dt.strftime("%Y-%m-%d %H:%M:%S"),
+        details=shown["details"].head(MAX_ROWS).map(lambda details: json.dumps(details, ensure_ascii=False)),
     )
-    st.dataframe(table, hide_index=True, use_container_width=True)
+    columns = {name: T(f"audit_log.col.{name}") for name in ("at", "actor", "action", "object", "details")}
+    st.dataframe(table, hide_index=True, use_container_width=True, column_config=columns)
