@@ -27,7 +27,6 @@ in its session state and calls :func:`resume` on every run.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -38,7 +37,7 @@ import pandas as pd
 from layers.datasets import load_targets
 from records import audit, closures, plans, visits
 from records.accounts import Account, Handle, authenticate, connection, current_time, find_account
-from records.db import LOCAL_TZ, RecordsError, parse_time
+from records.db import LOCAL_TZ, RecordsError, parse_time_of_day
 
 DEFAULT_RELEASE_TIME = time(7, 0)
 RELEASE_TIME_ENV = "XUNHU_RELEASE_TIME"
@@ -185,34 +184,31 @@ def require(handle: Handle, account: Account, capability: str, obj: str) -> None
 
 
 # Release times and detachments --------------------------------------------------------------------
-def _time_of_day(text: str, field: str) -> time:
-    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
-    if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise RecordsError(f"{field}: {text!r} is not a time of day (HH:MM)")
-    return time(int(match[1]), int(match[2]))
-
-
 def default_release_time() -> time:
     """07:00, or ``$XUNHU_RELEASE_TIME`` (HH:MM, Beijing time) when set."""
     text = os.environ.get(RELEASE_TIME_ENV)
-    return _time_of_day(text, RELEASE_TIME_ENV) if text else DEFAULT_RELEASE_TIME
-
-
-def _plan_field(plan: dict, name: str) -> object:
-    scenario = plan.get("scenario") if isinstance(plan.get("scenario"), dict) else {}
-    return plan.get(name) if plan.get(name) is not None else scenario.get(name)
+    return parse_time_of_day(text, RELEASE_TIME_ENV) if text else DEFAULT_RELEASE_TIME
 
 
 def release_moment(plan: dict, day: date, default: time | None = None) -> datetime:
-    """When a plan's assignments for local ``day`` become visible to the officers doing them."""
-    value = _plan_field(plan, "release_at")
-    if value is None:
-        return datetime.combine(day, default or default_release_time(), LOCAL_TZ)
-    if not isinstance(value, str):
-        raise RecordsError(f"plan release_at: {value!r} must be text, 'HH:MM' or an ISO time")
-    if re.fullmatch(r"\s*\d{1,2}:\d{2}\s*", value):
-        return datetime.combine(day, _time_of_day(value, "plan release_at"), LOCAL_TZ)
-    return parse_time(value, "plan release_at")
+    """When a plan's assignments for local ``day`` become visible to the officers doing them.
+
+    Raises RecordsError for an unreadable ``release_at`` (see :func:`records.plans.plan_release_at`).
+    """
+    value = plans.plan_release_at(plan) or default or default_release_time()
+    return datetime.combine(day, value, LOCAL_TZ) if isinstance(value, time) else value
+
+
+def released(plan: dict, day: date, now: datetime, default: time | None = None) -> bool:
+    """Whether the plan's assignments for local ``day`` are visible to officers at ``now``.
+
+    A plan stored with an unreadable ``release_at`` (saved before it was checked) is never released:
+    keeping the targets secret is the safe side, and :func:`plan_decision` gives the reason.
+    """
+    try:
+        return release_moment(plan, day, default) <= now
+    except RecordsError:
+        return False
 
 
 @lru_cache(maxsize=1)
@@ -235,7 +231,7 @@ def _site_stops(plan: dict) -> list[tuple[str, dict]]:
 
 def plan_detachments(plan: dict, site_prefectures: Mapping[str, str] | None = None) -> frozenset[str]:
     """The detachments (prefecture codes) a plan belongs to (see the module docstring)."""
-    declared = _plan_field(plan, "detachment")
+    declared = plans.plan_field(plan, "detachment")
     if declared:
         return frozenset(str(code) for code in (declared if isinstance(declared, list) else [declared]))
     mapping = registry_site_prefectures() if site_prefectures is None else site_prefectures
@@ -307,7 +303,10 @@ def plan_decision(
     days = team_days(plan, account.team_id or "")
     if not days:
         return Decision(False, "no assignment for the officer's team")
-    first = min(release_moment(plan, day, release_time) for day in days)
+    try:
+        first = min(release_moment(plan, day, release_time) for day in days)
+    except RecordsError as exc:
+        return Decision(False, f"not released, {exc}")
     if now < first:
         return Decision(False, f"not released before {first.isoformat()}")
     return Decision(True, "released assignment of the officer's team")
@@ -328,12 +327,12 @@ def officer_view(plan: dict, team_id: str, now: datetime, release_time: time | N
     """The part of a plan an officer may read at ``now``: their team's stops on released days only,
     with no other team, no dropped sites and no statistics of the rest of the plan."""
     scenario = plan.get("scenario") if isinstance(plan.get("scenario"), dict) else {}
-    released = {day for day in team_days(plan, team_id) if release_moment(plan, day, release_time) <= now}
+    days = {day for day in team_days(plan, team_id) if released(plan, day, now, release_time)}
     teams = []
     for team in plan.get("teams") or []:
         if str(team.get("team_id")) != team_id:
             continue
-        stops = [stop for stop in team.get("stops") or [] if _stop_day(stop) in released]
+        stops = [stop for stop in team.get("stops") or [] if _stop_day(stop) in days]
         teams.append({"team_id": team_id, "base": team.get("base", ""), "stops": stops})
     return {"scenario": {"name": scenario.get("name")}, "teams": teams}
 
@@ -494,7 +493,7 @@ def visible_assignments(
     for plan_id, row in _stored_plans(handle, frame["plan_id"]).items():
         allowed = plan_decision(account, row, moment, site_prefectures, release_time).allowed
         if account.role == "officer":
-            allowed = allowed and release_moment(row["plan"], day, release_time) <= moment
+            allowed = allowed and released(row["plan"], day, moment, release_time)
         keep[plan_id] = allowed
     return frame[frame["plan_id"].map(keep).astype(bool)].reset_index(drop=True)
 
@@ -528,11 +527,11 @@ def plan_statistics(
     frame["prefecture_code"] = frame["site_id"].map(lambda site: mapping.get(site, "unknown"))
     if not capabilities(account) & {"all_plans", "detachment_plans"}:
         stored = _stored_plans(handle, frame["plan_id"])
-        released = [
-            release_moment(stored[int(plan_id)]["plan"], date.fromisoformat(day), release_time) <= moment
+        visible = [
+            released(stored[int(plan_id)]["plan"], date.fromisoformat(day), moment, release_time)
             for plan_id, day in zip(frame["plan_id"], frame["day"], strict=True)
         ]
-        frame = frame.loc[released]  # .loc: an empty list selects no rows, not no columns
+        frame = frame.loc[visible]  # .loc: an empty list selects no rows, not no columns
     if account.role == "chief":
         frame = frame[frame["prefecture_code"] == account.detachment]
     return (

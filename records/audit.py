@@ -2,7 +2,9 @@
 
 There is deliberately no update or delete function, and triggers in the database refuse both (see
 :mod:`records.db`). Writers call :func:`append` inside the same transaction as the change they
-describe, so an entry exists exactly when the change does.
+describe, so an entry exists exactly when the change does. Each entry is hash-chained to the one
+before it and seals the records written with it (:mod:`records.chain`); ``python -m records verify``
+checks both (:mod:`records.integrity`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sqlite3
 
 import pandas as pd
 
+from records import chain
 from records.db import now_text, transaction
 
 
@@ -38,18 +41,10 @@ def append(
     actor: str | None = None,
 ) -> int:
     """Add one entry (``action`` e.g. ``plan.approve``, ``obj`` e.g. ``plan:12``); return its id."""
+    text = json.dumps(details or {}, ensure_ascii=False, sort_keys=True, default=str)
+    # Inside the write transaction: the previous entry read for the chain is still the last one.
     with transaction(conn):
-        cursor = conn.execute(
-            "INSERT INTO audit_log (at, actor, action, object, details) VALUES (?, ?, ?, ?, ?)",
-            (
-                now_text(),
-                actor or default_actor(),
-                action,
-                obj,
-                json.dumps(details or {}, ensure_ascii=False, sort_keys=True, default=str),
-            ),
-        )
-    return int(cursor.lastrowid)
+        return chain.append_entry(conn, now_text(), actor or default_actor(), action, obj, text)
 
 
 def entries(conn: sqlite3.Connection, obj: str | None = None, action: str | None = None) -> pd.DataFrame:

@@ -1,19 +1,26 @@
 """Backups of the records database with SQLite's online backup API, and restoring from them.
 
 A backup is a consistent snapshot taken while other processes keep writing (the backup API copies
-pages under a read transaction). Restore first checks the backup (integrity, schema version), saves
-the current database next to itself as ``<name>.pre-restore-<time>.sqlite`` so that nothing is lost
-even by restoring the wrong file, then copies the backup in and records the restore in the audit log.
+pages under a read transaction). Restore first checks the backup (integrity, schema version), then
+copies it to a scratch file, migrates that copy to the current schema and verifies it
+(:mod:`records.integrity`: audit chain, gaps, triggers, sealed records, plan approvals). A backup
+that fails is refused unless forced; a forced restore lists the problems in its audit entry. A
+backup from before the chain existed (schema < 5) is chained by that migration as it stands, so its
+older content is checked only for plan approvals agreeing with the audit log. Restore then saves the
+current database next to itself as ``<name>.pre-restore-<time>.sqlite`` so that nothing is lost even
+by restoring the wrong file, copies the verified copy in, and records the restore in the audit log.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from records import audit
 from records.db import SCHEMA_VERSION, RecordsError, connect, migrate, schema_version
+from records.integrity import verify
 
 
 def backup(conn: sqlite3.Connection, out: str | Path, actor: str | None = None) -> Path:
@@ -58,35 +65,61 @@ def check_backup(path: str | Path) -> int:
     return version
 
 
-def restore(source: str | Path, db_path: str | Path, actor: str | None = None) -> Path | None:
+def restore(
+    source: str | Path, db_path: str | Path, actor: str | None = None, force: bool = False
+) -> Path | None:
     """Replace the database at ``db_path`` with the backup ``source``; return the safety copy's path.
 
-    The restored database is migrated to the current schema if the backup is older.
+    The backup is migrated to the current schema on a scratch copy and verified first. One that fails
+    verification raises RecordsError listing the problems, unless ``force``: then it is restored and
+    the problems are recorded in the ``db.restore`` audit entry.
     """
     check_backup(source)
-    db_path = Path(db_path)
-    safety = None
-    if db_path.exists():
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        safety = db_path.with_name(f"{db_path.stem}.pre-restore-{stamp}.sqlite")
-        current = connect(db_path, migrate_schema=False)
+    source, db_path = Path(source), Path(db_path)
+    with tempfile.TemporaryDirectory(prefix="xunhu-restore-") as scratch:
+        checked = connect(Path(scratch) / "checked.sqlite", migrate_schema=False)
         try:
-            backup(current, safety, actor)
+            problems = _copy_and_verify(source, checked)
+            if problems and not force:
+                raise RecordsError(
+                    f"{source}: backup fails verification, not restored (--force restores it anyway, "
+                    "audited): " + "; ".join(problems)
+                )
+            safety = _keep_current(db_path, actor)
+            dest = connect(db_path, migrate_schema=False)
+            try:
+                checked.backup(dest)
+                details = {"from": str(source.resolve()), "safety_copy": str(safety) if safety else None}
+                if problems:
+                    details.update(forced=True, problems=problems)
+                audit.append(dest, "db.restore", f"file:{source.name}", details, actor)
+            finally:
+                dest.close()
         finally:
-            current.close()
-    src = sqlite3.connect(f"file:{Path(source)}?mode=ro", uri=True)
-    dest = connect(db_path, migrate_schema=False)
+            checked.close()
+    return safety
+
+
+def _copy_and_verify(source: Path, scratch: sqlite3.Connection) -> list[str]:
+    """Copy the backup into ``scratch``, migrate it to the current schema and verify it."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
-        src.backup(dest)
-        migrate(dest)
-        audit.append(
-            dest,
-            "db.restore",
-            f"file:{Path(source).name}",
-            {"from": str(Path(source).resolve()), "safety_copy": str(safety) if safety else None},
-            actor,
-        )
+        src.backup(scratch)
     finally:
         src.close()
-        dest.close()
+    migrate(scratch)
+    return verify(scratch).problems
+
+
+def _keep_current(db_path: Path, actor: str | None) -> Path | None:
+    """Back up the database about to be replaced next to itself; None when there is none yet."""
+    if not db_path.exists():
+        return None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    safety = db_path.with_name(f"{db_path.stem}.pre-restore-{stamp}.sqlite")
+    current = connect(db_path, migrate_schema=False)
+    try:
+        backup(current, safety, actor)
+    finally:
+        current.close()
     return safety

@@ -10,21 +10,27 @@ The schema is a list of forward-only migrations; ``PRAGMA user_version`` holds t
 last one applied and ``schema_migrations`` its history. Records that must never change are guarded
 by triggers in the database itself, so no code path (or an ad-hoc ``sqlite3`` session) can rewrite
 them: the audit log is append-only, visits and track points are immutable (a correction is a new
-visit row that ``supersedes`` the old one), and a plan's JSON never changes once saved.
+visit row that ``supersedes`` the old one), and a plan's JSON never changes once saved. Since
+migration 5 an insert that reuses a stored key is refused too, so ``INSERT OR REPLACE`` cannot swap
+a row; and the audit log is a hash chain that seals the records (:mod:`records.chain`), so what the
+triggers cannot stop (someone dropping them) ``python -m records verify`` finds.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from layers.datasets import REPO_ROOT
+from records import chain
 
 BUSY_TIMEOUT_SECONDS = 60.0
 #: Local time of the detachments (the planner writes stop times in +08:00); naive times given on the
@@ -97,6 +103,14 @@ def parse_time(text: str, field: str = "time") -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=LOCAL_TZ)
 
 
+def parse_time_of_day(text: str, field: str) -> time:
+    """Parse ``HH:MM`` (24-hour); raises RecordsError naming ``field``."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise RecordsError(f"{field}: {text!r} is not a time of day (HH:MM)")
+    return time(int(match[1]), int(match[2]))
+
+
 def time_range_sql(
     column: str, since: datetime | None, until: datetime | None, epoch: bool = False
 ) -> tuple[str, list]:
@@ -130,8 +144,40 @@ def _append_only(table: str, what: str) -> str:
     """
 
 
-#: Forward migrations: (version, description, SQL). Never edit a released entry; append a new one.
-MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+def _refuse_existing(table: str, what: str, *keys: tuple[str, ...], action: str = "ABORT") -> str:
+    """A BEFORE INSERT trigger refusing a row whose key (any of ``keys``) is already stored.
+
+    ``INSERT OR REPLACE`` and UPSERT would otherwise delete the stored row without firing its
+    no-delete trigger (delete triggers fire on REPLACE only with ``recursive_triggers`` on, a
+    per-connection setting any ``sqlite3`` session leaves off). ``action='IGNORE'`` skips the row
+    instead, for a natural key that ``INSERT OR IGNORE`` relies on.
+    """
+    exists = " OR ".join(
+        f"EXISTS (SELECT 1 FROM {table} WHERE {' AND '.join(f'{c} = NEW.{c}' for c in key)})" for key in keys
+    )
+    name = f"{table}_no_replace" if action == "ABORT" else f"{table}_skip_existing"
+    message = "" if action == "IGNORE" else f", '{what} cannot be replaced'"
+    return f"""
+    CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN {exists}
+    BEGIN SELECT RAISE({action}{message}); END;
+    """
+
+
+def _start_audit_chain(conn: sqlite3.Connection) -> None:
+    """Migration 5's Python step: hash the entries written so far into a chain, then seal the
+    records stored so far with one ``records.chain_start`` entry (a new, empty database needs none)."""
+    chained = chain.chain_existing_entries(conn)
+    if chained or any(chain.current_marks(conn).values()):
+        details = json.dumps({"entries_chained": chained, "schema_version": 5}, separators=(",", ":"))
+        chain.append_entry(conn, now_text(), "system", "records.chain_start", "db", details)
+
+
+#: One step of a migration: SQL statements, or a Python function run on the connection.
+MigrationStep = str | Callable[[sqlite3.Connection], None]
+
+#: Forward migrations: (version, description, SQL or a tuple of steps), run in one transaction each.
+#: Never edit a released entry; append a new one.
+MIGRATIONS: tuple[tuple[int, str, MigrationStep | tuple[MigrationStep, ...]], ...] = (
     (
         1,
         "plans, assignments, visits, audit log",
@@ -341,6 +387,41 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         + _append_only("road_closures", "road closures"),
     ),
     (
+        5,
+        "tamper evidence: no REPLACE on protected tables; hash-chained audit log sealing the records",
+        (
+            # UPDATE is refused on the audit log, so its trigger is lifted while the existing entries
+            # get their hashes, inside this migration's transaction, and recreated right after.
+            """
+            ALTER TABLE audit_log ADD COLUMN sealed TEXT CHECK (sealed IS NULL OR json_valid(sealed));
+            ALTER TABLE audit_log ADD COLUMN prev_sha256 TEXT;
+            ALTER TABLE audit_log ADD COLUMN entry_sha256 TEXT;
+            DROP TRIGGER audit_log_no_update;
+            """,
+            _start_audit_chain,
+            """
+            CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'audit log entries cannot be changed'); END;
+            """
+            + _refuse_existing("audit_log", "audit log entries", ("audit_id",))
+            + _refuse_existing("plans", "saved plans", ("plan_id",), ("plan_key", "version"))
+            + _refuse_existing("assignments", "assignments of a saved plan", ("plan_id", "team_id", "seq"))
+            + _refuse_existing("visits", "recorded visits", ("visit_id",), ("supersedes",))
+            + _refuse_existing("tracks", "imported tracks", ("track_id",), ("content_sha256",))
+            + _refuse_existing("track_points", "track points", ("track_id", "seq"))
+            + _refuse_existing("inferred_visits", "inferred visits", ("inferred_id",))
+            + _refuse_existing(
+                "inferred_visits",
+                "inferred visits",
+                ("track_id", "site_id", "started_at", "radius_m", "min_dwell_minutes"),
+                action="IGNORE",
+            )
+            + _refuse_existing("road_closures", "road closures", ("closure_id",), ("supersedes",))
+            + _refuse_existing("accounts", "accounts", ("account_id",), ("username",))
+            + _refuse_existing("schema_migrations", "schema history entries", ("version",)),
+        ),
+    ),
+    (
         6,
         "login events for throttling (per account, per source, in total) and the username-fingerprint key",
         """
@@ -388,21 +469,30 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
             f"database schema version {schema_version(conn)} is newer than this program "
             f"({SCHEMA_VERSION}); upgrade XunHu"
         )
-    for version, description, sql in MIGRATIONS:
+    for version, description, steps in MIGRATIONS:
         if version > target or version <= schema_version(conn):
             continue
         with transaction(conn):
             if version <= schema_version(conn):
                 continue
-            # executescript would COMMIT the open transaction; run statement by statement instead.
-            for statement in _split_sql(sql):
-                conn.execute(statement)
+            for step in (steps,) if isinstance(steps, str) else steps:
+                _run_step(conn, step)
             conn.execute(
                 "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
                 (version, description, now_text()),
             )
             conn.execute(f"PRAGMA user_version = {version:d}")
     return schema_version(conn)
+
+
+def _run_step(conn: sqlite3.Connection, step: MigrationStep) -> None:
+    """Run one migration step inside the migration's transaction."""
+    if callable(step):
+        step(conn)
+        return
+    # executescript would COMMIT the open transaction; run statement by statement instead.
+    for statement in _split_sql(step):
+        conn.execute(statement)
 
 
 def _split_sql(script: str) -> list[str]:

@@ -5,21 +5,24 @@ A plan is stored verbatim as the planner's JSON (``planning.patrol.Plan.to_dict(
 team T1 do on Tuesday" is a plain query. Plans are identified by a *key* (the scenario's name unless
 given) and a version: saving under an existing key adds a new version and never replaces an older
 one, so an approved plan stays exactly as approved. Status only moves draft -> approved -> done
-(checked here with a clear message, and enforced again by a trigger in the database).
+(checked here with a clear message, and enforced again by a trigger in the database). A plan's
+``release_at`` (when officers may see it) is checked when it is saved and again when it is approved,
+since a draft may have been stored before the check existed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import pandas as pd
 
 from records import audit
-from records.db import LOCAL_TZ, RecordsError, now_text, transaction
+from records.db import LOCAL_TZ, RecordsError, now_text, parse_time, parse_time_of_day, transaction
 
 STATUSES = ("draft", "approved", "done")
 #: Statuses whose assignments officers see by default (a draft is not yet an order).
@@ -75,6 +78,34 @@ def _site_stops(plan: dict) -> list[tuple]:
     return rows
 
 
+def plan_field(plan: dict, name: str) -> object:
+    """A setting given on the plan itself, else on its scenario (None when neither has it)."""
+    scenario = plan.get("scenario") if isinstance(plan.get("scenario"), dict) else {}
+    return plan.get(name) if plan.get(name) is not None else scenario.get(name)
+
+
+def plan_release_at(plan: dict) -> time | datetime | None:
+    """The plan's own release time: ``release_at`` of the plan (else of its scenario), either a time
+    of day (``"06:30"``, each day of the plan) or a moment (the whole plan at once); None when unset.
+
+    Raises RecordsError naming the field and the value when it is neither.
+    """
+    value = plan_field(plan, "release_at")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordsError(f"plan release_at: {value!r} must be text, 'HH:MM' or an ISO-8601 time")
+    if re.fullmatch(r"\s*\d{1,2}:\d{2}\s*", value):
+        return parse_time_of_day(value, "plan release_at")
+    try:
+        return parse_time(value, "plan release_at")
+    except RecordsError:
+        raise RecordsError(
+            f"plan release_at: {value!r} is neither a time of day (HH:MM) nor an ISO-8601 time "
+            "(e.g. 2026-11-24T06:30)"
+        ) from None
+
+
 def plan_key_of(plan: dict) -> str:
     """The default key of a plan: its scenario's ``name`` (or ``id``)."""
     scenario = plan.get("scenario") if isinstance(plan.get("scenario"), dict) else {}
@@ -96,6 +127,7 @@ def save_plan(
     if not isinstance(plan, dict):
         raise RecordsError("plan: expected a JSON object")
     key = key or plan_key_of(plan)
+    plan_release_at(plan)  # refused here, not later on an officer's page
     stops = _site_stops(plan)
     text = json.dumps(plan, ensure_ascii=False)
     digest = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
@@ -147,11 +179,16 @@ def _set_status(conn: sqlite3.Connection, plan_id: int, new: str, actor: str | N
     required = STATUSES[STATUSES.index(new) - 1]
     actor = actor or audit.default_actor()
     with transaction(conn):
-        row = conn.execute("SELECT status FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()
+        row = conn.execute("SELECT status, plan_json FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()
         if row is None:
             raise RecordsError(f"plan {plan_id} does not exist")
         if row["status"] != required:
             raise RecordsError(f"plan {plan_id} is {row['status']}; only a {required} plan can become {new}")
+        if new == "approved":
+            try:
+                plan_release_at(json.loads(row["plan_json"]))
+            except RecordsError as exc:
+                raise RecordsError(f"plan {plan_id} cannot be approved: {exc}") from None
         at = now_text()
         if new == "approved":
             conn.execute(
@@ -161,7 +198,8 @@ def _set_status(conn: sqlite3.Connection, plan_id: int, new: str, actor: str | N
         else:
             conn.execute("UPDATE plans SET status = ?, done_at = ? WHERE plan_id = ?", (new, at, plan_id))
         action = "plan.approve" if new == "approved" else "plan.done"
-        audit.append(conn, action, f"plan:{plan_id}", {"from": required, "to": new}, actor)
+        # The time lets verify compare the plan row with this entry (records.integrity).
+        audit.append(conn, action, f"plan:{plan_id}", {"from": required, "to": new, "at": at}, actor)
 
 
 def approve_plan(conn: sqlite3.Connection, plan_id: int, actor: str | None = None) -> None:

@@ -272,7 +272,7 @@ def _update_notices(account: Account, team: str, day: date) -> list[str]:
         newest = frame.sort_values("version").groupby("plan_key").tail(1)
         rows = [store.plan(int(p)) for p in newest[newest["version"] > 1]["plan_id"]]
     if account.role == "officer":
-        rows = [r for r in rows if access.release_moment(r["plan"], day) <= moment]
+        rows = [r for r in rows if access.released(r["plan"], day, moment)]
     registry = data.targets().set_index("site_id")["name"].astype(str).to_dict()
     notes = []
     for row in rows:
