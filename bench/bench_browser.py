@@ -32,12 +32,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from conftest import LOGIN_LABELS  # noqa: E402
 from dashboard_fixtures import DEMO_NOW, make_demo_db  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WAIT_MS = 120_000
-LABELS = {"username": "用户名", "password": "密码", "submit": "登录", "coverage": "覆盖情况"}
+COVERAGE_MENU = "覆盖情况"
 
 
 def start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
@@ -79,10 +80,10 @@ def start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
 def login_to_map_s(page: Page, url: str, username: str, password: str) -> float:
     """Seconds from the login click to a visible Leaflet map."""
     page.goto(url)
-    page.get_by_label(LABELS["username"]).fill(username)
-    page.get_by_label(LABELS["password"]).fill(password)
+    page.get_by_label(LOGIN_LABELS["username"]).fill(username)
+    page.get_by_label(LOGIN_LABELS["password"]).fill(password)
     started = time.perf_counter()
-    page.get_by_role("button", name=LABELS["submit"]).click()
+    page.get_by_role("button", name=LOGIN_LABELS["submit"]).click()
     frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').first
     expect(frame.locator(".leaflet-container")).to_be_visible(timeout=WAIT_MS)
     return time.perf_counter() - started
@@ -91,7 +92,7 @@ def login_to_map_s(page: Page, url: str, username: str, password: str) -> float:
 def menu_to_coverage_s(page: Page) -> float:
     """Seconds from the menu click on Coverage to its visible region table."""
     started = time.perf_counter()
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=LABELS["coverage"]).click()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=COVERAGE_MENU).click()
     expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible(timeout=WAIT_MS)
     return time.perf_counter() - started
 
