@@ -10,7 +10,12 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import FrameLocator, Page, expect
 
-from views.target_layers import APPROXIMATE_NOTE, LAYER_NAMES, PROTECTED_STYLE
+from layers.schema import LAYERS
+from views.target_layers import APPROXIMATE_NOTE, PROTECTED_STYLE
+from views.vocabulary import text
+
+#: The layer names the page shows in English (the session language of these tests).
+LAYER_NAMES = {layer: text("layer", layer, "en") for layer in LAYERS}
 
 pytestmark = pytest.mark.browser
 

@@ -15,8 +15,13 @@ from dashboard_fixtures import account_for
 from streamlit.testing.v1 import AppTest
 
 from layers.datasets import attribution, load_targets
+from layers.schema import LAYERS
 from views.offline_map import STATIC_VENDOR_PATH
-from views.target_layers import APPROXIMATE_NOTE, LAYER_NAMES
+from views.target_layers import APPROXIMATE_NOTE
+from views.vocabulary import text
+
+#: The layer names the page shows in English (the session language of these tests).
+LAYER_NAMES = {layer: text("layer", layer, "en") for layer in LAYERS}
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,13 +135,13 @@ def test_prefecture_filter_changes_counts_and_map(app: AppTest, targets):
 
 
 def test_layer_and_category_filters(app: AppTest, targets):
-    app.sidebar.multiselect(key="layers").set_value(["protected_area"]).run()
+    app.sidebar.multiselect(key="layers.en").set_value(["protected_area"]).run()
     metrics = _metrics(app)
     assert metrics["Targets shown"] == (targets["layer"] == "protected_area").sum()
     assert metrics[LAYER_NAMES["pollution_source"]] == 0
     assert "L.markerClusterGroup(" not in _map_args(app)["feature_group"]
 
-    app.sidebar.multiselect(key="layers").set_value(["pollution_source"]).run()
-    app.sidebar.multiselect(key="categories").set_value(["key"]).run()
+    app.sidebar.multiselect(key="layers.en").set_value(["pollution_source"]).run()
+    app.sidebar.multiselect(key="categories.en").set_value(["key"]).run()
     expected = (targets["layer"] == "pollution_source") & (targets["category"] == "key")
     assert _metrics(app)["Targets shown"] == expected.sum() > 0

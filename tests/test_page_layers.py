@@ -77,7 +77,7 @@ def test_filters_reduce_rows(data_copy):
     assert not at.exception
     assert len(_targets_table(at)) == len(registry)
     at.multiselect(key="layers.layer.zh").set_value(["pollution_source"]).run()
-    at.multiselect(key="layers.category").set_value(["key"]).run()
+    at.multiselect(key="layers.category.zh").set_value(["key"]).run()
     expected = registry[(registry["layer"] == "pollution_source") & (registry["category"] == "key")]
     table = _targets_table(at)
     assert sorted(table["site_id"]) == sorted(expected["site_id"])

@@ -16,13 +16,13 @@ from layers.schema import XINJIANG_BBOX
 from views.basemap import build_basemap, prepare_basemap, view_for
 from views.offline_map import LOCAL, localize, vendor_base
 from views.target_layers import (
-    APPROXIMATE_NOTE,
-    LAYER_NAMES,
+    layer_name,
     prepare_target_map,
     select_targets,
     target_groups,
     tooltip_table,
 )
+from views.vocabulary import all_codes, text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BASE = "/app/static/vendor"
@@ -103,17 +103,20 @@ def test_built_basemap_offers_online_tiles_switched_off(basemap):
     assert "maxZoom" in html
 
 
-def test_tooltip_table_spells_out_category_date_and_approximate(targets):
+def test_tooltip_table_spells_out_codes_date_and_approximate_in_the_session_language(targets):
+    # Outside a Streamlit run the session language is the default, Chinese.
     sample = targets.groupby("layer").head(3).copy()
     sample.loc[sample.index[0], "last_inspected"] = pd.NaT
     table = tooltip_table(sample)
-    assert table.loc[sample.index[0], "last_inspected"] == "never"
-    for index, category in sample["category"].items():
-        assert table.loc[index, "category"] in {"key 重点", "special 特殊", "ordinary 一般"}
-        assert table.loc[index, "category"].startswith(category)
+    assert table.loc[sample.index[0], "last_inspected"] == "从未检查"
+    for index, row in sample.iterrows():
+        assert table.loc[index, "category"] == text("category", row["category"], "zh")
+        assert table.loc[index, "kind"] == text("kind", row["kind"], "zh")
+        assert table.loc[index, "status"] == text("status", row["status"], "zh")
+    assert not set(table[["kind", "category", "status"]].to_numpy().ravel()) & all_codes()
     approximate = sample["approximate"].fillna(False).astype(bool)
-    assert (table.loc[approximate[approximate].index, "boundary"] == APPROXIMATE_NOTE).all()
-    assert (table.loc[approximate[~approximate].index, "boundary"] != APPROXIMATE_NOTE).all()
+    assert (table.loc[approximate[approximate].index, "boundary"] == "近似边界").all()
+    assert (table.loc[approximate[~approximate].index, "boundary"] == "按登记").all()
 
 
 def test_target_groups_follow_the_selection(targets):
@@ -123,7 +126,7 @@ def test_target_groups_follow_the_selection(targets):
     assert len(select_targets(targets)) == len(targets)
     groups = target_groups(chosen)
     assert [group.layer_name for group in groups] == [
-        LAYER_NAMES[layer] for layer in ("protected_area", "water_source") if (chosen["layer"] == layer).any()
+        layer_name(layer) for layer in ("protected_area", "water_source") if (chosen["layer"] == layer).any()
     ]
     assert target_groups(chosen.iloc[0:0]) == []
 

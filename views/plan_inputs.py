@@ -22,6 +22,10 @@ from planning.candidates import resolve_regions, site_priority
 from planning.scenario import DEFAULT_EFFORT, ScenarioError, draw_officers, draw_site_ids
 
 TEAM_COLUMNS = ("id", "base", "members", "skills", "officers")
+#: A first day further back than this is most likely a typo (or an old scenario reloaded).
+PAST_START_DAYS = 7
+#: ... and one further ahead than this (a quarter: the random draw's period).
+FUTURE_START_DAYS = 92
 
 
 def shipped_scenarios() -> dict[str, Path]:
@@ -65,20 +69,39 @@ def split_regions(regions: list[str], options: dict[str, str]) -> tuple[list[str
 
 
 def teams_frame(teams: list[dict]) -> pd.DataFrame:
-    """The scenario's ``teams`` list as an editable table (skills and officer ids comma-separated)."""
+    """The scenario's ``teams`` list as an editable table: skills as a list of codes (the page
+    shows them as translated chips), officer ids comma-separated."""
     rows = [
         {
             "id": str(team.get("id", "")),
             "base": str(team.get("base", "")),
             "members": int(team.get("members", 2)),
-            "skills": ", ".join(str(s) for s in (team.get("skills") or [])),
+            "skills": [str(s) for s in (team.get("skills") or [])],
             "officers": ", ".join(str(o) for o in (team.get("officers") or [])),
         }
         for team in teams
     ]
     return pd.DataFrame(rows, columns=list(TEAM_COLUMNS)).astype(
-        {"id": "string", "base": "string", "members": "Int64", "skills": "string", "officers": "string"}
+        {"id": "string", "base": "string", "members": "Int64", "skills": "object", "officers": "string"}
     )
+
+
+def _is_list(value: object) -> bool:
+    return not isinstance(value, str) and hasattr(value, "__iter__")
+
+
+def _blank(value: object) -> bool:
+    """An empty cell of the teams table (a list cell is blank when it has no item)."""
+    if _is_list(value):
+        return len(list(value)) == 0
+    return value is None or bool(pd.isna(value)) or str(value).strip() == ""
+
+
+def team_skills(value: object) -> list[str]:
+    """Skill codes of a teams-table cell: a list (the chips) or a typed ``;``/``,``-separated text."""
+    if _is_list(value):
+        return sorted({str(s).strip() for s in value if str(s).strip()})
+    return sorted(parse_skills(value))
 
 
 def teams_from_frame(frame: pd.DataFrame) -> list[dict]:
@@ -87,13 +110,13 @@ def teams_from_frame(frame: pd.DataFrame) -> list[dict]:
     teams = []
     for row in frame.itertuples(index=False):
         values = {c: getattr(row, c, pd.NA) for c in TEAM_COLUMNS}
-        present = {c: v for c, v in values.items() if not pd.isna(v) and str(v).strip() != ""}
+        present = {c: v for c, v in values.items() if not _blank(v)}
         if not present:
             continue
         team: dict = {"id": str(present.get("id", "")).strip(), "base": str(present.get("base", "")).strip()}
         if "members" in present:
             team["members"] = int(present["members"])
-        team["skills"] = sorted(parse_skills(present.get("skills", "")))
+        team["skills"] = team_skills(present.get("skills", ""))
         officers = split_ids(present.get("officers", ""))
         if officers:
             team["officers"] = officers
@@ -199,6 +222,20 @@ def candidate_sites(
         }
     )
     return frame.sort_values(["priority", "site_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def start_problem(start: dt.date, today: dt.date) -> tuple[str, int] | None:
+    """("past" | "future", days away) when a plan's first day is suspicious, else None.
+
+    The planner accepts any date; a chief who typed 2020 for 2026 would only notice on the route
+    sheets, so the page warns (it does not refuse: re-planning an old week for a report is legitimate).
+    """
+    offset = (start - today).days
+    if offset < -PAST_START_DAYS:
+        return "past", -offset
+    if offset > FUTURE_START_DAYS:
+        return "future", offset
+    return None
 
 
 def quarter_of(day: dt.date) -> str:

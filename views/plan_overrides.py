@@ -63,6 +63,7 @@ _ZH_MESSAGES = (
     (r"a pin names a team, a day or both", "指定需给出队伍、日期或两者"),
     (r"missing site id", "缺少点位编号"),
     (r"expected a date YYYY-MM-DD, got (.+)", r"应为日期 YYYY-MM-DD，实为 \1"),
+    (r"must be between (\S+) and (\S+), got (.+)", r"应在 \1 至 \2 之间，实为 \3"),
 )
 
 

@@ -14,10 +14,11 @@ import re
 import geopandas as gpd
 import pandas as pd
 
-from layers.schema import CATEGORIES, KINDS
+from layers.schema import CATEGORIES
 from views.i18n import register
 from views.pages.my_sites import checklist
 from views.route_layers import first_day, plan_day
+from views.vocabulary import label, labels
 from views.web_text import web_text
 
 _TEXT = {
@@ -48,9 +49,6 @@ _TEXT = {
     "plan.col.mandatory": ("必检", "Mandatory"),
     "plan.col.night_check": ("夜查", "Night check"),
     "plan.col.reason": ("原因", "Reason"),
-    "plan.category.key": ("重点", "key"),
-    "plan.category.special": ("特殊", "special"),
-    "plan.category.ordinary": ("一般", "ordinary"),
     "plan.kind.base": ("基地", "base"),
     "plan.kind.lodging": ("住宿", "lodging"),
     "plan.kind.night": ("过夜", "overnight"),
@@ -62,21 +60,6 @@ _TEXT = {
         "到 {arrive}<br>查 {start}<br>离 {depart}",
         "arr {arrive}<br>start {start}<br>dep {depart}",
     ),
-    "plan.site_kind.key_discharge_unit": ("重点排污单位", "key discharge unit"),
-    "plan.site_kind.industrial_park": ("工业园区", "industrial park"),
-    "plan.site_kind.hazardous_waste": ("危险废物单位", "hazardous waste"),
-    "plan.site_kind.sewage_plant": ("污水处理厂", "sewage plant"),
-    "plan.site_kind.tailings_pond": ("尾矿库", "tailings pond"),
-    "plan.site_kind.livestock_farm": ("畜禽养殖场", "livestock farm"),
-    "plan.site_kind.mine": ("矿山", "mine"),
-    "plan.site_kind.drinking_water_zone": ("饮用水水源保护区", "drinking-water zone"),
-    "plan.site_kind.reservoir": ("水库", "reservoir"),
-    "plan.site_kind.river_intake": ("河流取水口", "river intake"),
-    "plan.site_kind.groundwater_wellfield": ("地下水水源井群", "groundwater wellfield"),
-    "plan.site_kind.nature_reserve": ("自然保护区", "nature reserve"),
-    "plan.site_kind.red_line_zone": ("生态保护红线区", "ecological red line zone"),
-    "plan.site_kind.wetland_park": ("湿地公园", "wetland park"),
-    "plan.site_kind.scenic_area": ("风景名胜区", "scenic area"),
     "plan.reason.full": (
         "工作时间排不下：各天已满（驾驶、工作时长和工作时段限制）",
         "not fitted in the teams' working time: the days are full (driving, duty and work-window limits)",
@@ -111,6 +94,10 @@ _TEXT = {
     "plan.reason.skill": (
         "需要能力 {skills}，场景中没有队伍具备",
         "needs skill {skills}; no team in the scenario has it",
+    ),
+    "plan.reason.skills_together": (
+        "需要同时具备 {skills}，没有一个队伍全部具备",
+        "needs skills {skills} together; no single team has all of them",
     ),
     "plan.warning.time_budget": (
         "按时间预算求解：再次运行或换一台电脑可能得到不同的计划",
@@ -147,12 +134,9 @@ T = register(_TEXT)
 _ENGLISH = {key: english for key, (_, english) in _TEXT.items()}
 
 
-_SITE_KINDS = {kind for kinds in KINDS.values() for kind in kinds}
-
-
 def category_label(category: object) -> str:
     """A supervision category in the session's language (unknown values as they are)."""
-    return T(f"plan.category.{category}") if category in CATEGORIES else str(category)
+    return label("category", category)
 
 
 def _registry(targets: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -161,7 +145,7 @@ def _registry(targets: gpd.GeoDataFrame) -> pd.DataFrame:
 
 def site_kind_label(kind: object) -> str:
     """A registry site kind in the session's language (unknown kinds as they are)."""
-    return T(f"plan.site_kind.{kind}") if kind in _SITE_KINDS else ("" if kind is None else str(kind))
+    return label("kind", kind)
 
 
 def day_label(day: dt.date | str) -> str:
@@ -201,6 +185,11 @@ _PATTERNS = [
     ),
     (re.compile(r"needs skill (.+); no team in the scenario has it"), "plan.reason.skill", ("skills",)),
     (
+        re.compile(r"needs skills (.+) together; no single team has all of them"),
+        "plan.reason.skills_together",
+        ("skills",),
+    ),
+    (
         re.compile(r"closed for part of the week and avoided on every day: (.+)"),
         "plan.warning.partial_closure",
         ("names",),
@@ -230,7 +219,13 @@ def planner_text(text: object) -> str:
     for pattern, key, names in _PATTERNS:
         found = pattern.fullmatch(text)
         if found:
-            return T(key, **dict(zip(names, found.groups(), strict=True)))
+            values = dict(zip(names, found.groups(), strict=True))
+            # The codes inside a sentence (a status, skills) read in the session's language too.
+            if "status" in values:
+                values["status"] = label("status", values["status"])
+            if "skills" in values:
+                values["skills"] = labels("skill", re.split(r"\s*[,+]\s*", values["skills"]))
+            return T(key, **values)
     return text
 
 

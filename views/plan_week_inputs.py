@@ -17,11 +17,12 @@ from planning.scenario import BEIJING, DEFAULT_EFFORT, MAX_DAYS, ScenarioError, 
 from records import access
 from records.db import RecordsError
 from records.draws import draw_object, earlier_draws, system_draw
-from views import plan_inputs
+from views import plan_inputs, plan_overrides
 from views.data import records_store, targets
+from views.i18n import language_key
 from views.plan_week_text import T
-from views.session import current_account, now
-from views.target_layers import LAYER_NAMES
+from views.session import current_account, now, today
+from views.vocabulary import labeller
 
 #: The time budget offered when a chief prefers one to the reproducible effort.
 DEFAULT_SOLVER_SECONDS = 20
@@ -107,6 +108,7 @@ def _load_shipped(options: dict[str, str]) -> None:
     state["plan.f.night_on"] = raw.get("night_hours") is not None
     state["plan.f.night"] = str(raw.get("night_hours") or "22:00-02:00")
     state["plan.f.layers"] = [layer for layer in sites.get("layers") or LAYERS if layer in LAYERS]
+    state[language_key("plan.f.layers")] = list(state["plan.f.layers"])
     state["plan.f.min_priority"] = float(sites.get("min_priority", 0))
     state["plan.f.return"] = bool(raw.get("return_to_base", True))
     solver = raw.get("solver") if isinstance(raw.get("solver"), dict) else {}
@@ -126,6 +128,29 @@ def _load_shipped(options: dict[str, str]) -> None:
     state["plan.notices"] = notices
 
 
+def _start_warning(column) -> None:
+    """Warn under the first day when it lies more than a week back or months ahead."""
+    start = st.session_state["plan.f.start"]
+    problem = plan_inputs.start_problem(start, today())
+    if problem is not None:
+        which, days = problem
+        column.warning(T(f"plan.f.start.{which}", day=start.isoformat(), n=days))
+
+
+def _layers_input(column) -> None:
+    """The layers to plan, as translated chips; the choice (codes) lives in ``plan.f.layers``.
+
+    A keyed multiselect keeps the labels it first showed, so its key changes with the language and
+    a new one starts from ``plan.f.layers`` (a language switch keeps the choice).
+    """
+    state = st.session_state
+    key = language_key("plan.f.layers")
+    state.setdefault(key, list(state["plan.f.layers"]))
+    state["plan.f.layers"] = column.multiselect(
+        T("plan.f.layers"), list(LAYERS), key=key, format_func=labeller("layer")
+    )
+
+
 def scenario_inputs(options: dict[str, str]) -> None:
     st.subheader(T("plan.section.scenario"))
     # Plain labels, no format_func: the "new" label is translated, the scenarios are file names.
@@ -136,9 +161,20 @@ def scenario_inputs(options: dict[str, str]) -> None:
     left, middle, right = st.columns(3)
     left.text_input(T("plan.f.name"), key="plan.f.name")
     left.multiselect(T("plan.f.regions"), list(options), key="plan.f.regions", format_func=options.get)
-    left.multiselect(T("plan.f.layers"), list(LAYERS), key="plan.f.layers", format_func=LAYER_NAMES.get)
+    _layers_input(left)
     middle.date_input(T("plan.f.start"), key="plan.f.start")
-    middle.number_input(T("plan.f.days"), min_value=1, max_value=MAX_DAYS, step=1, key="plan.f.days")
+    _start_warning(middle)
+    # 0 is allowed in the box so that it is answered with a sentence, not only a red outline.
+    middle.number_input(
+        T("plan.f.days"),
+        min_value=0,
+        max_value=MAX_DAYS,
+        step=1,
+        key="plan.f.days",
+        help=T("plan.f.days.help", max=MAX_DAYS),
+    )
+    if int(st.session_state["plan.f.days"]) < 1:
+        middle.error(T("plan.f.days.zero", max=MAX_DAYS))
     middle.text_input(T("plan.f.work"), key="plan.f.work", help="HH:MM-HH:MM")
     middle.checkbox(T("plan.f.night_on"), key="plan.f.night_on")
     if st.session_state["plan.f.night_on"]:
@@ -170,9 +206,16 @@ def scenario_inputs(options: dict[str, str]) -> None:
 
 def teams_input() -> pd.DataFrame:
     st.subheader(T("plan.section.teams"))
-    st.caption(T("plan.teams.help", skills=", ".join(SKILLS)))
+    teams = st.session_state["plan.teams_df"]
+    st.caption(T("plan.teams.help"))
+    # Skills are chosen as chips (codes underneath); a skill a loaded scenario names that the
+    # schema does not know stays visible so parse_scenario can name it.
+    known = [
+        *SKILLS,
+        *sorted({s for cell in teams["skills"] for s in plan_inputs.team_skills(cell)} - set(SKILLS)),
+    ]
     return st.data_editor(
-        st.session_state["plan.teams_df"],
+        teams,
         key=f"plan.teams_editor.{st.session_state['plan.editor_version']}",
         num_rows="dynamic",
         width="stretch",
@@ -182,7 +225,9 @@ def teams_input() -> pd.DataFrame:
             "members": st.column_config.NumberColumn(
                 T("plan.col.members"), min_value=1, max_value=50, step=1
             ),
-            "skills": st.column_config.TextColumn(T("plan.col.skills")),
+            "skills": st.column_config.MultiselectColumn(
+                T("plan.col.skills"), options=known, format_func=labeller("skill")
+            ),
             "officers": st.column_config.TextColumn(T("plan.col.officers")),
         },
     )
@@ -319,9 +364,12 @@ def mandatory_input(regions: list[str], layers: list[str], start: dt.date) -> li
             hay = shown["name"] + " " + shown["site_id"] + " " + shown["county"]
             shown = shown[hay.str.contains(text, case=False, regex=False)]
         st.caption(T("plan.pick.shown", shown=len(shown), total=len(candidates)))
-        table = shown.assign(mandatory=shown["site_id"].isin(chosen))[
-            ["mandatory", "site_id", "name", "layer", "kind", "category", "county", "priority"]
-        ]
+        table = shown.assign(
+            mandatory=shown["site_id"].isin(chosen),
+            layer=shown["layer"].map(labeller("layer")),
+            kind=shown["kind"].map(labeller("kind")),
+            category=shown["category"].map(labeller("category")),
+        )[["mandatory", "site_id", "name", "layer", "kind", "category", "county", "priority"]]
         edited = st.data_editor(
             table,
             key=f"plan.pick.editor.{st.session_state['plan.editor_version']}",
@@ -345,8 +393,9 @@ def mandatory_input(regions: list[str], layers: list[str], start: dt.date) -> li
 
 
 def message(exc: ScenarioError) -> str:
-    """The error text without the field prefix ScenarioError puts in front."""
-    return str(exc).removeprefix(f"{exc.field}: ")
+    """The error text without the field prefix ScenarioError puts in front (in Chinese where the
+    sentence is known)."""
+    return plan_overrides.error_message(exc)
 
 
 def scenario_from_state(teams: pd.DataFrame, mandatory: list[str]) -> dict:

@@ -21,7 +21,7 @@ from planning.scenario import parse_scenario
 from records import access
 from records.closures import as_planning_closures, get_closure
 from records.db import RecordsError
-from views import plan_overrides
+from views import plan_overrides, vocabulary
 from views.basemap import build_basemap
 from views.data import basemap, records_store, road_network, site_prefectures, targets
 from views.i18n import language
@@ -160,13 +160,12 @@ def _days(plan: dict) -> None:
 def _closure_line(plan: dict, closure: dict) -> str:
     """One honoured closure: name, reason, period and the plan days it was in force."""
     reason = str(closure.get("reason") or "other")
-    reasons = ("winter", "sandstorm", "flood", "road_works", "snow", "other")
     dates = [str(d) for d in closure.get("dates") or []]
     every = len(dates) >= int(plan["scenario"].get("days") or 0) > 0
     return T(
         "plan.closures.item",
         name=str(closure.get("name") or closure.get("id")),
-        reason=T(f"plan.closures.reason.{reason}") if reason in reasons else reason,
+        reason=vocabulary.label("closure_reason", reason),
         period=str(closure.get("period") or ""),
         days=T("plan.closures.every_day") if every else "、".join(day_label(d) for d in dates) or "—",
     )

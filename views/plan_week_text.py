@@ -27,6 +27,19 @@ T = register(
         "plan.f.regions": ("区域（地州市/县市区）", "Region (prefectures / counties)"),
         "plan.f.start": ("第一天", "First day"),
         "plan.f.days": ("天数", "Days"),
+        "plan.f.days.help": ("计划天数，1 至 {max} 天。", "Days to plan, 1 to {max}."),
+        "plan.f.days.zero": (
+            "天数至少为 1：请填写要计划的天数（1 至 {max} 天）。",
+            "Days must be at least 1: enter how many days to plan (1 to {max}).",
+        ),
+        "plan.f.start.past": (
+            "第一天 {day} 已是 {n} 天前：是否填错了年份或日期？计划仍可求解。",
+            "The first day {day} is {n} days ago: is the year or date a typo? The plan can still be solved.",
+        ),
+        "plan.f.start.future": (
+            "第一天 {day} 在 {n} 天之后：请确认日期是否正确。",
+            "The first day {day} is {n} days ahead: please check the date.",
+        ),
         "plan.f.work": ("工作时间", "Work hours"),
         "plan.f.night_on": ("夜间突击检查", "Night checks"),
         "plan.f.night": ("夜查时间", "Night hours"),
@@ -55,9 +68,9 @@ T = register(
             "Lodging: every city and county seat, the bases, and the towns the scenario lists: {towns}.",
         ),
         "plan.teams.help": (
-            "每行一个队伍：编号、基地城镇（中文或英文名）、人数、能力（逗号分隔：{skills}）、队员编号（逗号分隔，花名册编号）。",
-            "One team per row: id, base town (Chinese or English name), members, skills (comma-separated: "
-            "{skills}), officers (roster ids, comma-separated).",
+            "每行一个队伍：编号、基地城镇（中文或英文名）、人数、能力（点击选择）、队员编号（逗号分隔，花名册编号）。",
+            "One team per row: id, base town (Chinese or English name), members, skills (click to choose), "
+            "officers (roster ids, comma-separated).",
         ),
         "plan.col.officers": ("队员编号", "Officers"),
         "plan.draw.officers": (
@@ -77,12 +90,6 @@ T = register(
             "{name}：{reason}，{period}；计划内 {days}",
             "{name}: {reason}, {period}; plan days {days}",
         ),
-        "plan.closures.reason.winter": ("冬季封闭", "winter closure"),
-        "plan.closures.reason.sandstorm": ("沙尘暴", "sandstorm"),
-        "plan.closures.reason.flood": ("洪水", "flood"),
-        "plan.closures.reason.road_works": ("道路施工", "road works"),
-        "plan.closures.reason.snow": ("冰雪", "snow"),
-        "plan.closures.reason.other": ("其他", "other"),
         "plan.closures.every_day": ("每天", "every day"),
         "plan.days.title": ("各队每日安排", "Each team's days"),
         "plan.days.old": (
@@ -114,7 +121,10 @@ T = register(
             "采用审计记录 {entry} 的抽取结果：{n} 个必检点。",
             "The draw of audit entry {entry} is used: {n} mandatory sites.",
         ),
-        "plan.draw.reason": ("重新抽取的原因（必填，写入审计日志）", "Reason for a re-draw (required, logged)"),
+        "plan.draw.reason": (
+            "重新抽取的原因（必填，写入审计日志）",
+            "Reason for a re-draw (required, logged)",
+        ),
         "plan.draw.redo": ("重新抽取", "Draw again"),
         "plan.draw.level": ("抽查层级", "Draw level"),
         "plan.draw.level.prefecture": ("地州", "prefecture"),

@@ -15,8 +15,9 @@ import geopandas as gpd
 import pandas as pd
 from folium.plugins import FastMarkerCluster
 
-from layers.schema import CATEGORY_ZH
+from views.i18n import register
 from views.map_controls import Legend
+from views.vocabulary import label, labeller
 from views.web_geometry import for_web, simplified_metric
 from views.web_text import web_columns, web_text
 
@@ -30,24 +31,32 @@ PROTECTED_STYLE = {
     "fillColor": "#66bb6a",
     "fillOpacity": 0.18,
 }
+#: The boundary note of placeholder shapes (English; :func:`approximate_note` is the shown text).
 APPROXIMATE_NOTE = "APPROXIMATE boundary"
-LAYER_NAMES = {
-    "pollution_source": "Pollution sources 污染源",
-    "water_source": "Water-source zones 水源保护区",
-    "protected_area": "Protected areas 保护地 (approximate)",
-}
-#: Tooltip rows shared by every target: (column of :func:`tooltip_table`, label).
-TOOLTIP_FIELDS = (
-    ("site_id", "Site"),
-    ("name", "Name"),
-    ("kind", "Kind"),
-    ("category", "Category 类别"),
-    ("status", "Status"),
-    ("last_inspected", "Last inspected"),
+T = register(
+    {
+        "targets.approximate": ("近似边界", APPROXIMATE_NOTE),
+        "targets.as_registered": ("按登记", "as registered"),
+        "targets.never": ("从未检查", "never"),
+        "targets.field.site_id": ("编号", "Site"),
+        "targets.field.name": ("名称", "Name"),
+        "targets.field.kind": ("类型", "Kind"),
+        "targets.field.category": ("监管类别", "Category"),
+        "targets.field.status": ("状态", "Status"),
+        "targets.field.last_inspected": ("上次检查", "Last inspected"),
+        "targets.field.risk_level": ("风险等级", "Risk level"),
+        "targets.field.boundary": ("边界", "Boundary"),
+        "targets.legend": ("点位（模拟名录 SIMULATED）", "Targets (SIMULATED registry)"),
+        "targets.legend.risk": ("污染源，风险 {level}", "Pollution source, risk {level}"),
+        "targets.legend.water": ("水源保护区", "Water-source zone"),
+        "targets.legend.protected": ("保护地：{note}", "Protected area: {note}"),
+    }
 )
+#: Tooltip rows shared by every target (columns of :func:`tooltip_table`, labels ``targets.field.*``).
+TOOLTIP_FIELDS = ("site_id", "name", "kind", "category", "status", "last_inspected")
 #: Extra tooltip rows of point sources and of polygons.
-SOURCE_FIELDS = (*TOOLTIP_FIELDS, ("risk_level", "Risk level"))
-POLYGON_FIELDS = (*TOOLTIP_FIELDS, ("boundary", "Boundary"))
+SOURCE_FIELDS = (*TOOLTIP_FIELDS, "risk_level")
+POLYGON_FIELDS = (*TOOLTIP_FIELDS, "boundary")
 POLYGON_TOLERANCE_M = 100.0
 DECIMALS = 4
 
@@ -68,24 +77,39 @@ _CALLBACK = """function (row) {
 }"""
 
 
+def field_label(field: str) -> str:
+    """The tooltip label of a :func:`tooltip_table` column in the session's language."""
+    return T(f"targets.field.{field}")
+
+
+def layer_name(layer: str) -> str:
+    """A target layer's name in the session's language (the layer control and the metrics)."""
+    return label("layer", layer)
+
+
 def tooltip_table(targets: gpd.GeoDataFrame) -> pd.DataFrame:
     """The tooltip text of every target: one string column per tooltip field (all layers).
 
     Plain text: the layers escape it with :func:`views.web_text.web_columns` before it reaches HTML.
 
-    Categories read "key 重点"; a missing inspection date reads "never"; the boundary row says
-    :data:`APPROXIMATE_NOTE` for placeholder shapes.
+    Kind, category and status read in the session's language (:mod:`views.vocabulary`); a missing
+    inspection date reads "never"; the boundary row says :data:`APPROXIMATE_NOTE` (translated)
+    for placeholder shapes.
     """
-    last = targets["last_inspected"].dt.strftime("%Y-%m-%d").astype("string").fillna("never")
-    category = targets["category"].map(lambda c: f"{c} {CATEGORY_ZH.get(c, '')}".strip(), na_action="ignore")
-    boundary = targets["approximate"].fillna(False).map({True: APPROXIMATE_NOTE, False: "as registered"})
+    never = T("targets.never")
+    last = targets["last_inspected"].dt.strftime("%Y-%m-%d").astype("string").fillna(never)
+    boundary = (
+        targets["approximate"]
+        .fillna(False)
+        .map({True: T("targets.approximate"), False: T("targets.as_registered")})
+    )
     table = pd.DataFrame(
         {
             "site_id": targets["site_id"],
             "name": targets["name"],
-            "kind": targets["kind"],
-            "category": category,
-            "status": targets["status"],
+            "kind": targets["kind"].map(labeller("kind")),
+            "category": targets["category"].map(labeller("category")),
+            "status": targets["status"].map(labeller("status")),
             "last_inspected": last,
             "risk_level": targets["risk_level"].astype("string"),
             "boundary": boundary,
@@ -96,8 +120,8 @@ def tooltip_table(targets: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _polygon_layer(targets: gpd.GeoDataFrame, style: dict) -> folium.GeoJson:
-    fields = [column for column, _ in POLYGON_FIELDS]
-    aliases = [label for _, label in POLYGON_FIELDS]
+    fields = list(POLYGON_FIELDS)
+    aliases = [field_label(field) for field in fields]
     shapes = for_web(simplified_metric(targets[["geometry"]], POLYGON_TOLERANCE_M), DECIMALS)
     # folium's GeoJsonTooltip puts property values into innerHTML as they are: escape them first.
     table = web_columns(tooltip_table(targets).loc[shapes.index, fields])
@@ -114,7 +138,7 @@ def _polygon_layer(targets: gpd.GeoDataFrame, style: dict) -> folium.GeoJson:
 
 def _source_cluster(sources: gpd.GeoDataFrame) -> FastMarkerCluster:
     table = web_columns(tooltip_table(sources))
-    columns = [column for column, _ in SOURCE_FIELDS]
+    columns = list(SOURCE_FIELDS)
     colours = sources["risk_level"].map(RISK_COLOURS).fillna("#999999")
     rows = [
         [round(point.y, DECIMALS), round(point.x, DECIMALS), colour, *values]
@@ -123,7 +147,7 @@ def _source_cluster(sources: gpd.GeoDataFrame) -> FastMarkerCluster:
         )
     ]
     callback = _CALLBACK % {
-        "labels": json.dumps([web_text(label) for _, label in SOURCE_FIELDS], ensure_ascii=False)
+        "labels": json.dumps([web_text(field_label(field)) for field in SOURCE_FIELDS], ensure_ascii=False)
     }
     return FastMarkerCluster(
         rows,
@@ -140,19 +164,19 @@ def target_legend_rows() -> list[tuple[str, str]]:
     """Legend rows (swatch CSS, label) of the target layers."""
     circle = "border-radius:50%;width:11px;border:1px solid #333"
     rows = [
-        (f"{circle};background:{colour}", f"Pollution source, risk {level}")
+        (f"{circle};background:{colour}", T("targets.legend.risk", level=level))
         for level, colour in RISK_COLOURS.items()
     ]
     rows.append(
         (
             f"background:{WATER_STYLE['fillColor']};border:1px solid {WATER_STYLE['color']}",
-            "Water-source zone",
+            T("targets.legend.water"),
         )
     )
     rows.append(
         (
             f"background:{PROTECTED_STYLE['fillColor']};border:2px dashed {PROTECTED_STYLE['color']}",
-            f"Protected area: {APPROXIMATE_NOTE}",
+            T("targets.legend.protected", note=T("targets.approximate")),
         )
     )
     return rows
@@ -170,7 +194,7 @@ def target_groups(targets: gpd.GeoDataFrame) -> list[folium.FeatureGroup]:
         subset = targets[targets["layer"] == layer]
         if subset.empty:
             continue
-        group = folium.FeatureGroup(name=LAYER_NAMES[layer])
+        group = folium.FeatureGroup(name=web_text(layer_name(layer)))
         if layer == "pollution_source":
             _source_cluster(subset).add_to(group)
         else:
@@ -194,7 +218,7 @@ def prepare_target_map(m: folium.Map) -> folium.Map:
         extra = [(name, url) for name, url in getattr(FastMarkerCluster, attr) if name not in names]
         setattr(m, attr, [*links, *extra])
     # Top left, under the zoom buttons: at the province view that corner is outside Xinjiang.
-    legend = Legend("Targets (SIMULATED registry)", target_legend_rows(), position="topleft")
+    legend = Legend(T("targets.legend"), target_legend_rows(), position="topleft")
     m.add_child(legend, name="xunhu_target_legend")
     return m
 

@@ -36,6 +36,7 @@ from views.i18n import language_key, register
 from views.map_controls import Legend
 from views.offline_map import localize
 from views.session import require_login, today
+from views.vocabulary import label
 from views.web_text import web_text
 
 MAP_HEIGHT_PX = 520
@@ -82,12 +83,6 @@ T = register(
         "closures.col.by": ("添加人", "Added by"),
         "closures.source.chief": ("支队长", "chief"),
         "closures.source.shipped": ("随软件", "shipped"),
-        "closures.reason.sandstorm": ("沙尘暴", "sandstorm"),
-        "closures.reason.flood": ("洪水", "flood"),
-        "closures.reason.road_works": ("道路施工", "road works"),
-        "closures.reason.other": ("其他", "other"),
-        "closures.reason.snow": ("冰雪", "snow"),
-        "closures.reason.winter": ("冬季封闭", "winter closure"),
         "closures.yearly": ("每年 {period}", "every year {period}"),
         "closures.lifted": ("（{day} 起解除）", " (lifted from {day})"),
         "closures.add": ("添加封闭", "Add a closure"),
@@ -191,10 +186,7 @@ def _shipped_in_force(day: dt.date) -> set[str]:
 
 def reason_label(reason: str) -> str:
     """A closure reason in the session's language (unknown reasons as they are)."""
-    try:
-        return T(f"closures.reason.{reason}")
-    except KeyError:
-        return reason
+    return label("closure_reason", reason)
 
 
 def period_label(period: str) -> str:

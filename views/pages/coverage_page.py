@@ -56,6 +56,7 @@ from views.coverage_results import (
 from views.i18n import language, language_key, register
 from views.offline_map import show_map
 from views.session import audit_refusal, require_login, today
+from views.vocabulary import labeller
 
 MAP_HEIGHT_PX = 560
 DEFAULT_TOP_SPOTS = 25
@@ -174,6 +175,11 @@ T = register(
         "coverage.download_xlsx": ("下载 Excel", "Download Excel"),
         "coverage.overdue_sites": ("超期点位明细", "Overdue sites"),
         "coverage.no_overdue": ("没有超期点位。", "No overdue sites."),
+        "coverage.overdue.site_id": ("编号", "Site"),
+        "coverage.overdue.category": ("监管类别", "Category"),
+        "coverage.overdue.county_name": ("县市区", "County"),
+        "coverage.overdue.last_before": ("上次检查", "Last inspected"),
+        "coverage.overdue.overdue_days": ("超期天数", "Days overdue"),
         "coverage.caption": (
             "时段 {since} 至 {until}（北京时间，含两端）；网格 H3 {res} 级；盲区 = 有权重但本时段内未覆盖的网格，按县合并。",
             "Period {since} to {until} (Beijing days, inclusive); H3 grid level {res}; blind spot = "
@@ -599,9 +605,10 @@ def render() -> None:
             if overdue.empty:
                 st.info(T("coverage.no_overdue"))
             else:
+                columns = ["site_id", "category", "county_name", "last_before", "overdue_days"]
+                shown = overdue.sort_values("overdue_days", ascending=False)[columns]
                 st.dataframe(
-                    overdue.sort_values("overdue_days", ascending=False)[
-                        ["site_id", "category", "county_name", "last_before", "overdue_days"]
-                    ],
+                    shown.assign(category=shown["category"].map(labeller("category"))),
                     hide_index=True,
+                    column_config={column: T(f"coverage.overdue.{column}") for column in columns},
                 )

@@ -21,14 +21,15 @@ import streamlit as st
 from layers.importer import import_file
 from layers.priority import FACTORS, add_priority
 from layers.problems import LayerFileError, Problem
-from layers.schema import CATEGORIES, CATEGORY_ZH, KINDS, LAYERS, STATUSES
+from layers.schema import CATEGORIES, KINDS, LAYERS, STATUSES
 from layers.validate import ValidationReport, check_file
-from views import data
+from views import data, vocabulary
 from views.basemap import build_basemap
 from views.i18n import language_key, register
 from views.offline_map import show_map
 from views.session import require_login, today
 from views.target_layers import prepare_target_map, select_targets, target_groups
+from views.vocabulary import labeller
 from views.web_text import web_text
 
 MAP_HEIGHT_PX = 520
@@ -50,14 +51,13 @@ TABLE_COLUMNS = [
     "priority",
     *(f"priority_{factor}" for factor in FACTORS),
 ]
+#: Table columns holding codes, shown through their vocabulary (views.vocabulary).
+CODED_COLUMNS = {"layer": "layer", "kind": "kind", "category": "category", "status": "status"}
 
 T = register(
     {
         "layers.title": ("图层与点位", "Layers"),
         "layers.layer": ("图层", "Layer"),
-        "layers.layer.pollution_source": ("污染源", "Pollution sources"),
-        "layers.layer.water_source": ("水源保护区", "Water-source zones"),
-        "layers.layer.protected_area": ("保护地（近似边界）", "Protected areas (approximate)"),
         "layers.kind": ("类型", "Kind"),
         "layers.category": ("监管类别", "Category"),
         "layers.status": ("状态", "Status"),
@@ -182,19 +182,25 @@ def filter_targets(
 
 def _filters(targets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     first = st.columns(3)
+    # Codes as options, labels by format_func; a keyed widget keeps the labels it first showed,
+    # so its key changes with the language.
     layers = first[0].multiselect(
-        T("layers.layer"),
-        LAYERS,
-        format_func=lambda key: T(f"layers.layer.{key}"),
-        key=language_key("layers.layer"),
+        T("layers.layer"), LAYERS, format_func=labeller("layer"), key=language_key("layers.layer")
     )
     kinds_offered = [kind for layer in (layers or LAYERS) for kind in KINDS[layer]]
-    kinds = first[1].multiselect(T("layers.kind"), kinds_offered, key="layers.kind")
+    kinds = first[1].multiselect(
+        T("layers.kind"), kinds_offered, format_func=labeller("kind"), key=language_key("layers.kind")
+    )
     categories = first[2].multiselect(
-        T("layers.category"), CATEGORIES, format_func=lambda c: f"{CATEGORY_ZH[c]} {c}", key="layers.category"
+        T("layers.category"),
+        CATEGORIES,
+        format_func=labeller("category"),
+        key=language_key("layers.category"),
     )
     second = st.columns(3)
-    statuses = second[0].multiselect(T("layers.status"), STATUSES, key="layers.status")
+    statuses = second[0].multiselect(
+        T("layers.status"), STATUSES, format_func=labeller("status"), key=language_key("layers.status")
+    )
     prefectures = data.prefectures()
     prefecture = second[1].selectbox(
         T("layers.prefecture"),
@@ -209,6 +215,8 @@ def _filters(targets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _table(shown: gpd.GeoDataFrame) -> str | None:
     """The filtered table, highest priority first; returns the site selected in it (or below it)."""
     table = pd.DataFrame(shown[TABLE_COLUMNS]).sort_values("priority", ascending=False, kind="stable")
+    for column, words in CODED_COLUMNS.items():
+        table[column] = table[column].map(labeller(words))
     config = {column: T(f"layers.col.{column}") for column in TABLE_COLUMNS}
     for column in ("priority", *(f"priority_{factor}" for factor in FACTORS)):
         config[column] = st.column_config.NumberColumn(T(f"layers.col.{column}"), format="%.1f")
@@ -234,15 +242,14 @@ def _table(shown: gpd.GeoDataFrame) -> str | None:
 def _card(site: pd.Series) -> None:
     with st.container(border=True):
         st.markdown(f"**{site['name']}** · `{site['site_id']}`")
-        category = site["category"]
         st.caption(
             " · ".join(
                 str(part)
                 for part in (
-                    T(f"layers.layer.{site['layer']}"),
-                    site["kind"],
-                    f"{CATEGORY_ZH.get(category, category)} {category}",
-                    site["status"],
+                    vocabulary.label("layer", site["layer"]),
+                    vocabulary.label("kind", site["kind"]),
+                    vocabulary.label("category", site["category"]),
+                    vocabulary.label("status", site["status"]),
                     f"{site['prefecture_name']} {site['county_name']}",
                 )
             )
@@ -341,7 +348,7 @@ def _import(account_name: str) -> None:
     layer = options[0].selectbox(
         T("layers.target_layer"),
         [None, *LAYERS],
-        format_func=lambda key: T("layers.from_file") if key is None else T(f"layers.layer.{key}"),
+        format_func=lambda key: T("layers.from_file") if key is None else vocabulary.label("layer", key),
         key=language_key("layers.target_layer"),
     )
     crs = options[1].text_input(T("layers.crs"), key="layers.crs").strip() or None

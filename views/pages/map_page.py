@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from layers.schema import CATEGORIES, CATEGORY_ZH, LAYERS
+from layers.schema import CATEGORIES, LAYERS
 from views import data
 from views.basemap import build_basemap, view_for
-from views.i18n import register
+from views.i18n import language_key, register
 from views.offline_map import show_map
-from views.target_layers import LAYER_NAMES, prepare_target_map, select_targets, target_groups
+from views.target_layers import layer_name, prepare_target_map, select_targets, target_groups
+from views.vocabulary import labeller
 
 MAP_HEIGHT_PX = 640
 #: A typical width of the map column on a laptop, used to pick the zoom for a prefecture.
@@ -46,7 +47,11 @@ def render() -> None:
     with st.sidebar:
         st.subheader(T("map.filters"))
         chosen_layers = st.multiselect(
-            T("map.layers"), LAYERS, default=list(LAYERS), format_func=LAYER_NAMES.__getitem__, key="layers"
+            T("map.layers"),
+            LAYERS,
+            default=list(LAYERS),
+            format_func=labeller("layer"),
+            key=language_key("layers"),
         )
         chosen_prefecture = st.selectbox(
             T("map.prefecture"),
@@ -59,8 +64,8 @@ def render() -> None:
             T("map.category"),
             CATEGORIES,
             default=list(CATEGORIES),
-            format_func=lambda c: f"{c} {CATEGORY_ZH[c]}",
-            key="categories",
+            format_func=labeller("category"),
+            key=language_key("categories"),
         )
 
     if targets.empty:
@@ -71,7 +76,7 @@ def render() -> None:
         columns = st.columns(len(LAYERS) + 1)
         columns[0].metric(T("map.targets_shown"), len(shown))
         for column, layer in zip(columns[1:], LAYERS, strict=True):
-            column.metric(LAYER_NAMES[layer], int((shown["layer"] == layer).sum()))
+            column.metric(layer_name(layer), int((shown["layer"] == layer).sum()))
 
     basemap = data.basemap()
     m = prepare_target_map(build_basemap(basemap, height_px=MAP_HEIGHT_PX))
