@@ -1,10 +1,13 @@
 """XunHu 巡护 dashboard: the shell around the pages (login, navigation by role, footer).
 
-Run with ``streamlit run dashboard.py`` (see README). The shell only decides who is logged in and
+Run with ``streamlit run app.py`` (see README). The shell only decides who is logged in and
 which pages they may open; each page lives in ``views/pages/`` and checks ``records.access``
 itself for the data it shows. Every page is registered with ``st.navigation`` so that a direct URL
 resolves; the pages the role may not open are hidden from the menu and refused (and audited) when
-asked for by URL.
+asked for by URL. Officers land on My sites (their day's stops), everyone else on the map.
+
+``app.py`` serves this script together with the HTTP routes of the login cookie, so that a reload
+keeps the login (``streamlit run app.py``; see :mod:`views.session`).
 
 On first start, when the records database does not exist yet, the prebuilt SIMULATED history
 (data/demo/records_demo.sqlite.gz) is unpacked in its place: a second instead of minutes of
@@ -43,7 +46,7 @@ from views.pages import (
     my_sites,
     plan_week,
 )
-from views.session import audit_refusal, log_in, log_out, pop_notice, resume_session
+from views.session import audit_refusal, cookie_scripts, log_in, log_out, pop_notice, resume_session
 
 T = register(
     {
@@ -119,6 +122,33 @@ PAGES = (
 )
 
 
+#: Below this width (Streamlit's own breakpoint for an "auto" sidebar) the sidebar covers the page.
+NARROW_SCREEN_PX = 768
+#: Streamlit folds the sidebar away after a menu choice only on devices whose user agent says
+#: "mobile"; a phone in desktop mode or a narrow window keeps it open over the page. This closes it
+#: on any narrow screen (installed once per page load; clicking its own collapse button keeps
+#: Streamlit's state right).
+CLOSE_SIDEBAR_SCRIPT = f"""<div style="display:none"></div><script>
+if (!window.xunhuClosesSidebar) {{
+  window.xunhuClosesSidebar = true;
+  document.addEventListener("click", (event) => {{
+    if (window.innerWidth >= {NARROW_SCREEN_PX} || !event.target.closest('[data-testid="stSidebarNav"] a')) return;
+    setTimeout(() => {{
+      const sidebar = document.querySelector('[data-testid="stSidebar"]');
+      if (sidebar && sidebar.dataset.collapsed === "false") {{
+        document.querySelector('[data-testid="stSidebarCollapseButton"] button')?.click();
+      }}
+    }}, 0);
+  }}, true);
+}}
+</script>"""
+
+
+def home_page(account: Account | None) -> str:
+    """The page an account lands on: My sites (today's stops) for officers, else the map."""
+    return "my-sites" if account is not None and account.role == "officer" else "map"
+
+
 @st.cache_resource(show_spinner="Installing the demo history…")
 def install_snapshot_once(db_path: str) -> bool:
     """Unpack the prebuilt demo history if the database ``db_path`` does not exist (once per process;
@@ -126,8 +156,9 @@ def install_snapshot_once(db_path: str) -> bool:
     return DEMO_SNAPSHOT.exists() and install_demo_snapshot(DEMO_SNAPSHOT, db_path)
 
 
-def login_form() -> None:
-    """The login page (shown instead of any page while nobody is logged in)."""
+def login_form() -> Account | None:
+    """The login page (shown instead of any page while nobody is logged in); the account once it
+    logged in."""
     st.title("XunHu 巡护")
     st.caption(T("shell.tagline"))
     notice = pop_notice()
@@ -142,12 +173,12 @@ def login_form() -> None:
         password = st.text_input(T("shell.password"), type="password", key="login_password")
         submitted = st.form_submit_button(T("shell.login"))
     if not submitted:
-        return
+        return None
     try:
-        log_in(username, password)
+        return log_in(username, password)
     except LoginThrottled:  # says nothing about the account, so it may say what happened
         st.error(T("shell.login_throttled", minutes=int(FAILURE_WINDOW.total_seconds() // 60)))
-        return
+        return None
     except AuthError:  # one message for every failure, lockout included
         st.error(
             T(
@@ -156,11 +187,10 @@ def login_form() -> None:
                 minutes=int(LOCKOUT.total_seconds() // 60),
             )
         )
-        return
+        return None
     except RecordsError as problem:
         st.error(str(problem))
-        return
-    st.rerun()
+        return None
 
 
 def account_box(account: Account) -> None:
@@ -194,25 +224,35 @@ def main() -> None:
         language_picker()
     account = resume_session()
     allowed = allowed_pages(account) if account is not None else ()
+    home = home_page(account)
     pages = {
         spec.url_path: st.Page(
             spec.render,
             title=T(spec.title_key),
             icon=spec.icon,
             url_path=spec.url_path,
-            default=spec.url_path == "map",
+            default=spec.url_path == home,
             visibility="visible" if spec.url_path in allowed else "hidden",
         )
         for spec in PAGES
     }
     menu = [pages[path] for path in allowed] + [page for path, page in pages.items() if path not in allowed]
     page = st.navigation(menu, position="sidebar" if account is not None else "hidden")
+    current = next(path for path, candidate in pages.items() if candidate is page)
+    with st.sidebar:
+        st.html(CLOSE_SIDEBAR_SCRIPT, unsafe_allow_javascript=True)
+        cookie_scripts()
     if account is None:
-        login_form()
+        account = login_form()
+        if account is not None:
+            # The page a login form was shown on is the one asked for, unless it is just the app's
+            # address (the map, while nobody is logged in): then the role's own page opens.
+            if current == "map" and home_page(account) != "map":
+                st.switch_page(pages[home_page(account)])
+            st.rerun()
     else:
         with st.sidebar:
             account_box(account)
-        current = next(path for path, candidate in pages.items() if candidate is page)
         if current in allowed:
             page.run()
         else:

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_browser.py [--runs 5]
 
-Starts ``streamlit run dashboard.py`` on a fresh copy of the demo records (the SIMULATED snapshot
+Starts ``streamlit run app.py`` on a fresh copy of the demo records (the SIMULATED snapshot
 plus one account per role, as the browser tests make them) and drives Debian's headless Chromium:
 
 * **first visit**: the first login after the server started (nothing cached yet), then the first
@@ -54,7 +54,7 @@ def start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
             "-m",
             "streamlit",
             "run",
-            "dashboard.py",
+            "app.py",
             "--server.headless=true",
             f"--server.port={port}",
             "--server.address=127.0.0.1",

@@ -449,6 +449,36 @@ MIGRATIONS: tuple[tuple[int, str, MigrationStep | tuple[MigrationStep, ...]], ..
         """
         + _append_only("login_secret", "the username-fingerprint key"),
     ),
+    (
+        7,
+        "login sessions that survive a reload: hashed cookie token, idle and absolute expiry, revocation",
+        """
+        CREATE TABLE sessions (
+            session_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account_id INTEGER NOT NULL REFERENCES accounts(account_id),
+            ticket_sha256 TEXT UNIQUE,
+            token_sha256 TEXT UNIQUE,
+            password_changed_at TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            ended_at TEXT,
+            end_reason TEXT CHECK (end_reason IN ('logout', 'expired', 'disabled', 'password')),
+            CHECK ((ended_at IS NULL) = (end_reason IS NULL)),
+            CHECK (ticket_sha256 IS NULL OR token_sha256 IS NULL)
+        );
+        CREATE INDEX sessions_account ON sessions(account_id);
+        CREATE TRIGGER sessions_identity_frozen BEFORE UPDATE OF session_id, account_id,
+            password_changed_at, source, created_at ON sessions
+        BEGIN SELECT RAISE(ABORT, 'a session keeps its account; log in again instead'); END;
+        CREATE TRIGGER sessions_stay_ended BEFORE UPDATE ON sessions WHEN OLD.ended_at IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'an ended session cannot be resumed; log in again'); END;
+        CREATE TRIGGER sessions_token_once BEFORE UPDATE OF token_sha256, ticket_sha256 ON sessions
+        WHEN OLD.token_sha256 IS NOT NULL AND NEW.token_sha256 IS NOT OLD.token_sha256
+            OR OLD.ticket_sha256 IS NULL AND NEW.ticket_sha256 IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'a session token is issued once'); END;
+        """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

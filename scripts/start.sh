@@ -20,4 +20,4 @@ with open_store() as store:
   echo "first start: no account yet; demo accounts (one per role), passwords shown once:"
   .venv/bin/python -m records demo-accounts --out var/demo-accounts.txt
 fi
-exec .venv/bin/python -m streamlit run dashboard.py --server.address 127.0.0.1 "$@"
+exec .venv/bin/python -m streamlit run app.py --server.address 127.0.0.1 "$@"

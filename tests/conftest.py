@@ -2,7 +2,7 @@
 
 Browser tests (``@pytest.mark.browser``) drive Debian's Chromium (``/usr/bin/chromium``, never a
 browser downloaded by ``playwright install``) through pytest-playwright against a real
-``streamlit run dashboard.py`` started on a free loopback port.
+``streamlit run app.py`` started on a free loopback port.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _free_port() -> int:
 
 @contextmanager
 def dashboard_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """Run ``streamlit run dashboard.py`` on a free loopback port with ``env``; yield its URL."""
+    """Run ``streamlit run app.py`` on a free loopback port with ``env``; yield its URL."""
     port = _free_port()
     with log_path.open("wb") as log:
         # Popen (not a shell `&`) so teardown terminates exactly this process.
@@ -79,7 +79,7 @@ def dashboard_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
                 "-m",
                 "streamlit",
                 "run",
-                "dashboard.py",
+                "app.py",
                 "--server.headless=true",
                 f"--server.port={port}",
                 "--server.address=127.0.0.1",

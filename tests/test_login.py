@@ -22,6 +22,7 @@ from records.accounts import (
     authenticate,
     get_account,
 )
+from records.sessions import IDLE_TIMEOUT
 from records.store import open_store
 from views.session import client_source
 
@@ -151,9 +152,9 @@ def test_login_shows_the_role_menu_and_session_expiry_sends_back_to_login(demo_r
     at = _submit(_shell(), username, password)
     assert not at.exception and not at.error
     assert _logged_in(at)
-    assert at.get("component_instance"), "the officer lands on the map"
+    assert [header.value for header in at.header] == ["My sites"], "the officer lands on My sites"
 
-    later = datetime.fromisoformat(DEMO_NOW) + timedelta(minutes=31)
+    later = datetime.fromisoformat(DEMO_NOW) + IDLE_TIMEOUT + timedelta(minutes=1)
     monkeypatch.setenv("XUNHU_NOW", later.isoformat())
     at.run()
     assert "expired" in " ".join(warning.value for warning in at.warning)

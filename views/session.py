@@ -1,50 +1,65 @@
 """The logged-in account of a browser session, and the one clock the dashboard reads.
 
-The shell (dashboard.py) logs in with :func:`log_in`, keeps the :class:`records.access.Session` in
-``st.session_state`` and calls :func:`resume_session` at the top of every run, so an idle timeout,
-a disabled account or a role change takes effect at the next click. Pages only ask
-:func:`current_account` (or :func:`require_login`) and check ``records.access.can`` themselves.
+The shell (dashboard.py) logs in with :func:`log_in` and calls :func:`resume_session` at the top of
+every run, so an idle timeout, a logout elsewhere, a disabled account or a role change takes effect
+at the next click. Pages only ask :func:`current_account` (or :func:`require_login`) and check
+``records.access.can`` themselves.
+
+A login is a row of the records database's ``sessions`` table (:mod:`records.sessions`); this
+Streamlit session keeps its id in ``st.session_state``. A reload opens a new Streamlit session, so
+the browser also holds the session's token in an HttpOnly cookie (:data:`COOKIE_NAME`), which only
+the server's cookie routes (:mod:`views.session_cookie`) set and clear: after the login the page
+posts the session's one-time ticket to the claim route (:func:`cookie_scripts`), and a new
+connection that presents the cookie resumes the session. Logging out ends the session on the server
+first (a copied cookie dies with it), then asks the end route to clear the cookie.
 
 The account is also kept under ``st.session_state["account"]`` so page tests can set it directly
 without a database session (the shell overwrites it from the database at every run).
 
 :func:`now` is the dashboard's only clock: ``$XUNHU_NOW`` (ISO time; without an offset it is
-Beijing time) pins it for tests and demos, so release times of plans are deterministic.
+Beijing time) pins it for tests and demos, so release times of plans are deterministic (it lives
+in :mod:`views.session_cookie`, which the cookie routes share).
 """
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, date, datetime
+import json
+from datetime import date
 
 import streamlit as st
 
-from records import access
-from records.accounts import Account
-from records.db import LOCAL_TZ, parse_time
+from records import sessions
+from records.accounts import Account, authenticate
+from records.db import LOCAL_TZ
 from views.data import records_store
 from views.i18n import register
+from views.session_cookie import COOKIE_NAME, ROUTE_HEADER, api_path, now
 
-NOW_ENV = "XUNHU_NOW"
 SESSION_KEY = "auth_session"
 ACCOUNT_KEY = "account"
 #: Why the last session ended (shown once on the login form).
 NOTICE_KEY = "auth_notice"
+#: The new session's ticket, until the page has posted it to the claim route.
+TICKET_KEY = "auth_ticket"
+#: Set by a logout: the next run asks the end route to clear the cookie.
+CLEAR_COOKIE_KEY = "auth_clear_cookie"
+#: The cookie token this connection arrived with, once tried (a token is tried once per connection).
+TRIED_TOKEN_KEY = "auth_tried_token"
 
 T = register(
     {
         "session.login_needed": ("请先登录。", "Please log in first."),
+        "session.ended.expired": (
+            "登录已过期，请重新登录。",
+            "Your session has expired; please log in again.",
+        ),
+        "session.ended.disabled": ("此账号已停用。", "This account is disabled."),
+        "session.ended.password": (
+            "此账号的密码已更改，请重新登录。",
+            "The password of this account was changed; please log in again.",
+        ),
     }
 )
-
-
-def now() -> datetime:
-    """The current time (timezone-aware): ``$XUNHU_NOW`` when set, else the real UTC time.
-
-    Raises RecordsError naming the variable when ``$XUNHU_NOW`` is not an ISO time.
-    """
-    text = os.environ.get(NOW_ENV)
-    return parse_time(text, NOW_ENV) if text else datetime.now(UTC)
 
 
 def today() -> date:
@@ -82,48 +97,96 @@ def client_source() -> str | None:
 
 
 def log_in(username: str, password: str) -> Account:
-    """Authenticate and start a session (raises ``records.accounts.AuthError`` with a user-ready text)."""
+    """Authenticate and start a session (raises ``records.accounts.AuthError`` with a user-ready text);
+    the page claims its cookie at the next run (:func:`cookie_scripts`)."""
+    moment = now()
     with records_store() as store:
-        session = access.login(store, username, password, now(), source=client_source())
-    st.session_state[SESSION_KEY] = session
-    st.session_state[ACCOUNT_KEY] = session.account
+        account = authenticate(store, username, password, moment, source=client_source())
+        opened = sessions.open_session(store, account, moment, source=client_source())
+    st.session_state[SESSION_KEY] = opened.session_id
+    st.session_state[TICKET_KEY] = opened.ticket
+    st.session_state[ACCOUNT_KEY] = account
     st.session_state.pop(NOTICE_KEY, None)
-    return session.account
+    return account
 
 
-def _forget(notice: str | None) -> None:
+def _forget(reason: str | None) -> None:
+    """Drop this connection's login; ``reason`` (a ``SessionEnded`` reason) explains it on the login form."""
     st.session_state.pop(SESSION_KEY, None)
     st.session_state.pop(ACCOUNT_KEY, None)
-    if notice:
-        st.session_state[NOTICE_KEY] = notice
+    st.session_state.pop(TICKET_KEY, None)
+    if reason in ("expired", "disabled", "password"):
+        st.session_state[NOTICE_KEY] = T(f"session.ended.{reason}")
+
+
+def _cookie_token() -> str | None:
+    """The session token this connection arrived with, the first time it is asked for (None after)."""
+    token = st.context.cookies.get(COOKIE_NAME)
+    # Only a real connection has cookies (AppTest's context holds a stand-in object).
+    if not isinstance(token, str) or not token or st.session_state.get(TRIED_TOKEN_KEY) == token:
+        return None
+    st.session_state[TRIED_TOKEN_KEY] = token
+    return token
 
 
 def resume_session() -> Account | None:
-    """Re-check this session against the database for the current run.
+    """The account of this connection for the current run, re-checked against the database.
 
-    An expired session or a disabled account ends it; the reason is kept for the login form
-    (:func:`pop_notice`). Returns the up-to-date account, or None.
+    Without a session of its own the connection resumes the one of its cookie (a reload). A session
+    that ended (expired, logged out elsewhere, account disabled, password changed) ends the login
+    here too; the reason is kept for the login form (:func:`pop_notice`). Returns the up-to-date
+    account, or None.
     """
-    session = st.session_state.get(SESSION_KEY)
-    if session is None:
+    session_id = st.session_state.get(SESSION_KEY)
+    token = None if session_id is not None else _cookie_token()
+    if session_id is None and token is None:
         return current_account()
     try:
         with records_store() as store:
-            account = access.resume(store, session, now())
-    except access.AccessDenied as refused:  # SessionExpired is an AccessDenied too
-        _forget(str(refused))
+            if session_id is None:
+                session_id, account = sessions.resume_token(store, token, now())
+            else:
+                account = sessions.resume(store, session_id, now())
+    except sessions.SessionEnded as ended:
+        _forget(ended.reason)
         return None
+    st.session_state[SESSION_KEY] = session_id
     st.session_state[ACCOUNT_KEY] = account
     return account
 
 
 def log_out() -> None:
-    """End the session (audited) and forget the account."""
-    session = st.session_state.get(SESSION_KEY)
-    if session is not None:
+    """End the session on the server (audited), forget the account, and clear the cookie at the next
+    run (:func:`cookie_scripts`)."""
+    session_id = st.session_state.get(SESSION_KEY)
+    if session_id is not None:
         with records_store() as store:
-            access.logout(store, session, now())
+            sessions.end_session(store, session_id, now())
     _forget(None)
+    st.session_state[CLEAR_COOKIE_KEY] = True
+
+
+def _post_script(name: str, body: str = "") -> str:
+    """A script posting ``body`` to the cookie route ``name`` (same origin, never cached)."""
+    options = {
+        "method": "POST",
+        "body": body,
+        "credentials": "same-origin",
+        "cache": "no-store",
+        "headers": {ROUTE_HEADER: "1"},
+    }
+    return f"<script>fetch({json.dumps(api_path(name))}, {json.dumps(options)});</script>"
+
+
+def cookie_scripts() -> None:
+    """Render, once, the script that claims the new session's cookie after a login or clears it
+    after a logout (an invisible element: the page's own requests are the only way to get an
+    HttpOnly cookie set, since a run talks to the browser over the websocket only)."""
+    ticket = st.session_state.pop(TICKET_KEY, None)
+    clear = st.session_state.pop(CLEAR_COOKIE_KEY, False)
+    script = _post_script("claim", ticket) if ticket else _post_script("end") if clear else None
+    if script:
+        st.html(f'<div style="display:none"></div>{script}', unsafe_allow_javascript=True)
 
 
 def pop_notice() -> str | None:

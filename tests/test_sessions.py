@@ -1,0 +1,118 @@
+"""Login sessions in the records database (records.sessions): the cookie's token is hashed at rest,
+claimed once, expires when idle and when old, and dies with a logout, a disabled account or a new
+password."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from argon2 import PasswordHasher
+
+from records import sessions
+from records.accounts import create_account, disable_account, enable_account, set_password
+from records.sessions import CLAIM_TIMEOUT, IDLE_TIMEOUT, MAX_AGE, SessionEnded
+from records.store import open_store
+
+FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+PASSWORD = "correct horse battery"
+T0 = datetime(2026, 11, 18, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path / "records.sqlite") as opened:
+        yield opened
+
+
+@pytest.fixture
+def officer(store):
+    return create_account(
+        store, "li", PASSWORD, "officer", detachment="650100", team_id="T1", actor="root", hasher=FAST
+    )
+
+
+def _logged_in(store, account, at=T0) -> tuple[int, str]:
+    """A session opened and claimed at ``at``: (session id, cookie token)."""
+    opened = sessions.open_session(store, account, at, source="198.51.100.2")
+    token = sessions.claim(store, opened.ticket, at + timedelta(seconds=1))
+    assert token is not None
+    return opened.session_id, token
+
+
+def _reason(call) -> str:
+    with pytest.raises(SessionEnded) as ended:
+        call()
+    return ended.value.reason
+
+
+def test_the_token_resumes_the_session_and_only_its_hash_is_stored(store, officer):
+    session_id, token = _logged_in(store, officer)
+    resumed_id, account = sessions.resume_token(store, token, T0 + timedelta(hours=1))
+    assert (resumed_id, account.username, account.team_id) == (session_id, "li", "T1")
+    assert sessions.resume(store, session_id, T0 + timedelta(hours=2)).username == "li"
+    stored = store.conn.execute("SELECT * FROM sessions").fetchone()
+    assert stored["token_sha256"] == sessions.digest(token) and stored["ticket_sha256"] is None
+    # Neither the token nor the ticket appears anywhere in the database file.
+    dump = "\n".join(store.conn.iterdump())
+    assert token not in dump
+    assert _reason(lambda: sessions.resume_token(store, "not-a-token", T0)) == "unknown"
+
+
+def test_a_ticket_is_claimed_once_and_only_soon_after_the_login(store, officer):
+    opened = sessions.open_session(store, officer, T0)
+    late = sessions.open_session(store, officer, T0)
+    assert sessions.claim(store, opened.ticket, T0 + timedelta(seconds=5)) is not None
+    assert sessions.claim(store, opened.ticket, T0 + timedelta(seconds=6)) is None, "a ticket works once"
+    assert sessions.claim(store, late.ticket, T0 + CLAIM_TIMEOUT + timedelta(seconds=1)) is None
+    assert sessions.claim(store, "made-up", T0) is None
+
+
+def test_idle_and_absolute_expiry_end_the_session_and_are_audited(store, officer):
+    session_id, token = _logged_in(store, officer)
+    almost = T0 + IDLE_TIMEOUT - timedelta(minutes=1)
+    assert sessions.resume(store, session_id, almost).username == "li"  # touched: idle restarts
+    assert sessions.resume(store, session_id, almost + IDLE_TIMEOUT - timedelta(minutes=1))
+    assert _reason(lambda: sessions.resume_token(store, token, almost + 2 * IDLE_TIMEOUT)) == "expired"
+    # Once ended, a session stays ended, at any time.
+    assert _reason(lambda: sessions.resume(store, session_id, T0)) == "expired"
+    expired = store.audit_log(action="auth.session_expired")
+    assert expired["actor"].tolist() == ["li"]
+
+    busy_id, _ = _logged_in(store, officer)
+    moment = T0
+    while moment + IDLE_TIMEOUT / 2 < T0 + MAX_AGE:
+        moment += IDLE_TIMEOUT / 2
+        sessions.resume(store, busy_id, moment)
+    assert _reason(lambda: sessions.resume(store, busy_id, T0 + MAX_AGE)) == "expired"
+
+
+def test_logout_revokes_the_session_on_the_server(store, officer):
+    session_id, token = _logged_in(store, officer)
+    other_id, other_token = _logged_in(store, officer)
+    sessions.end_session(store, session_id, T0 + timedelta(minutes=5))
+    assert _reason(lambda: sessions.resume_token(store, token, T0 + timedelta(minutes=6))) == "logout"
+    assert sessions.resume(store, other_id, T0 + timedelta(minutes=6)).username == "li", "only that one"
+    sessions.end_token(store, other_token, T0 + timedelta(minutes=7))
+    assert _reason(lambda: sessions.resume(store, other_id, T0 + timedelta(minutes=8))) == "logout"
+    assert store.audit_log(action="auth.logout")["actor"].tolist() == ["li", "li"]
+    with pytest.raises(sqlite3.IntegrityError, match="cannot be resumed"):
+        store.conn.execute("UPDATE sessions SET ended_at = NULL, end_reason = NULL")
+
+
+def test_a_disabled_account_loses_its_sessions_for_good(store, officer):
+    session_id, token = _logged_in(store, officer)
+    disable_account(store, "li", actor="root")
+    assert _reason(lambda: sessions.resume_token(store, token, T0 + timedelta(minutes=1))) == "disabled"
+    enable_account(store, "li", actor="root")
+    assert _reason(lambda: sessions.resume(store, session_id, T0 + timedelta(minutes=2))) == "disabled"
+    assert store.audit_log(action="access.denied")["object"].tolist() == ["account:li"]
+
+
+def test_a_new_password_ends_the_sessions_opened_before_it(store, officer):
+    _, token = _logged_in(store, officer)
+    set_password(store, "li", "another long password", actor="root", now=T0, hasher=FAST)
+    assert _reason(lambda: sessions.resume_token(store, token, T0 + timedelta(minutes=1))) == "password"
+    fresh_id, _ = _logged_in(store, officer, T0 + timedelta(minutes=2))
+    assert sessions.resume(store, fresh_id, T0 + timedelta(minutes=3)).username == "li"
