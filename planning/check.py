@@ -73,6 +73,11 @@ Each violation names the team, the stop (``seq``) or the day, and one rule:
     every scenario site is in a route or in ``dropped`` with a reason, and only scenario sites
     are routed; mandatory sites are visited or listed in ``mandatory_unmet``.
 
+Open tasks (the scenario's ``tasks``; the plan file keeps the list it was planned with, which the
+checker uses when the YAML only switches them on) count as the planner counts them
+(:func:`planning.tasks.task_scenario`): a planned task's site is mandatory, and a night-check
+task's visit is checked against the night window.
+
 Road closures are not applied to ``great_circle`` plans (straight lines follow no road).
 """
 
@@ -97,7 +102,8 @@ from planning.closures import closed_edge_mask, in_force, load_closures, network
 from planning.lodging import lodging_candidates
 from planning.plan import STOP_TYPES, load_plan_dict
 from planning.roads import TO_METRIC, RoadNetwork, load_road_network
-from planning.scenario import Scenario, ScenarioError, Team, load_scenario
+from planning.scenario import Scenario, ScenarioError, Team, load_scenario, parse_tasks, with_tasks
+from planning.tasks import night_task_sites, planned_tasks, task_scenario
 from planning.travel import TravelMatrix, travel_matrix
 
 #: How far (km) a site stop may lie from the site's geometry (access points sit on its edge),
@@ -240,6 +246,7 @@ class _Checker:
         for team in scenario.teams:
             self.towns.setdefault(team.base.id, team.base)
         self.night_windows = scenario.night_windows()
+        self.night_tasks = night_task_sites(planned_tasks(scenario, self.targets.reset_index(drop=True)))
         version = plan.get("format_version", 1)
         self.version = version if version in FORMAT_VERSIONS else None
 
@@ -381,6 +388,8 @@ class _Checker:
         return self.targets.loc[site_id] if site_id in self.targets.index else None
 
     def _night_check(self, row: pd.Series) -> bool:
+        if row["site_id"] in self.night_tasks:
+            return True
         return bool(row["night_check"]) if pd.notna(row["night_check"]) else False
 
     def check_site_stop(self, team: Team, stop: _Stop) -> None:
@@ -860,6 +869,7 @@ def check_plan(
         from layers.datasets import load_targets
 
         targets = load_targets()
+    scenario = task_scenario(scenario, targets)
     return _Checker(scenario, plan, targets, network, known_closures(closures or ())).run()
 
 
@@ -875,6 +885,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenario = load_scenario(args.scenario)
         plan = load_plan_dict(args.plan)
+        planned_with = (plan.get("scenario") or {}).get("tasks")
+        if scenario.use_tasks is not False and not scenario.tasks and isinstance(planned_with, list):
+            scenario = with_tasks(scenario, parse_tasks(planned_with, "plan: scenario.tasks"))
         extra = load_closures(args.closures) if args.closures else ()
         violations = check_plan(scenario, plan, closures=extra)
         unknown = unknown_plan_closures(plan, known_closures(extra))

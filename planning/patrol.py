@@ -35,6 +35,12 @@ Before routing, sites that cannot be in any plan are dropped with the reason: no
 network, no team with the skill or the drawn officers, outside every team's range in the
 horizon, a night check in a plan with no night.
 
+Open tasks from the records (the scenario's ``tasks``, :mod:`planning.tasks`) make their sites
+mandatory, a night-check task makes its visit a night check, and a task due inside the week keeps
+only the windows that end by its deadline (all of them when none does). Each stop lists the tasks
+it serves, and the plan's ``tasks`` says for every task which stop serves it, whether on time, or
+why not.
+
 The search starts from an empty week and runs ``effort`` thousand iterations in each of
 :data:`SEARCHES` parallel searches (the same plan on any machine), or for a time budget when
 ``seconds`` is given.
@@ -46,7 +52,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -59,7 +65,15 @@ from planning.core import ChooseOne, DutyLimits, Node, RoutingProblem, Vehicle
 from planning.lodging import lodging_candidates
 from planning.plan import Day, Plan, Stop, TeamRoute, plan_kpis
 from planning.roads import RoadNetwork, load_road_network
-from planning.scenario import Scenario, Team, Town
+from planning.scenario import Scenario, SiteTask, Team, Town
+from planning.tasks import (
+    deadlines,
+    night_task_sites,
+    planned_tasks,
+    task_report,
+    task_scenario,
+    why_not_planned,
+)
 from planning.travel import TravelMatrix, travel_matrix
 
 #: A site is worth this much driving (minutes), plus the priority-scaled part below.
@@ -190,9 +204,16 @@ class _Builder:
     """Builds a :class:`PatrolModel` for the teams and sites over a travel matrix."""
 
     def __init__(
-        self, scenario: Scenario, sites: pd.DataFrame, matrix: TravelMatrix, towns: tuple[Town, ...]
+        self,
+        scenario: Scenario,
+        sites: pd.DataFrame,
+        matrix: TravelMatrix,
+        towns: tuple[Town, ...],
+        due: dict[str, int] | None = None,
     ):
         self.scenario = scenario
+        #: Site -> plan minute its visit should end by (tasks due inside the week).
+        self.due = due or {}
         self.sites = sites
         self.matrix = matrix
         self.towns = towns
@@ -315,6 +336,11 @@ class _Builder:
                 # Pinned to a day: that day's window, or that night's for a night check.
                 day = pinned_day[site_id]
                 windows = [(lo, hi) for lo, hi in windows if day * 1440 <= lo < (day + 1) * 1440]
+            if site_id in self.due:
+                # A task's deadline: only starts that end by it, unless no window allows that.
+                latest = self.due[site_id] - service
+                by_due = [(lo, min(hi, latest)) for lo, hi in windows if lo <= latest]
+                windows = by_due or windows
             penalty = None if row["mandatory"] else site_value(row["priority"], bool(row["night_check"]))
             prefer, move_cost = None, 0
             if resume is not None and site_id in resume.prefer:
@@ -512,6 +538,9 @@ class Prepared:
     allowed: dict[str, tuple[int, ...]]
     pre_dropped: list[tuple[str, str]]
     closures: tuple[dict, ...]
+    #: The scenario's tasks this plan serves, and why the others are left out (task id -> reason).
+    tasks: tuple[SiteTask, ...] = ()
+    tasks_skipped: dict[str, str] = field(default_factory=dict)
 
 
 def _closures_by_day(scenario: Scenario, closures: Sequence[Closure]) -> tuple[dict, ...]:
@@ -541,15 +570,23 @@ def prepare(
     extra_towns: Sequence[Town] = (),
     done: Iterable[str] = (),
 ) -> Prepared:
-    """Candidates, travel matrix (with the plan's closures) and pre-routing drops of a scenario;
+    """Candidates, travel matrix (with the plan's closures) and pre-routing drops of a scenario,
+    with the tasks it serves (their sites mandatory, night checks and deadlines applied);
     ``extra_towns`` join the lodging towns (where a re-planned team slept), ``done`` sites are
     not routed (inspected before a re-plan)."""
     started = time.perf_counter()
-    if targets is None:
-        from layers.datasets import load_targets
-
-        targets = load_targets()
+    targets = _registry(targets)
+    scenario = task_scenario(scenario, targets)
+    tasks = planned_tasks(scenario, targets)
     candidates = select_sites(scenario, targets)
+    night = night_task_sites(tasks)
+    if night:
+        sites = candidates.sites.assign(
+            night_check=candidates.sites["night_check"] | candidates.sites.index.isin(night)
+        )
+        candidates = replace(candidates, sites=sites)
+    if scenario.tasks:
+        say(f"{len(tasks)} of {len(scenario.tasks)} open task(s) to serve in this plan")
     say(f"{len(candidates.all_ids)} scenario sites, {len(candidates.sites)} candidates for routing")
     towns = tuple({t.id: t for t in (*lodging_candidates(scenario), *extra_towns)}.values())
     applied: tuple[dict, ...] = ()
@@ -569,8 +606,9 @@ def prepare(
         f"travel matrix ({matrix.model}) for {len(matrix.ids)} points in {time.perf_counter() - started:.1f} s"
     )
     allowed, pre_dropped = _prefilter(scenario, candidates, matrix, set(done))
-    builder = _Builder(scenario, candidates.sites, matrix, towns)
-    return Prepared(candidates, matrix, builder, allowed, pre_dropped, applied)
+    builder = _Builder(scenario, candidates.sites, matrix, towns, deadlines(scenario, tasks))
+    skipped = why_not_planned(scenario, targets)
+    return Prepared(candidates, matrix, builder, allowed, pre_dropped, applied, tasks, skipped)
 
 
 def week_model(
@@ -607,8 +645,19 @@ def plan_week(
     """
     say = progress or (lambda message: None)
     started = time.perf_counter()
+    targets = _registry(targets)
+    scenario = task_scenario(scenario, targets)
     prepared = prepare(scenario, targets, network, closures, say)
     return search_week(scenario, prepared, started, seconds=seconds, effort=effort, say=say)
+
+
+def _registry(targets: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """``targets``, or the shipped registry."""
+    if targets is not None:
+        return targets
+    from layers.datasets import load_targets
+
+    return load_targets()
 
 
 def search_week(
@@ -727,6 +776,7 @@ def _team_route(
                 night_check=bool(row["night_check"]) if row is not None else False,
                 mandatory=bool(row["mandatory"]) if row is not None else False,
                 priority=round(float(row["priority"]), 1) if row is not None else None,
+                tasks=tuple(t.as_mapping() for t in prepared.tasks if t.site == node.site),
             )
         )
         prev = node_index
@@ -816,7 +866,7 @@ def _to_plan(
     partial = [c["name"] for c in prepared.closures if len(c["dates"]) < scenario.days]
     if partial:
         warnings.append(f"closed for part of the week and avoided on every day: {', '.join(partial)}")
-    return Plan(
+    plan = Plan(
         scenario=scenario.source,
         travel_model=prepared.matrix.model,
         status=status,
@@ -832,6 +882,11 @@ def _to_plan(
         warnings=tuple(warnings),
         replan=replan or {},
     )
+    if not scenario.tasks:
+        return plan
+    report = task_report(scenario, prepared.tasks_skipped, plan.to_dict())
+    late = [f"task {t['id']} ({t['reason']}): {t['note']}" for t in report if t["note"]]
+    return replace(plan, tasks=tuple(report), warnings=(*plan.warnings, *late))
 
 
 def _dropped(

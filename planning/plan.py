@@ -45,6 +45,8 @@ class Stop:
     start: str = ""
     leg_break_minutes: int = 0
     recorded: str | None = None
+    #: The open tasks (records follow-ups, complaint checks) this visit serves.
+    tasks: tuple[dict, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.start:  # a version 1 stop: the service started on arrival
@@ -98,6 +100,8 @@ class Plan:
     closures: tuple[dict, ...] = ()
     warnings: tuple[str, ...] = ()
     replan: dict = field(default_factory=dict)
+    #: Every task of the scenario: the stop serving it and whether on time, or why not.
+    tasks: tuple[dict, ...] = ()
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict:
@@ -106,13 +110,13 @@ class Plan:
         data["teams"] = [
             {
                 **team,
-                "stops": [dict(stop) for stop in team["stops"]],
+                "stops": [{**stop, "tasks": list(stop["tasks"])} for stop in team["stops"]],
                 "days": [dict(day) for day in team["days"]],
                 "officers": list(team["officers"]),
             }
             for team in data["teams"]
         ]
-        for name in ("dropped", "mandatory_unmet", "closures", "warnings"):
+        for name in ("dropped", "mandatory_unmet", "closures", "warnings", "tasks"):
             data[name] = list(data[name])
         return data
 
@@ -123,7 +127,9 @@ class Plan:
             TeamRoute(
                 team_id=team["team_id"],
                 base=team.get("base", ""),
-                stops=tuple(Stop(**stop) for stop in team["stops"]),
+                stops=tuple(
+                    Stop(**{**stop, "tasks": tuple(stop.get("tasks", ()))}) for stop in team["stops"]
+                ),
                 drive_km=team["drive_km"],
                 drive_minutes=team["drive_minutes"],
                 service_minutes=team["service_minutes"],
@@ -147,6 +153,7 @@ class Plan:
             closures=tuple(data.get("closures", ())),
             warnings=tuple(data.get("warnings", ())),
             replan=data.get("replan", {}),
+            tasks=tuple(data.get("tasks", ())),
             format_version=data.get("format_version", 1),
         )
 

@@ -1,7 +1,12 @@
-"""``python -m planning plan --scenario S.yaml --out P.json [--effort K | --seconds N]``: solve a weekly scenario.
+"""``python -m planning plan --scenario S.yaml --out P.json [--effort K | --seconds N] [--db DB]``: solve a weekly scenario.
 
 Prints progress while it works (sites, travel matrix, each better solution the solver finds) and a
 summary at the end; bad scenarios exit 2 with the offending field named.
+
+With ``--db`` the open tasks of the records database (follow-ups of cases, complaint checks) due by
+the plan's last day join the scenario's ``tasks`` (unless it says ``tasks: false``): the planner
+gets them as a plain list, and the plan file keeps that list. This is the one place the planner
+reads the records, as the re-planner does for recorded visits.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from pathlib import Path
 
 from planning.closures import load_closures
 from planning.patrol import plan_week
-from planning.scenario import ScenarioError, load_scenario
+from planning.scenario import Scenario, ScenarioError, load_scenario, parse_tasks, with_tasks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         help="extra road closures to avoid (GeoJSON, same columns as data/geo/road_closures.geojson)",
     )
     parser.add_argument(
+        "--db",
+        help="records database whose open tasks (case follow-ups, complaint checks) the plan serves "
+        "(scenario switch tasks: true/false; on by default when this is given)",
+    )
+    parser.add_argument(
         "--great-circle",
         action="store_true",
         help="use the great-circle travel model instead of the road network",
@@ -60,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        scenario = load_scenario(args.scenario)
+        scenario = _with_records_tasks(load_scenario(args.scenario), args.db, progress)
         plan = plan_week(
             scenario,
             network=None if args.great_circle else "default",
@@ -71,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except ScenarioError as exc:
         print(f"error: {args.scenario}: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # the records database could not be read
+        print(f"error: --db {args.db}: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
     try:
@@ -93,7 +106,37 @@ def main(argv: list[str] | None = None) -> int:
             )
     for warning in plan.warnings:
         print(f"  warning: {warning}")
+    for task in plan.tasks:
+        # Tasks not served on time are also among the warnings above, with the reason.
+        if task["team"] is not None:
+            when = "on time" if task["on_time"] else "late"
+            print(f"  task {task['id']} ({task['reason']}): {task['team']} at {task['start'][5:16]}, {when}")
     for site_id in plan.mandatory_unmet:
         reason = next(d["reason"] for d in plan.dropped if d["id"] == site_id)
         print(f"  mandatory site {site_id} not visited: {reason}")
     return 0
+
+
+def _with_records_tasks(scenario: Scenario, db: str | None, progress) -> Scenario:
+    """The scenario with the open tasks of the records database ``db`` due by its last day."""
+    if db is None:
+        if scenario.use_tasks and not scenario.tasks:
+            raise ScenarioError(
+                "tasks", "true, but no records database given: add --db DB (or set tasks: false)"
+            )
+        return scenario
+    if scenario.use_tasks is False:
+        return scenario
+    from records.db import RecordsError
+    from records.store import open_store
+    from records.tasks import planner_tasks
+
+    if not Path(db).is_file():
+        raise RuntimeError("no such database file")
+    try:
+        with open_store(db) as store:
+            listed = planner_tasks(store.conn, scenario.day_dates()[-1])
+    except (RecordsError, OSError) as exc:
+        raise RuntimeError(str(exc)) from None
+    progress(f"{len(listed)} open task(s) due by {scenario.day_dates()[-1]} in {db}")
+    return with_tasks(scenario, parse_tasks(listed, f"--db {db}: tasks"))

@@ -11,6 +11,13 @@ common English forms from Natural Earth (``Aksu``, ``Hotan``) are accepted as al
 
 Clock times are minutes after local midnight; a window whose end is not after its start crosses
 midnight (``night_hours: "22:00-02:00"``).
+
+``tasks`` brings open work from the records (follow-ups of cases, checks of complaints) into the
+plan: ``true``/``false`` switches reading them from the records database (``python -m planning plan
+--db``; on by default when a database is given), and a list gives them as plain mappings
+``{id, site, kind, due, reason}`` (what ``--db`` reads, and what the plan file keeps, so a plan can
+be checked and re-planned without the database). :mod:`planning.tasks` decides which of them the
+plan must serve.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from layers.schema import LAYERS, SKILLS
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 TRAVEL_MODELS = ("road_network", "great_circle")
 MAX_DAYS = 14
+#: Kinds of task: a follow-up of a case, a check of a complaint, and a check at night (错时核查).
+TASK_KINDS = ("follow_up", "complaint_check", "night_check")
 #: Search effort when the scenario gives neither ``solver.effort`` nor ``solver.seconds``: thousands
 #: of ruin-and-recreate iterations, calibrated to about a minute on 2 cores for the shipped
 #: scenarios (bench/RESULTS.md).
@@ -163,6 +172,28 @@ class Overrides:
 
 
 @dataclass(frozen=True)
+class SiteTask:
+    """Open work at a site the plan should serve by ``due`` (aware), with the reason a chief reads
+    (``follow-up of case 2026-0412, due 12-16``). A ``night_check`` is served in the night window."""
+
+    id: str
+    site: str
+    kind: str
+    due: dt.datetime
+    reason: str
+
+    def as_mapping(self) -> dict:
+        """The task as the scenario's ``tasks`` list (and the plan file) hold it."""
+        return {
+            "id": self.id,
+            "site": self.site,
+            "kind": self.kind,
+            "due": self.due.isoformat(),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class SiteSelection:
     """Which registry sites are candidates."""
 
@@ -201,6 +232,9 @@ class Scenario:
     travel: str = "road_network"
     rules: Rules = field(default_factory=Rules)
     overrides: Overrides = field(default_factory=Overrides)
+    #: The ``tasks`` switch: ``None`` when the scenario does not say (read them when a database is given).
+    use_tasks: bool | None = None
+    tasks: tuple[SiteTask, ...] = ()
     source: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -579,7 +613,63 @@ KNOWN_FIELDS = {
     "forbid",
     "unavailable",
     "locked_days",
+    "tasks",
 }
+
+
+def parse_tasks(raw: object, field_path: str = "tasks") -> tuple[SiteTask, ...]:
+    """A list of task mappings ``{id, site, kind, due, reason}`` (``due`` ISO-8601; without an
+    offset it is Beijing time)."""
+    out, seen = [], set()
+    for i, item in enumerate(_list(raw, field_path)):
+        where = f"{field_path}[{i}]"
+        if not isinstance(item, dict):
+            raise ScenarioError(where, f"expected a mapping with id, site, kind, due, reason, got {item!r}")
+        unknown = set(item) - {"id", "site", "kind", "due", "reason"}
+        if unknown:
+            raise ScenarioError(
+                f"{where}.{sorted(unknown)[0]}", "unknown field; known: due, id, kind, reason, site"
+            )
+        for name in ("id", "site", "due"):
+            if str(item.get(name) or "").strip() == "":
+                raise ScenarioError(f"{where}.{name}", "missing")
+        kind = str(item.get("kind", "follow_up"))
+        if kind not in TASK_KINDS:
+            raise ScenarioError(f"{where}.kind", f"unknown kind {kind!r}; known: {', '.join(TASK_KINDS)}")
+        due = item["due"]
+        if isinstance(due, dt.date) and not isinstance(due, dt.datetime):
+            due = dt.datetime.combine(due, dt.time(23, 59, 59))
+        if not isinstance(due, dt.datetime):
+            try:
+                due = dt.datetime.fromisoformat(str(due).strip())
+            except ValueError:
+                raise ScenarioError(
+                    f"{where}.due", f"expected an ISO-8601 time, got {item['due']!r}"
+                ) from None
+        task_id = str(item["id"]).strip()
+        if task_id in seen:
+            raise ScenarioError(f"{where}.id", f"task {task_id} is listed twice")
+        seen.add(task_id)
+        reason = str(item.get("reason") or f"{kind.replace('_', ' ')} (task {task_id})").strip()
+        out.append(
+            SiteTask(
+                task_id,
+                str(item["site"]).strip(),
+                kind,
+                due if due.tzinfo else due.replace(tzinfo=BEIJING),
+                reason,
+            )
+        )
+    return tuple(out)
+
+
+def with_tasks(scenario: Scenario, tasks: tuple[SiteTask, ...]) -> Scenario:
+    """``scenario`` with ``tasks`` added to its own (a task id already there is kept once); the
+    scenario mapping kept in the plan file lists them all."""
+    known = {t.id for t in scenario.tasks}
+    merged = (*scenario.tasks, *(t for t in tasks if t.id not in known))
+    source = {**scenario.source, "tasks": [t.as_mapping() for t in merged]}
+    return replace(scenario, use_tasks=True, tasks=merged, source=source)
 
 
 def _plan_date(value: object, field_path: str, start: dt.date, days: int) -> dt.date:
@@ -720,6 +810,10 @@ def parse_scenario(raw: object, base_dir: Path | str = ".") -> Scenario:
     overrides = _parse_overrides(raw, teams, start, days)
     sites = _parse_sites(raw.get("sites"), Path(base_dir))
     pinned = [p.site for p in overrides.pins if p.site not in sites.mandatory]
+    raw_tasks = raw.get("tasks")
+    if raw_tasks is not None and not isinstance(raw_tasks, bool | list):
+        raise ScenarioError("tasks", f"expected true, false or a list of tasks, got {raw_tasks!r}")
+    tasks = parse_tasks(raw_tasks) if isinstance(raw_tasks, list) else ()
     return Scenario(
         name=name,
         start=start,
@@ -736,6 +830,8 @@ def parse_scenario(raw: object, base_dir: Path | str = ".") -> Scenario:
         solver_seed=solver_seed,
         travel=travel,
         rules=rules,
+        use_tasks=True if isinstance(raw_tasks, list) else raw_tasks,
+        tasks=tasks,
         source=_jsonable(raw),
     )
 

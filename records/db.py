@@ -479,6 +479,159 @@ MIGRATIONS: tuple[tuple[int, str, MigrationStep | tuple[MigrationStep, ...]], ..
         BEGIN SELECT RAISE(ABORT, 'a session token is issued once'); END;
         """,
     ),
+    (
+        8,
+        "closing the loop: cases with their state history and evidence, complaints, follow-up tasks",
+        """
+        CREATE TABLE cases (
+            case_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_no TEXT NOT NULL UNIQUE CHECK (case_no GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9][0-9][0-9]*'),
+            visit_id INTEGER NOT NULL UNIQUE REFERENCES visits(visit_id),
+            site_id TEXT NOT NULL,
+            category TEXT NOT NULL CHECK (category IN ('illegal_discharge', 'monitoring_data_fraud',
+                'hazardous_waste', 'permit', 'dust_odour_noise', 'ecological_damage', 'other')),
+            description TEXT NOT NULL DEFAULT '',
+            found_at TEXT NOT NULL,
+            rectify_by TEXT NOT NULL CHECK (rectify_by GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+            chief TEXT NOT NULL CHECK (trim(chief) != ''),
+            state TEXT NOT NULL DEFAULT 'open'
+                CHECK (state IN ('open', 'rectifying', 'closed', 'escalated')),
+            verified_visit_id INTEGER REFERENCES visits(visit_id),
+            simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1)),
+            opened_at TEXT NOT NULL,
+            opened_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            CHECK (state != 'closed' OR verified_visit_id IS NOT NULL)
+        );
+        CREATE INDEX cases_site ON cases(site_id);
+        CREATE INDEX cases_state ON cases(state);
+        CREATE TRIGGER cases_identity_frozen BEFORE UPDATE OF case_id, case_no, visit_id, site_id, category,
+            description, found_at, simulated, opened_at, opened_by ON cases
+        BEGIN SELECT RAISE(ABORT, 'a case keeps what was found; add a note or evidence instead'); END;
+        CREATE TRIGGER cases_state_transition BEFORE UPDATE OF state ON cases
+        WHEN NEW.state != OLD.state AND NOT ((OLD.state = 'open' AND NEW.state IN ('rectifying', 'escalated'))
+            OR (OLD.state = 'rectifying' AND NEW.state IN ('closed', 'escalated')))
+        BEGIN SELECT RAISE(ABORT, 'case state may only go open -> rectifying -> closed, or to escalated'); END;
+        CREATE TRIGGER cases_closed_verified BEFORE UPDATE OF state ON cases
+        WHEN NEW.state = 'closed' AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.visit_id = NEW.verified_visit_id
+            AND v.site_id = OLD.site_id AND v.outcome = 'compliant' AND v.started_at > OLD.found_at)
+        BEGIN SELECT RAISE(ABORT, 'a case closes only with a later compliant visit at its site'); END;
+        CREATE TRIGGER cases_final BEFORE UPDATE ON cases WHEN OLD.state IN ('closed', 'escalated')
+        BEGIN SELECT RAISE(ABORT, 'a closed or escalated case cannot be changed'); END;
+        CREATE TRIGGER cases_no_delete BEFORE DELETE ON cases
+        BEGIN SELECT RAISE(ABORT, 'cases cannot be deleted'); END;
+
+        CREATE TABLE case_events (
+            event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id INTEGER NOT NULL REFERENCES cases(case_id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL CHECK (trim(actor) != ''),
+            kind TEXT NOT NULL CHECK (kind IN ('opened', 'state', 'deadline', 'note')),
+            from_state TEXT,
+            to_state TEXT,
+            rectify_by TEXT,
+            visit_id INTEGER REFERENCES visits(visit_id),
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX case_events_case ON case_events(case_id, event_id);
+        """
+        + _append_only("case_events", "case history")
+        + """
+        CREATE TABLE evidence (
+            evidence_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id INTEGER NOT NULL REFERENCES cases(case_id),
+            sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+            size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+            file_name TEXT NOT NULL,
+            taken_at TEXT,
+            lon REAL,
+            lat REAL,
+            flags TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(flags)),
+            added_at TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            UNIQUE (case_id, sha256)
+        );
+        """
+        + _append_only("evidence", "evidence records")
+        + """
+        CREATE TABLE complaints (
+            complaint_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            received_at TEXT NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('12369', 'letter', 'online', 'other')),
+            site_id TEXT NOT NULL,
+            lon REAL,
+            lat REAL,
+            distance_m REAL,
+            nature TEXT NOT NULL CHECK (trim(nature) != ''),
+            night INTEGER NOT NULL CHECK (night IN (0, 1)),
+            urgent INTEGER NOT NULL CHECK (urgent IN (0, 1)),
+            respond_by TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed')),
+            visit_id INTEGER REFERENCES visits(visit_id),
+            reply TEXT,
+            closed_at TEXT,
+            closed_by TEXT,
+            simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1)),
+            recorded_at TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            CHECK (state = 'open' OR (visit_id IS NOT NULL AND trim(coalesce(reply, '')) != ''))
+        );
+        CREATE INDEX complaints_site ON complaints(site_id);
+        CREATE TRIGGER complaints_close_once BEFORE UPDATE ON complaints
+        WHEN NOT (OLD.state = 'open' AND NEW.state = 'closed' AND NEW.complaint_id = OLD.complaint_id
+            AND NEW.received_at = OLD.received_at AND NEW.channel = OLD.channel AND NEW.site_id = OLD.site_id
+            AND NEW.lon IS OLD.lon AND NEW.lat IS OLD.lat AND NEW.distance_m IS OLD.distance_m
+            AND NEW.nature = OLD.nature AND NEW.night = OLD.night AND NEW.urgent = OLD.urgent
+            AND NEW.respond_by = OLD.respond_by AND NEW.simulated = OLD.simulated
+            AND NEW.recorded_at = OLD.recorded_at AND NEW.recorded_by = OLD.recorded_by)
+        BEGIN SELECT RAISE(ABORT, 'a complaint changes only once, from open to closed'); END;
+        CREATE TRIGGER complaints_closed_by_visit BEFORE UPDATE OF state ON complaints
+        WHEN NEW.state = 'closed' AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.visit_id = NEW.visit_id
+            AND v.site_id = OLD.site_id AND v.started_at >= OLD.received_at AND v.outcome != 'not_inspected')
+        BEGIN SELECT RAISE(ABORT, 'a complaint closes only with a visit at its site after it was received'); END;
+        CREATE TRIGGER complaints_no_delete BEFORE DELETE ON complaints
+        BEGIN SELECT RAISE(ABORT, 'complaints cannot be deleted'); END;
+
+        CREATE TABLE tasks (
+            task_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL CHECK (kind IN ('follow_up', 'complaint_check', 'night_check')),
+            site_id TEXT NOT NULL,
+            since TEXT NOT NULL,
+            due_at TEXT NOT NULL,
+            reason TEXT NOT NULL CHECK (trim(reason) != ''),
+            case_id INTEGER REFERENCES cases(case_id),
+            complaint_id INTEGER REFERENCES complaints(complaint_id),
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'done', 'cancelled')),
+            visit_id INTEGER REFERENCES visits(visit_id),
+            closed_at TEXT,
+            closed_note TEXT,
+            simulated INTEGER NOT NULL DEFAULT 0 CHECK (simulated IN (0, 1)),
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            CHECK ((case_id IS NULL) != (complaint_id IS NULL)),
+            CHECK (state != 'done' OR visit_id IS NOT NULL)
+        );
+        CREATE INDEX tasks_open ON tasks(state, due_at);
+        CREATE TRIGGER tasks_close_once BEFORE UPDATE ON tasks
+        WHEN NOT (OLD.state = 'open' AND NEW.state IN ('done', 'cancelled') AND NEW.task_id = OLD.task_id
+            AND NEW.kind = OLD.kind AND NEW.site_id = OLD.site_id AND NEW.since = OLD.since
+            AND NEW.due_at = OLD.due_at AND NEW.reason = OLD.reason AND NEW.case_id IS OLD.case_id
+            AND NEW.complaint_id IS OLD.complaint_id AND NEW.simulated = OLD.simulated
+            AND NEW.created_at = OLD.created_at AND NEW.created_by = OLD.created_by)
+        BEGIN SELECT RAISE(ABORT, 'a task changes only once, from open to done or cancelled'); END;
+        CREATE TRIGGER tasks_done_by_visit BEFORE UPDATE OF state ON tasks
+        WHEN NEW.state = 'done' AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.visit_id = NEW.visit_id
+            AND v.site_id = OLD.site_id AND v.started_at >= OLD.since AND v.outcome != 'not_inspected')
+        BEGIN SELECT RAISE(ABORT, 'a task is done only by a visit at its site after it was set'); END;
+        CREATE TRIGGER tasks_no_delete BEFORE DELETE ON tasks
+        BEGIN SELECT RAISE(ABORT, 'tasks cannot be deleted'); END;
+        """
+        + _refuse_existing("cases", "cases", ("case_id",), ("case_no",), ("visit_id",))
+        + _refuse_existing("case_events", "case history", ("event_id",))
+        + _refuse_existing("evidence", "evidence records", ("evidence_id",), ("case_id", "sha256"))
+        + _refuse_existing("complaints", "complaints", ("complaint_id",))
+        + _refuse_existing("tasks", "tasks", ("task_id",)),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -16,7 +16,7 @@ from datetime import datetime
 import pandas as pd
 
 from layers.schema import XINJIANG_BBOX
-from records import audit
+from records import audit, cases
 from records.db import RecordsError, now_text, time_range_sql, transaction, utc_text
 
 OUTCOMES = ("compliant", "violation", "not_inspected")
@@ -93,7 +93,8 @@ def record_visit(
     """Store a visit (or a correction of visit ``supersedes``) and its audit entry; return its id.
 
     Idempotent: the same visit recorded again by the same account (a second tap on Save, a retry
-    after a dropped connection) returns the id stored the first time and stores nothing. Two real
+    after a dropped connection) returns the id stored the first time and stores nothing. A new visit
+    serves its site's open tasks and may close a case (:func:`records.cases.after_visit`). Two real
     visits can never agree on site, team, start, end, outcome, notes and officers.
     """
     problems = visit.problems()
@@ -166,6 +167,8 @@ def record_visit(
             details["supersedes"] = supersedes
         action = "visit.record" if supersedes is None else "visit.correct"
         audit.append(conn, action, f"visit:{visit_id}", details, actor)
+        # Same transaction: the tasks a visit serves (and a case it verifies) close with it.
+        cases.after_visit(conn, visit_id, actor)
     return visit_id
 
 

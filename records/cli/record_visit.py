@@ -1,14 +1,19 @@
 """``python -m records record-visit --site PS0001 --team T1 --start ... --end ... --outcome ...``.
 
 Without --lon/--lat the visit is placed at the site's point from the registry, when it is there.
+A violation with ``--finding CATEGORY`` opens a case in the same transaction (deadline
+``--rectify-by`` or the category's default, evidence files ``--evidence``); see
+``docs/closing-the-loop.md``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 
+from records.cases import CATEGORIES, open_case, parse_day
 from records.cli import parser, run
-from records.db import RecordsError, parse_time
+from records.db import RecordsError, parse_time, transaction
 from records.infer import registry_sites
 from records.store import open_store
 from records.visits import OUTCOMES, SOURCES, Visit
@@ -29,7 +34,7 @@ def _site_position(site_id: str) -> tuple[float | None, float | None]:
 
 
 def main(argv: list[str]) -> int:
-    """Record one visit."""
+    """Record one visit (and the case a violation finding opens)."""
     cli = parser("record-visit", "Record a visit an officer made.")
     cli.add_argument("--site", required=True)
     cli.add_argument("--team", required=True)
@@ -43,9 +48,21 @@ def main(argv: list[str]) -> int:
     cli.add_argument("--lat", type=float)
     cli.add_argument("--source", choices=SOURCES, default="planned")
     cli.add_argument("--plan-id", type=int)
+    cli.add_argument(
+        "--finding", choices=CATEGORIES, help="with --outcome violation: open a case of this category"
+    )
+    cli.add_argument("--rectify-by", help="rectification deadline YYYY-MM-DD (default: by category)")
+    cli.add_argument("--description", default="", help="what was found (the case's description)")
+    cli.add_argument("--chief", help="responsible chief account (default: --actor)")
+    cli.add_argument("--evidence", nargs="+", default=[], metavar="FILE", help="evidence files for the case")
     args = cli.parse_args(argv)
 
     def body() -> int:
+        if args.outcome != "violation" and (args.finding or args.rectify_by or args.evidence):
+            raise RecordsError("--finding/--rectify-by/--evidence: only with --outcome violation")
+        if (args.rectify_by or args.evidence) and not args.finding:
+            raise RecordsError("--finding: give the finding category to open a case")
+        rectify_by = parse_day(args.rectify_by, "--rectify-by") if args.rectify_by else None
         lon, lat = (
             (args.lon, args.lat)
             if args.lon is not None or args.lat is not None
@@ -65,9 +82,34 @@ def main(argv: list[str]) -> int:
             source=args.source,
             plan_id=args.plan_id,
         )
-        with open_store(args.db) as store:
+        with open_store(args.db) as store, transaction(store.conn):
             visit_id = store.record_visit(visit, args.actor)
+            case = None
+            if args.finding:
+                case = open_case(
+                    store.conn,
+                    visit_id,
+                    args.finding,
+                    description=args.description,
+                    rectify_by=rectify_by,
+                    chief=args.chief,
+                    evidence_files=tuple(args.evidence),
+                    actor=args.actor,
+                )
+                flags = store.conn.execute(
+                    "SELECT file_name, flags FROM evidence WHERE case_id = ? AND flags != '[]'",
+                    (case["case_id"],),
+                ).fetchall()
         print(f"recorded visit {visit_id}")
+        if case is not None:
+            print(f"case {case['case_no']} opened ({case['category']}), rectify by {case['rectify_by']}")
+            for row in flags:
+                print(
+                    f"warning: evidence {row['file_name']}: {'; '.join(json.loads(row['flags']))}",
+                    file=sys.stderr,
+                )
+        elif args.outcome == "violation":
+            print("note: no case opened; give --finding CATEGORY to open one", file=sys.stderr)
         return 0
 
     return run(body)
