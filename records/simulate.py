@@ -7,7 +7,12 @@ behind: recorded visits and one GPS track per team and day. Noise, all drawn fro
 * late starts each morning, drives slower than planned, inspections shorter or longer;
 * planned sites skipped silently (time ran out) or visited but not inspectable (with a reason);
 * ad-hoc visits to an unplanned registry site near the day's route (a complaint, a tip-off);
-* outcomes: a violation is more likely at higher-risk sites;
+* outcomes: a violation is more likely at higher-risk sites, and opens a case (a category drawn
+  by :data:`FINDING_SHARES`, the category's default deadline, a follow-up task);
+* complaints received in the days before each week (12369, letters, online; some urgent, some about
+  a problem at night) at the scenario's sites; the week's plan serves the open tasks of its region
+  (follow-ups and complaint checks, :mod:`records.tasks`), and a complaint whose check was made is
+  closed with a reply;
 * GPS fixes every 30 s while driving (60 s while parked) along the leg geometry, interpolated at
   constant speed along each leg with ``pyproj.Geod``, with metre-scale scatter and rare wild glitches
   (which the import filter then drops, as it would for a real device).
@@ -17,8 +22,9 @@ Leg geometry comes from a *legs* function ``(from_lonlat, to_lonlat) -> [(lon, l
 the fallback (and what fast tests use).
 
 :func:`simulate_history` (``python -m records demo``) runs the planner on past weeks, executes each
-plan and stores everything with ``simulated = 1`` and the actor ``simulation``. Each week's plan key
-is ``<scenario> · simulated <date>``; a week already stored is skipped, so re-running adds nothing.
+plan and stores everything with ``simulated = 1`` and the actor ``simulation`` (cases, complaints and
+their tasks too). Each week's plan key is ``<scenario> · simulated <date>``; a week already stored
+is skipped, so re-running adds nothing (nor receives its complaints again).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ import pandas as pd
 from pyproj import Geod
 
 from layers.schema import WGS84, XINJIANG_METRIC_CRS
-from records import audit
+from records import audit, cases, complaints
 from records.db import LOCAL_TZ, RecordsError, transaction, utc_text
 from records.infer import infer_track_visits
 from records.plans import approve_plan, complete_plan, save_plan
@@ -82,6 +88,28 @@ class Noise:
     parked_fix_seconds: int = 60
     gps_sigma_m: float = 8.0
     glitch_per_fix: float = 0.0005
+    complaints_per_week: float = 1.0
+    complaint_urgent: float = 0.3
+    complaint_night: float = 0.25
+
+
+#: How often each finding category is drawn for a simulated violation.
+FINDING_SHARES = {
+    "illegal_discharge": 0.25,
+    "monitoring_data_fraud": 0.1,
+    "hazardous_waste": 0.2,
+    "permit": 0.15,
+    "dust_odour_noise": 0.2,
+    "ecological_damage": 0.05,
+    "other": 0.05,
+}
+COMPLAINT_NATURES = (
+    "black water running into the river (simulated)",
+    "strong chemical odour (simulated)",
+    "dust from the yard (simulated)",
+    "noise from the plant (simulated)",
+    "burning waste (simulated)",
+)
 
 
 @dataclass
@@ -409,10 +437,14 @@ def store_execution(
         run = execute_plan(
             plan, legs=legs, seed=seed, noise=noise, sites=sites, officers=officers, plan_id=saved.plan_id
         )
-        for visit in run.visits:
-            record_visit(conn, visit, actor=SIMULATION_ACTOR)
+        visit_ids = [record_visit(conn, visit, actor=SIMULATION_ACTOR) for visit in run.visits]
+        violations = [
+            v for v, visit in zip(visit_ids, run.visits, strict=True) if visit.outcome == "violation"
+        ]
         counts = {
             "visits": len(run.visits),
+            "cases": _open_cases(conn, violations, seed),
+            "complaints_closed": _close_complaints(conn),
             "tracks": 0,
             "points": 0,
             "dropped": 0,
@@ -442,6 +474,88 @@ def store_execution(
                 counts["inferred"] += infer_track_visits(conn, track_id, sites, actor=SIMULATION_ACTOR)
         complete_plan(conn, saved.plan_id, actor=SIMULATION_ACTOR)
     return counts
+
+
+def _open_cases(conn, visit_ids: list[int], seed: int) -> int:
+    """Open a case for each simulated violation (category drawn by :data:`FINDING_SHARES`)."""
+    rng = np.random.default_rng([seed, 16])
+    names, shares = list(FINDING_SHARES), np.array(list(FINDING_SHARES.values()))
+    for visit_id in visit_ids:
+        category = names[int(rng.choice(len(names), p=shares / shares.sum()))]
+        cases.open_case(conn, visit_id, category, description="simulated finding", actor=SIMULATION_ACTOR)
+    return len(visit_ids)
+
+
+def _close_complaints(conn) -> int:
+    """Close the open simulated complaints whose check task a visit has served, with a reply."""
+    rows = conn.execute(
+        "SELECT c.complaint_id, t.visit_id FROM complaints c JOIN tasks t ON t.complaint_id = c.complaint_id "
+        "WHERE c.state = 'open' AND c.simulated = 1 AND t.state = 'done' ORDER BY c.complaint_id"
+    ).fetchall()
+    for complaint_id, visit_id in rows:
+        reply = "checked on site; the complainant was told the result (simulated)"
+        complaints.close_complaint(conn, complaint_id, visit_id, reply, SIMULATION_ACTOR)
+    return len(rows)
+
+
+def receive_complaints(
+    conn,
+    site_ids: list[str],
+    start: dt.date,
+    targets: gpd.GeoDataFrame,
+    rng: np.random.Generator,
+    noise: Noise | None = None,
+) -> int:
+    """Simulated complaints received in the week before ``start`` about sites among ``site_ids``
+    (their number Poisson with mean ``noise.complaints_per_week``); returns how many."""
+    noise = noise or Noise()
+    week = [
+        utc_text(dt.datetime.combine(start + dt.timedelta(days=d), dt.time(0), LOCAL_TZ)) for d in (-7, 0)
+    ]
+    marks = ",".join("?" * len(site_ids))
+    if (
+        site_ids
+        and conn.execute(
+            f"SELECT 1 FROM complaints WHERE simulated = 1 AND received_at >= ? AND received_at < ? "
+            f"AND site_id IN ({marks}) LIMIT 1",
+            (*week, *site_ids),
+        ).fetchone()
+    ):
+        return 0  # received already (a re-run after an interrupted week)
+    count = int(rng.poisson(noise.complaints_per_week)) if site_ids else 0
+    for _ in range(count):
+        received = dt.datetime.combine(
+            start - dt.timedelta(days=int(rng.integers(1, 8))), dt.time(0), LOCAL_TZ
+        )
+        received += dt.timedelta(minutes=int(rng.integers(8 * 60, 22 * 60)))
+        complaints.add_complaint(
+            conn,
+            complaints.Complaint(
+                received_at=received,
+                nature=COMPLAINT_NATURES[int(rng.integers(len(COMPLAINT_NATURES)))],
+                channel=str(rng.choice(complaints.CHANNELS[:3])),
+                site_id=site_ids[int(rng.integers(len(site_ids)))],
+                night=bool(rng.random() < noise.complaint_night),
+                urgent=bool(rng.random() < noise.complaint_urgent),
+                simulated=True,
+            ),
+            sites=targets,
+            actor=SIMULATION_ACTOR,
+        )
+    return count
+
+
+def _region_site_ids(scenario: object, targets: gpd.GeoDataFrame) -> list[str]:
+    """Registry sites of the scenario's layers and regions (where its complaints and tasks are)."""
+    from planning.candidates import resolve_regions
+
+    keep = targets["layer"].isin(scenario.sites.layers)
+    if scenario.sites.regions:
+        codes = resolve_regions(scenario.sites.regions)
+        keep &= targets["prefecture_code"].astype(str).isin(codes) | targets["county_code"].astype(str).isin(
+            codes
+        )
+    return sorted(targets.loc[keep, "site_id"].astype(str))
 
 
 def _officers(scenario: object, seed: int) -> dict[str, tuple[str, ...]]:
@@ -518,8 +632,9 @@ def _simulate_scenario(job: tuple[str, str, int, HistoryOptions]) -> list[dict]:
     """Worker: simulate the weeks of one scenario into the database (one transaction per week)."""
     from layers.datasets import load_targets
     from planning.patrol import plan_week
-    from planning.scenario import load_scenario
+    from planning.scenario import load_scenario, parse_tasks, with_tasks
     from records.db import connect
+    from records.tasks import planner_tasks
 
     db_path, path, number, opt = job
 
@@ -533,6 +648,7 @@ def _simulate_scenario(job: tuple[str, str, int, HistoryOptions]) -> list[dict]:
         raise RecordsError(f"{path}: {exc}") from None
     targets = load_targets()
     crews = _officers(base, opt.seed + number)
+    region = _region_site_ids(base, targets)
     conn = connect(db_path)
     summaries = []
     try:
@@ -542,13 +658,23 @@ def _simulate_scenario(job: tuple[str, str, int, HistoryOptions]) -> list[dict]:
             if conn.execute("SELECT 1 FROM plans WHERE plan_key = ?", (key,)).fetchone():
                 say(f"{key}: already stored")
                 continue
-            rested = _recently_inspected(conn, start, set(base.sites.mandatory), set(targets["site_id"]))
+            week_seed = opt.seed + 1000 * number + k
+            with transaction(conn):
+                receive_complaints(conn, region, start, targets, np.random.default_rng([week_seed, 7]))
+            last_day = start + dt.timedelta(days=base.days - 1)
+            in_region = set(region)
+            open_tasks = parse_tasks([t for t in planner_tasks(conn, last_day) if t["site"] in in_region])
+            owed = set(base.sites.mandatory) | {t.site for t in open_tasks}
+            rested = _recently_inspected(conn, start, owed, set(targets["site_id"]))
             capped = dataclasses.replace(
                 base.sites, max_sites=min(base.sites.max_sites or opt.max_sites, opt.max_sites)
             )
             selection = dataclasses.replace(capped, exclude=tuple(sorted(set(capped.exclude) | rested)))
-            week = dataclasses.replace(
-                base, start=start, name=key, solver_seconds=None, solver_effort=opt.effort, sites=capped
+            week = with_tasks(
+                dataclasses.replace(
+                    base, start=start, name=key, solver_seconds=None, solver_effort=opt.effort, sites=capped
+                ),
+                open_tasks,
             )
             scenarios = (dataclasses.replace(week, sites=selection), week)
             plan = _plan_every_team(plan_week, scenarios, targets, opt.effort, say)
@@ -560,7 +686,6 @@ def _simulate_scenario(job: tuple[str, str, int, HistoryOptions]) -> list[dict]:
             }
             stops = [(s["lon"], s["lat"]) for team in plan["teams"] for s in team["stops"]]
             legs = _road_or_straight(stops) if opt.road_geometry else straight_legs
-            week_seed = opt.seed + 1000 * number + k
             counts = store_execution(
                 conn, plan, key, legs=legs, seed=week_seed, sites=targets, officers=crews
             )
