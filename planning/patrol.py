@@ -885,7 +885,13 @@ def _to_plan(
     if not scenario.tasks:
         return plan
     report = task_report(scenario, prepared.tasks_skipped, plan.to_dict())
-    late = [f"task {t['id']} ({t['reason']}): {t['note']}" for t in report if t["note"]]
+    # A chief reads about the tasks this plan should serve and does not; the ones for other
+    # regions or later weeks stay in the plan's task list with their note.
+    late = [
+        f"task {t['id']} ({t['reason']}): {t['note']}"
+        for t in report
+        if t["note"] and t["id"] not in prepared.tasks_skipped
+    ]
     return replace(plan, tasks=tuple(report), warnings=(*plan.warnings, *late))
 
 

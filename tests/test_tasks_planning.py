@@ -161,6 +161,7 @@ def test_tasks_outside_the_scenario_regions_or_after_the_plan_are_left_out_with_
     notes = {t["id"]: t["note"] for t in plan["tasks"]}
     assert "after this plan" in notes["a"] and notes["b"] is None
     assert "outside the scenario's regions" in notes["c"]
+    assert not any("task a" in w or "task c" in w for w in plan["warnings"])  # not this plan's to serve
     assert [s["id"] for t in plan["teams"] for s in t["stops"] if s["type"] == "site"] == ["PS-00004"]
 
 
