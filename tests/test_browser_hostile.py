@@ -232,7 +232,7 @@ def test_layers_page_card_ring_and_import_report_keep_names_inert(
     page.get_by_role("combobox", name=LAYERS("layers.site"), exact=True).click()
     page.get_by_role("option", name="WS-X001", exact=True).click()
     # The card names the site (Streamlit shows the markup as text), the map rings it.
-    expect(page.get_by_text("敌意水源地").first).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text("敌意水源地").filter(visible=True).first).to_be_visible(timeout=WAIT_MS)
     _open_tooltips(page, "敌意水源地", "敌意水源地")
 
     # Importing another such file: the report warns about the markup, row by row.
@@ -259,7 +259,7 @@ def test_plan_week_replan_map_and_closure_notice_keep_names_inert(
     section = page.get_by_role("heading", name=REPLAN("replan.title"))
     expect(section).to_be_visible(timeout=WAIT_MS)
     section.scroll_into_view_if_needed()
-    expect(page.get_by_text(CLOSURE).first).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_text(CLOSURE).filter(visible=True).first).to_be_visible(timeout=WAIT_MS)
     effort = page.get_by_role("spinbutton", name=REPLAN("replan.effort")).last
     effort.fill("3")
     effort.press("Enter")
@@ -274,7 +274,7 @@ def test_plan_week_replan_map_and_closure_notice_keep_names_inert(
 def test_my_sites_shows_stop_names_and_visit_note_as_text(page: Page, fired: list[str], hostile_app: str):
     _log_in(page, hostile_app, "officer-hostile", "my-sites")
     for _, label, *_ in SITES:
-        expect(page.get_by_text(label).first).to_be_visible(timeout=WAIT_MS)
+        expect(page.get_by_text(label).filter(visible=True).first).to_be_visible(timeout=WAIT_MS)
     # Open every stop's site card: the one of PS-X001 lists its visit with the hostile note.
     for card in page.get_by_text(MY_SITES("my_sites.card"), exact=True).all():
         card.click()
