@@ -199,3 +199,118 @@ def test_a_version_2_stop_shows_the_planned_inspection_start(officer_day, monkey
     assert sum("inspection starts" in caption for caption in captions) == 1
     key = f"visit-{first['plan_id']}-T1-{first['seq']}.en"
     assert at.time_input(key=f"{key}-started").value == start.time()
+
+
+def _save_first_stop(at: AppTest, stops: pd.DataFrame, notes: str) -> AppTest:
+    first = stops.sort_values("arrive").iloc[0]
+    key = f"visit-{first['plan_id']}-T1-{first['seq']}.en"
+    at.radio(key=f"{key}-outcome").set_value("compliant")
+    at.text_area(key=f"{key}-notes").input(notes)
+    return next(button for button in at.button if button.label == "Save").click().run()
+
+
+def test_saving_the_same_visit_twice_stores_it_once_and_says_so(officer_day):
+    path, officer, day, stops = officer_day
+    at = _save_first_stop(_page(officer, {"day": day}), stops, "double tap")
+    assert [success.value for success in at.success][0].startswith("Recorded (visit")
+    # A second tap sends the form's values again; a retry from a fresh page enters the same ones.
+    for again in (
+        next(button for button in at.button if button.label == "Save").click().run(),
+        _save_first_stop(_page(officer, {"day": day}), stops, "double tap"),
+    ):
+        assert not again.exception and not again.error and not again.success
+        assert [info.value for info in again.info][-1].startswith("This visit was already recorded (visit")
+    with open_store(path) as store:
+        assert store.conn.execute("SELECT count(*) FROM visits WHERE notes = 'double tap'").fetchone()[0] == 1
+
+
+def test_each_stop_has_coordinates_and_navigation_links(officer_day):
+    from layers.navigation import navigation_links
+
+    _, officer, day, stops = officer_day
+    at = _page(officer, {"day": day})
+    ordered = stops.sort_values("arrive")
+    captions = " ".join(caption.value for caption in at.caption)
+    buttons = [button for button in at.get("link_button")]
+    for _, stop in ordered.iterrows():
+        assert f"(WGS-84, lat, lon): {stop['lat']:.5f}, {stop['lon']:.5f}" in captions
+        links = navigation_links(stop["lon"], stop["lat"], stop["name"])
+        urls = {button.proto.url for button in buttons}
+        assert {links.geo, links.amap, links.baidu} <= urls
+    assert [button.proto.label for button in buttons[:3]] == ["Map app (geo)", "Amap", "Baidu Maps"]
+
+
+def test_the_days_route_map_and_sheet_hold_only_the_teams_day(officer_day):
+    import json
+
+    _, officer, day, stops = officer_day
+    at = _page(officer, {"day": day})
+    (day_map,) = [c for c in at.get("component_instance") if c.proto.component_name.endswith("st_folium")]
+    script = json.loads(day_map.proto.json_args)["script"]
+    # Numbered 1..n as on the cards (the stops' tooltips), all on the one day; the road between them.
+    for number in range(1, len(stops) + 1):
+        assert f"T1 #{number} day 1 " in script
+    assert f"#{len(stops) + 1} " not in script and "day 2" not in script and "L.polyline(" in script
+    (sheet,) = at.get("download_button")
+    assert sheet.proto.label == "Download the day's route sheet (prints offline)"
+
+
+def test_day_route_keeps_the_days_stops_and_where_the_team_sets_out_and_sleeps():
+    from views.pages.my_sites import day_route
+
+    def stop(seq, kind, arrive, **extra):
+        return {
+            "seq": seq,
+            "type": kind,
+            "id": f"S{seq}",
+            "name": f"stop {seq}",
+            "lon": 87.0 + seq / 10,
+            "lat": 43.0,
+            "arrive": arrive,
+            "depart": arrive,
+            "service_minutes": 30,
+            "leg_km": 10.0,
+            "leg_minutes": 15,
+        } | extra
+
+    team = {
+        "team_id": "T1",
+        "base": "Urumqi",
+        "stops": [
+            stop(0, "base", "2026-11-16T07:00:00+08:00"),
+            stop(1, "site", "2026-11-16T09:00:00+08:00"),
+            stop(2, "lodging", "2026-11-16T19:00:00+08:00", night=0),
+            stop(3, "site", "2026-11-17T09:00:00+08:00"),
+            stop(4, "site", "2026-11-17T11:00:00+08:00"),
+            stop(5, "lodging", "2026-11-17T19:00:00+08:00", night=1),
+            stop(6, "site", "2026-11-18T09:00:00+08:00"),
+        ],
+    }
+    plan = {
+        "scenario": {"name": "week", "start": "2026-11-16"},
+        "teams": [team, {"team_id": "T2", "stops": []}],
+    }
+    route = day_route(plan, "T1", {3, 4}, date(2026, 11, 17))
+    (only,) = route["teams"]
+    assert [s["id"] for s in only["stops"]] == ["S2", "S3", "S4", "S5"]
+    assert [s["seq"] for s in only["stops"] if s["type"] == "site"] == [1, 2]
+    assert (only["drive_km"], only["drive_minutes"]) == (30.0, 45)
+    assert route["scenario"]["start"] == "2026-11-17"
+    assert [s["seq"] for s in team["stops"]] == list(range(7)), "the stored plan is left as it was"
+
+
+def test_the_days_route_sheet_loads_nothing_from_elsewhere(officer_day):
+    """Once opened, the sheet needs no network: no script, stylesheet, image or font to fetch."""
+    from layers.datasets import load_targets
+    from views.pages.my_sites import day_route
+    from views.plan_tables import route_sheet_html
+
+    path, _, day, stops = officer_day
+    plan_id = int(stops["plan_id"].iloc[0])
+    with open_store(path) as store:
+        plan = store.plan(plan_id)["plan"]
+    route = day_route(plan, "T1", set(stops["seq"].astype(int)), date.fromisoformat(day))
+    sheet = route_sheet_html(route, route["teams"][0], load_targets())
+    assert all(str(name) in sheet for name in stops["name"])
+    for fetch in ("src=", "<link", "@import", "url(", "<iframe", "<object"):
+        assert fetch not in sheet.lower(), fetch

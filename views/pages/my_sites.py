@@ -1,8 +1,16 @@
 """My sites (officer; chiefs for the teams of their detachment): the day's stops, site cards, visits.
 
-Built for a phone in the field: one bordered block per stop, details in expanders, no wide tables.
-What is shown comes from ``records.access`` only, so an officer sees their own team's stops of
-issued plans from the release time on, and a chief the teams of their detachment.
+Built for a phone in the field: a map of the day's route (numbered stops, the road between them),
+a printable route sheet of the day, then one bordered block per stop with its coordinates, links
+that start navigation in the phone's map apps (:mod:`layers.navigation`), a map on demand and the
+details in expanders; no wide tables. What is shown comes from ``records.access`` only, so an
+officer sees their own team's stops of issued plans from the release time on, and a chief the
+teams of their detachment; the day's map and sheet hold those stops and the places the team sets
+out from and sleeps at that day, nothing else of the plan.
+
+Saving a visit twice (a second tap on Save, a retry after the connection dropped) stores it once:
+the form sends the same values again, ``records.visits.record_visit`` returns the stored visit, and
+the page says it was already recorded.
 
 A link may name a plan, a team and a day (``/my-sites?plan=12&team=T1&day=2026-11-18``). The plan
 is opened through :func:`records.access.open_plan` (a refusal is audited there); an officer asking
@@ -11,24 +19,39 @@ for another team is refused the same way and audited here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
 
+from layers.navigation import navigation_links
 from layers.priority import FACTORS, ZONE_LAYERS, priority_breakdown
-from layers.schema import CATEGORY_ZH, SKILLS, parse_skills
+from layers.schema import SKILLS, parse_skills
+from planning.export import plan_legs
 from records import access
 from records.accounts import Account
 from records.db import LOCAL_TZ, RecordsError
 from records.visits import OUTCOMES, Visit
 from views import data
+from views.basemap import build_basemap
 from views.i18n import language_key, register
+from views.offline_map import show_map
+from views.route_layers import route_view, team_group
 from views.session import audit_refusal, now, require_login, today
+from views.vocabulary import label
 
 #: Last visits shown on a site card.
 HISTORY_VISITS = 3
+#: The day's route map: its height, and the width its view is fitted to (a phone's).
+DAY_MAP_HEIGHT_PX = 340
+DAY_MAP_WIDTH_PX = 360
+#: A stop's own map: its height and zoom (a town and the roads around the site).
+STOP_MAP_HEIGHT_PX = 260
+STOP_MAP_ZOOM = 11
+#: Decimal places of the coordinates shown on a card (about 1 m).
+COORDINATE_DECIMALS = 5
 
 T = register(
     {
@@ -77,6 +100,21 @@ T = register(
             "Please give the reason the site was not inspected.",
         ),
         "my_sites.saved": ("已记录（编号 {id}）。", "Recorded (visit {id})."),
+        "my_sites.already_saved": (
+            "这次检查已经记录过（编号 {id}），没有重复保存。",
+            "This visit was already recorded (visit {id}); it was not stored twice.",
+        ),
+        "my_sites.day_map": ("当天路线", "The day's route"),
+        "my_sites.sheet": ("下载当天路线单（可离线打印）", "Download the day's route sheet (prints offline)"),
+        "my_sites.coordinates": (
+            "坐标（WGS-84，纬度, 经度）：{lat}, {lon}",
+            "Coordinates (WGS-84, lat, lon): {lat}, {lon}",
+        ),
+        "my_sites.navigate": ("导航到这里：", "Navigate here:"),
+        "my_sites.nav.geo": ("地图应用（geo）", "Map app (geo)"),
+        "my_sites.nav.amap": ("高德地图", "Amap"),
+        "my_sites.nav.baidu": ("百度地图", "Baidu Maps"),
+        "my_sites.stop_map": ("在地图上显示", "Show on a map"),
         "my_sites.read_only": ("您的账号只能查看。", "Your account may view only."),
         "my_sites.updated": (
             "计划已更新（第 {version} 版）：{changes}",
@@ -210,33 +248,109 @@ def _link_parameters() -> tuple[int | None, str | None, date | None]:
     return plan_id, params.get("team"), day
 
 
-def _assignments(account: Account, day: date, plan_id: int | None) -> pd.DataFrame:
-    """The stops of ``day`` the account may see (of plan ``plan_id`` only, when given)."""
+def _assignments(account: Account, day: date, plan_id: int | None) -> tuple[pd.DataFrame, dict[int, dict]]:
+    """The stops of ``day`` the account may see (of plan ``plan_id`` only, when given), with their
+    planned inspection starts, and the stored plans they belong to (by plan id). Only plans whose
+    stops ``records.access`` let through are read; the page shows no other part of them than the
+    visible stops' teams and days (:func:`day_route`)."""
     with data.records_store() as store:
         if plan_id is not None:
             access.open_plan(store, account, plan_id, now(), data.site_prefectures())
         frame = access.visible_assignments(store, account, day, now(), data.site_prefectures())
-    frame = frame if plan_id is None else frame[frame["plan_id"] == plan_id].reset_index(drop=True)
-    return _with_starts(frame)
+        frame = frame if plan_id is None else frame[frame["plan_id"] == plan_id].reset_index(drop=True)
+        plans = {int(p): store.plan(int(p))["plan"] for p in sorted(set(frame["plan_id"]))}
+    return _with_starts(frame, plans), plans
 
 
-def _with_starts(frame: pd.DataFrame) -> pd.DataFrame:
+def _with_starts(frame: pd.DataFrame, plans: Mapping[int, dict]) -> pd.DataFrame:
     """``frame`` (visible stops) with the planned inspection ``start`` of each stop from its plan
-    (format 2 plans); a stop without one (format 1 plans) starts on arrival. Only plans whose
-    stops ``records.access`` already let through are read, and only those stops' times."""
+    (format 2 plans); a stop without one (format 1 plans) starts on arrival."""
     if frame.empty:
         return frame.assign(start=pd.Series(dtype=object))
-    starts: dict[tuple[int, str, int], str] = {}
-    with data.records_store() as store:
-        for plan_id in sorted({int(p) for p in frame["plan_id"]}):
-            for team in store.plan(plan_id)["plan"].get("teams") or []:
-                for stop in team.get("stops") or []:
-                    if stop.get("start"):
-                        starts[(plan_id, str(team["team_id"]), int(stop["seq"]))] = str(stop["start"])
+    starts = {
+        (plan_id, str(team["team_id"]), int(stop["seq"])): str(stop["start"])
+        for plan_id, plan in plans.items()
+        for team in plan.get("teams") or []
+        for stop in team.get("stops") or []
+        if stop.get("start")
+    }
     keys = zip(
         frame["plan_id"].astype(int), frame["team_id"].astype(str), frame["seq"].astype(int), strict=True
     )
     return frame.assign(start=[starts.get(key) for key in keys])
+
+
+def day_route(plan: dict, team_id: str, seqs: set[int], day: date) -> dict:
+    """What team ``team_id`` of ``plan`` drives on ``day``, as a one-day plan of that team alone.
+
+    ``seqs`` are the team's site stops of the day (those the account may see). Kept: those sites,
+    the stops between them, the stop before the first (the base, or last night's bed) and a bed or
+    the base right after the last; the sites are renumbered 1, 2, … in driving order, as on the
+    page. ``drive_km`` and ``drive_minutes`` are the day's legs.
+    """
+    team = next(t for t in plan["teams"] if str(t["team_id"]) == team_id)
+    stops = team["stops"]
+    chosen = [i for i, stop in enumerate(stops) if stop["type"] == "site" and int(stop["seq"]) in seqs]
+    first, last = max(chosen[0] - 1, 0), chosen[-1]
+    if last + 1 < len(stops) and stops[last + 1]["type"] != "site":
+        last += 1
+    numbers = iter(range(1, len(stops) + 1))
+    kept = [
+        {**stop, "seq": next(numbers)} if stop["type"] == "site" else dict(stop)
+        for stop in stops[first : last + 1]
+    ]
+    return {
+        "scenario": {"name": plan["scenario"].get("name", ""), "start": day.isoformat(), "days": 1},
+        "travel_model": plan.get("travel_model"),
+        "teams": [
+            {
+                "team_id": team_id,
+                "base": team.get("base", ""),
+                "stops": kept,
+                "drive_km": sum(float(stop.get("leg_km") or 0) for stop in kept[1:]),
+                "drive_minutes": sum(int(stop.get("leg_minutes") or 0) for stop in kept[1:]),
+            }
+        ],
+    }
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _legs(route_json: str) -> dict[str, list[list[tuple[float, float]]]]:
+    """The road geometry of a day route's legs (keyed on its JSON: the same day is drawn once)."""
+    return plan_legs(json.loads(route_json), data.road_network())
+
+
+def _route_map(route: dict, key: str, centre: tuple[float, float] | None = None) -> None:
+    """The day's route (numbered stops, the road between them) on the offline basemap, fitted to
+    the route, or around ``centre`` (a stop) at :data:`STOP_MAP_ZOOM`."""
+    legs = _legs(json.dumps(route, sort_keys=True))
+    height = DAY_MAP_HEIGHT_PX if centre is None else STOP_MAP_HEIGHT_PX
+    m = build_basemap(data.basemap(), online_tiles=False, height_px=height)
+    team = str(route["teams"][0]["team_id"])
+    start = date.fromisoformat(route["scenario"]["start"])
+    m.add_child(team_group(route, 0, legs.get(team, []), start), name="xunhu_day_route")
+    if centre is None:
+        view, zoom = route_view(route, legs, data.basemap().bounds, DAY_MAP_WIDTH_PX, height)
+    else:
+        view, zoom = list(centre), STOP_MAP_ZOOM
+    show_map(m, key=key, height_px=height, centre=view, zoom=zoom)
+
+
+def _route_sheet(route: dict, team: str, day: date) -> None:
+    """The download of the day's printable route sheet (a self-contained page: it opens and prints
+    offline). The download does not rerun the page."""
+    # Imported here: views.plan_tables takes this page's checklist.
+    from views.plan_tables import route_sheet_html
+
+    st.download_button(
+        T("my_sites.sheet"),
+        route_sheet_html(route, route["teams"][0], data.targets()),
+        file_name=f"route-{team}-{day.isoformat()}.html",
+        mime="text/html",
+        on_click="ignore",
+        icon=":material/print:",
+        key=f"my_sites_sheet_{team}_{day.isoformat()}",
+    )
 
 
 def update_notes(plan: dict, version: int, team: str, day: date, names: Mapping[str, str]) -> str | None:
@@ -285,6 +399,15 @@ def _update_notices(account: Account, team: str, day: date) -> list[str]:
     return notes
 
 
+def _day_routes(plans: Mapping[int, dict], stops: pd.DataFrame, team: str, day: date) -> dict[int, dict]:
+    """Per plan with stops of ``team`` shown for ``day`` (normally one), the day's route
+    (:func:`day_route`)."""
+    return {
+        plan_id: day_route(plans[plan_id], team, set(group["seq"].astype(int)), day)
+        for plan_id, group in stops.groupby(stops["plan_id"].astype(int))
+    }
+
+
 def planned_start(stop: pd.Series) -> datetime:
     """When the inspection of ``stop`` is planned to start (its arrival for format 1 plans)."""
     start = stop.get("start")
@@ -306,10 +429,9 @@ def _site_card(site: pd.Series | None, priority: pd.Series | None, history: pd.D
     if site is None:
         st.caption(T("my_sites.unknown_site"))
     else:
-        category = str(site["category"])
         st.markdown(
-            f"**{T('my_sites.kind')}:** {site['kind']}  \n"
-            f"**{T('my_sites.category')}:** {CATEGORY_ZH.get(category, category)} {category} · "
+            f"**{T('my_sites.kind')}:** {label('kind', site['kind'])}  \n"
+            f"**{T('my_sites.category')}:** {label('category', site['category'])} · "
             + T("my_sites.risk_level", n=site["risk_level"])
         )
     if priority is not None:
@@ -378,11 +500,34 @@ def _visit_form(account: Account, stop: pd.Series) -> None:
     )
     try:
         with data.records_store() as store:
+            # Ids only grow: a returned id not above the last one before is a visit stored earlier.
+            last = store.conn.execute("SELECT coalesce(max(visit_id), 0) FROM visits").fetchone()[0]
             visit_id = access.record_visit(store, account, visit, site_prefectures=data.site_prefectures())
     except RecordsError as problem:
         st.error(str(problem))
         return
-    st.success(T("my_sites.saved", id=visit_id))
+    if visit_id <= last:
+        st.info(T("my_sites.already_saved", id=visit_id))
+    else:
+        st.success(T("my_sites.saved", id=visit_id))
+
+
+def _whereabouts(stop: pd.Series, route: dict | None) -> None:
+    """Where the stop is: its WGS-84 coordinates, links that start navigation to it in the phone's
+    map apps, and (on demand, it is one more map to load) the day's route around it."""
+    lon, lat = float(stop["lon"]), float(stop["lat"])
+    st.caption(
+        T("my_sites.coordinates", lat=f"{lat:.{COORDINATE_DECIMALS}f}", lon=f"{lon:.{COORDINATE_DECIMALS}f}")
+    )
+    links = navigation_links(lon, lat, str(stop["name"]))
+    st.caption(T("my_sites.navigate"))
+    # One row that wraps: three buttons side by side on a phone, each a real link to tap.
+    with st.container(horizontal=True):
+        for name, url in (("geo", links.geo), ("amap", links.amap), ("baidu", links.baidu)):
+            st.link_button(T(f"my_sites.nav.{name}"), url, icon=":material/navigation:")
+    key = f"my_sites_map_{stop['plan_id']}_{stop['team_id']}_{stop['seq']}"
+    if route is not None and st.toggle(T("my_sites.stop_map"), key=f"{key}_shown"):
+        _route_map(route, key=key, centre=(float(stop["lat"]), float(stop["lon"])))
 
 
 def _stop_block(
@@ -392,6 +537,7 @@ def _stop_block(
     sites: pd.DataFrame,
     priorities: pd.DataFrame,
     history: pd.DataFrame,
+    route: dict | None,
 ) -> None:
     site_id = str(stop["site_id"])
     arrive = datetime.fromisoformat(str(stop["arrive"])).astimezone(LOCAL_TZ)
@@ -404,6 +550,7 @@ def _stop_block(
             times.append(T("my_sites.start", time=f"{start:%H:%M}"))
         times.append(T("my_sites.minutes", n=int(stop["service_minutes"])))
         st.caption(" · ".join(times))
+        _whereabouts(stop, route)
         with st.expander(T("my_sites.card")):
             _site_card(
                 site,
@@ -437,7 +584,7 @@ def render() -> None:
         key="my_sites_day",
     )
     try:
-        frame = _assignments(account, day, plan_id)
+        frame, plans = _assignments(account, day, plan_id)
     except access.AccessDenied as refused:
         st.error(str(refused))
         return
@@ -464,6 +611,11 @@ def render() -> None:
     if plan_id is not None:
         st.caption(T("my_sites.plan_link", plan=plan_id))
     st.caption(T("my_sites.count", n=len(stops)))
+    routes = _day_routes(plans, stops, str(team), day)
+    for plan_key, route in routes.items():
+        st.subheader(T("my_sites.day_map"))
+        _route_map(route, key=f"my_sites_day_map_{plan_key}")
+        _route_sheet(route, str(team), day)
     site_ids = tuple(sorted(stops["site_id"].astype(str).unique()))
     registry = data.targets()
     sites = registry[registry["site_id"].isin(site_ids)].set_index("site_id", drop=False)
@@ -471,4 +623,4 @@ def render() -> None:
     priorities = site_priorities(site_ids, day)
     history = _site_history(list(site_ids))
     for number, (_, stop) in enumerate(stops.iterrows(), start=1):
-        _stop_block(account, number, stop, sites, priorities, history)
+        _stop_block(account, number, stop, sites, priorities, history, routes.get(int(stop["plan_id"])))
