@@ -116,3 +116,68 @@ def test_a_new_password_ends_the_sessions_opened_before_it(store, officer):
     assert _reason(lambda: sessions.resume_token(store, token, T0 + timedelta(minutes=1))) == "password"
     fresh_id, _ = _logged_in(store, officer, T0 + timedelta(minutes=2))
     assert sessions.resume(store, fresh_id, T0 + timedelta(minutes=3)).username == "li"
+
+
+def _post(endpoint, headers: dict[str, str], body: bytes = b""):
+    """Call a cookie route as the server would (an ASGI POST from the page, or from elsewhere)."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/session/claim",
+        "query_string": b"",
+        "server": ("127.0.0.1", 8501),
+        "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+    }
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return asyncio.run(endpoint(Request(scope, receive)))
+
+
+@pytest.fixture
+def cookie_routes(tmp_path, monkeypatch):
+    """The cookie routes on a records DB with the officer, the dashboard clock at T0."""
+    from views import session_cookie
+
+    with open_store(tmp_path / "routes.sqlite") as fresh:
+        account = create_account(
+            fresh, "li", PASSWORD, "officer", detachment="650100", team_id="T1", actor="root", hasher=FAST
+        )
+    monkeypatch.setenv("XUNHU_DB", str(tmp_path / "routes.sqlite"))
+    monkeypatch.setenv("XUNHU_NOW", T0.isoformat())
+    return session_cookie, account
+
+
+def test_the_claim_route_sets_an_httponly_strict_cookie_once_and_only_for_the_page(cookie_routes, tmp_path):
+    routes, account = cookie_routes
+    page = {routes.ROUTE_HEADER: "1", "Sec-Fetch-Site": "same-origin"}
+    with open_store(tmp_path / "routes.sqlite") as store:
+        tickets = [sessions.open_session(store, account, T0).ticket for _ in range(3)]
+    assert _post(routes.claim, {"Sec-Fetch-Site": "same-origin"}, tickets[0].encode()).status_code == 403
+    assert (
+        _post(routes.claim, page | {"Sec-Fetch-Site": "cross-site"}, tickets[0].encode()).status_code == 403
+    )
+    answer = _post(routes.claim, page, tickets[0].encode())
+    assert answer.status_code == 204 and answer.headers["cache-control"] == "no-store"
+    cookie = answer.headers["set-cookie"]
+    assert (
+        cookie.startswith(f"{routes.COOKIE_NAME}=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    )
+    assert (
+        f"Max-Age={int(MAX_AGE.total_seconds())}" in cookie and "Path=/" in cookie and "Secure" not in cookie
+    )
+    assert _post(routes.claim, page, tickets[0].encode()).status_code == 403, "a ticket works once"
+    behind_https = _post(routes.claim, page | {"X-Forwarded-Proto": "https"}, tickets[1].encode())
+    assert "Secure" in behind_https.headers["set-cookie"]
+
+    token = cookie.split(";")[0].split("=", 1)[1]
+    ended = _post(routes.end, page | {"Cookie": f"{routes.COOKIE_NAME}={token}"})
+    assert ended.status_code == 204 and 'xunhu_session=""' in ended.headers["set-cookie"]
+    with open_store(tmp_path / "routes.sqlite") as store:
+        assert _reason(lambda: sessions.resume_token(store, token, T0)) == "logout"
