@@ -20,8 +20,9 @@ Approvals (:func:`approve_plan`: a chief of the plan's detachment) and recorded 
 (:func:`record_visit`: an officer for their own team, a chief in their detachment) and road closures
 (:func:`add_closure`, :func:`lift_closure`: chiefs and admins) carry the account
 as their actor. Every refusal is written to the audit log with the account (``access.denied``), as are logins,
-logouts and expired sessions. Nothing here imports streamlit: the dashboard keeps a :class:`Session`
-in its session state and calls :func:`resume` on every run.
+logouts and expired sessions. Nothing here imports streamlit. :class:`Session` keeps a login in
+memory only (tests and scripts); the dashboard's logins are rows of the database that survive a
+reload (:mod:`records.sessions`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ while a logout does not."""
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -20,6 +21,7 @@ from layers.datasets import load_targets
 from layers.gcj02 import wgs84_to_bd09, wgs84_to_gcj02
 from records.store import open_store
 from views.pages.my_sites import T
+from views.route_layers import team_style
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +29,10 @@ WAIT_MS = 45_000
 PHONE = {"width": 390, "height": 844}
 DAY = date.fromisoformat(DEMO_NOW[:10])
 LOGIN_PASSWORD_LABEL = "密码"
+#: Where screenshots go (as in test_browser_roles: $XUNHU_SCREENSHOT_DIR, else test-results/).
+SCREENSHOT_DIR = Path(
+    os.environ.get("XUNHU_SCREENSHOT_DIR") or Path(__file__).resolve().parent.parent / "test-results"
+)
 #: Metres per degree of latitude (and of longitude at the equator) on a sphere of the Earth's radius.
 METRES_PER_DEGREE = 6_371_000 * math.pi / 180
 
@@ -76,6 +82,11 @@ def test_officer_lands_on_my_sites_with_the_days_map_and_links(phone: Page, log_
         assert uncovered
     box = phone.locator('iframe[title="streamlit_folium.st_folium"]').first.bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    # The day's numbered stops and the road between them are drawn.
+    expect(frame.locator(".xunhu-stop").first).to_be_visible(timeout=WAIT_MS)
+    expect(frame.locator(f"path.leaflet-interactive[stroke='{team_style(0)[0]}']").first).to_be_attached()
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    phone.screenshot(path=SCREENSHOT_DIR / "officer_my_sites_390.png")
 
     # The first card's links lead to the site: geo: in WGS-84, Amap in GCJ-02, Baidu in BD-09.
     stop = _first_stop(db)
