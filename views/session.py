@@ -99,10 +99,10 @@ def client_source() -> str | None:
 def log_in(username: str, password: str) -> Account:
     """Authenticate and start a session (raises ``records.accounts.AuthError`` with a user-ready text);
     the page claims its cookie at the next run (:func:`cookie_scripts`)."""
-    moment = now()
+    moment, source = now(), client_source()
     with records_store() as store:
-        account = authenticate(store, username, password, moment, source=client_source())
-        opened = sessions.open_session(store, account, moment, source=client_source())
+        account = authenticate(store, username, password, moment, source=source)
+        opened = sessions.open_session(store, account, moment, source=source)
     st.session_state[SESSION_KEY] = opened.session_id
     st.session_state[TICKET_KEY] = opened.ticket
     st.session_state[ACCOUNT_KEY] = account
