@@ -314,3 +314,19 @@ def test_the_days_route_sheet_loads_nothing_from_elsewhere(officer_day):
     assert all(str(name) in sheet for name in stops["name"])
     for fetch in ("src=", "<link", "@import", "url(", "<iframe", "<object"):
         assert fetch not in sheet.lower(), fetch
+
+
+def test_a_stops_map_opens_on_demand_around_the_stop(officer_day):
+    import json
+
+    _, officer, day, stops = officer_day
+    at = _page(officer, {"day": day})
+    maps = [c for c in at.get("component_instance") if c.proto.component_name.endswith("st_folium")]
+    assert len(maps) == 1, "only the day's map loads with the page"
+    first = stops.sort_values("arrive").iloc[0]
+    at.toggle(key=f"my_sites_map_{first['plan_id']}_T1_{first['seq']}_shown").set_value(True).run()
+    assert not at.exception
+    maps = [c for c in at.get("component_instance") if c.proto.component_name.endswith("st_folium")]
+    assert len(maps) == 2
+    args = json.loads(maps[1].proto.json_args)
+    assert args["center"] == [first["lat"], first["lon"]] and args["zoom"] == 11
