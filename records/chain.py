@@ -88,6 +88,20 @@ SEALED_TABLES: tuple[SealedTable, ...] = (
         "closure_id, name, reason, geometry, first_day, last_day, lifted_from, supersedes, note, "
         "created_at, created_by",
     ),
+    # Cases, complaints and tasks change state (their history is in case_events and the audit log);
+    # what is never rewritten is sealed.
+    SealedTable(
+        "case_events",
+        "event_id",
+        "event_id",
+        "event_id, case_id, at, actor, kind, from_state, to_state, rectify_by, visit_id, note",
+    ),
+    SealedTable(
+        "evidence",
+        "evidence_id",
+        "evidence_id",
+        "evidence_id, case_id, sha256, size_bytes, file_name, taken_at, lon, lat, flags, added_at, added_by",
+    ),
 )
 
 
@@ -125,10 +139,13 @@ def rows_hash(conn: sqlite3.Connection, spec: SealedTable, after: int, upto: int
 
 
 def current_marks(conn: sqlite3.Connection) -> dict[str, int]:
-    """The highest key stored in each sealed table (0 when empty)."""
+    """The highest key stored in each sealed table (0 when empty); tables a later migration creates
+    are left out until they exist (migration 5 seals an older database)."""
+    existing = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     return {
         spec.table: int(conn.execute(f"SELECT coalesce(max({spec.key}), 0) FROM {spec.table}").fetchone()[0])
         for spec in SEALED_TABLES
+        if spec.table in existing
     }
 
 
@@ -144,7 +161,7 @@ def _seal(conn: sqlite3.Connection, previous_marks: dict[str, int]) -> str:
     hashes = {
         spec.table: rows_hash(conn, spec, previous_marks.get(spec.table, 0), marks[spec.table])
         for spec in SEALED_TABLES
-        if marks[spec.table] > previous_marks.get(spec.table, 0)
+        if marks.get(spec.table, 0) > previous_marks.get(spec.table, 0)
     }
     return json.dumps({"marks": marks, "sha256": hashes}, sort_keys=True, separators=(",", ":"))
 

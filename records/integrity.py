@@ -171,7 +171,7 @@ def seal_problems(conn: sqlite3.Connection, entries: list[Entry]) -> list[str]:
         previous = {table: int(mark) for table, mark in seal["marks"].items()}
     stored_marks = current_marks(conn)
     for spec in SEALED_TABLES:
-        last, stored = previous.get(spec.table, 0), stored_marks[spec.table]
+        last, stored = previous.get(spec.table, 0), stored_marks.get(spec.table, 0)
         if stored > last:
             problems.append(
                 f"{spec.table}: rows with {spec.key} {_span(last + 1, stored)} are not sealed by any audit "
@@ -226,8 +226,11 @@ def verify(conn: sqlite3.Connection) -> Report:
             + seal_problems(conn, entries)
             + plan_status_problems(conn, entries)
         )
+        present = current_marks(conn)
         sealed_rows = sum(
-            int(conn.execute(f"SELECT count(*) FROM {spec.table}").fetchone()[0]) for spec in SEALED_TABLES
+            int(conn.execute(f"SELECT count(*) FROM {spec.table}").fetchone()[0])
+            for spec in SEALED_TABLES
+            if spec.table in present
         )
     finally:
         if own_snapshot:

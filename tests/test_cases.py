@@ -236,3 +236,25 @@ def test_cli_opens_updates_and_shows_a_case_with_clear_errors(tmp_path):
     assert shown.returncode == 0 and "open->rectifying ordered" in shown.stdout and "FLAGGED" in shown.stdout
     assert "2026-0001" in _records(tmp_path, "case", "list", "--state", "rectifying").stdout
     assert _records(tmp_path, "verify").returncode == 0
+
+
+def test_verify_finds_a_hand_edited_case_history_and_evidence_row(conn, case, tmp_path):
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF-1.4 sampling report")
+    evidence_id = evidence.add_evidence(conn, case["case_id"], report, "chief1")
+    cases.change_state(conn, case["case_no"], "rectifying", actor="chief1")
+    assert verify(conn).problems == []
+    # Someone with the file drops the guards, rewrites history, and puts the guards back.
+    for table, sql in (
+        ("case_events", "UPDATE case_events SET to_state = 'escalated' WHERE kind = 'state'"),
+        ("evidence", f"UPDATE evidence SET file_name = 'other.pdf' WHERE evidence_id = {evidence_id}"),
+    ):
+        trigger = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = ?", (f"{table}_no_update",)
+        ).fetchone()[0]
+        conn.execute(f"DROP TRIGGER {table}_no_update")
+        conn.execute(sql)
+        conn.execute(trigger)
+    problems = verify(conn).problems
+    assert any(p.startswith("case_events:") for p in problems), problems
+    assert any(p.startswith("evidence:") for p in problems), problems
