@@ -95,18 +95,34 @@ def open_session(handle: Handle, account: Account, now: datetime, source: str | 
     return OpenedSession(int(cursor.lastrowid), ticket)
 
 
+def _claimable(row: sqlite3.Row | None, moment: datetime) -> bool:
+    """Whether the session of ``row`` still has a ticket to exchange at ``moment``."""
+    return (
+        row is not None
+        and row["ticket_sha256"] is not None
+        and row["ended_at"] is None
+        and timedelta(0) <= moment - parse_time(row["created_at"]) <= CLAIM_TIMEOUT
+    )
+
+
+def awaiting_claim(handle: Handle, session_id: int, now: datetime) -> bool:
+    """Whether session ``session_id``'s ticket is still to be exchanged (not yet, and not too late)."""
+    row = (
+        connection(handle)
+        .execute("SELECT * FROM sessions WHERE session_id = ?", (int(session_id),))
+        .fetchone()
+    )
+    return _claimable(row, current_time(now))
+
+
 def claim(handle: Handle, ticket: str, now: datetime) -> str | None:
     """Exchange a new session's ticket for its cookie token, once and within :data:`CLAIM_TIMEOUT`;
     None for an unknown, used or late ticket (or an ended session)."""
     conn = connection(handle)
     moment = current_time(now)
     with transaction(conn):
-        row = conn.execute(
-            "SELECT session_id, created_at, ended_at FROM sessions WHERE ticket_sha256 = ?", (digest(ticket),)
-        ).fetchone()
-        if row is None or row["ended_at"] is not None:
-            return None
-        if not timedelta(0) <= moment - parse_time(row["created_at"]) <= CLAIM_TIMEOUT:
+        row = conn.execute("SELECT * FROM sessions WHERE ticket_sha256 = ?", (digest(ticket),)).fetchone()
+        if not _claimable(row, moment):
             return None
         token = secrets.token_urlsafe(TOKEN_BYTES)
         conn.execute(

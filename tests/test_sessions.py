@@ -63,7 +63,10 @@ def test_the_token_resumes_the_session_and_only_its_hash_is_stored(store, office
 def test_a_ticket_is_claimed_once_and_only_soon_after_the_login(store, officer):
     opened = sessions.open_session(store, officer, T0)
     late = sessions.open_session(store, officer, T0)
+    assert sessions.awaiting_claim(store, opened.session_id, T0 + timedelta(seconds=5))
     assert sessions.claim(store, opened.ticket, T0 + timedelta(seconds=5)) is not None
+    assert not sessions.awaiting_claim(store, opened.session_id, T0 + timedelta(seconds=6))
+    assert not sessions.awaiting_claim(store, late.session_id, T0 + CLAIM_TIMEOUT + timedelta(seconds=1))
     assert sessions.claim(store, opened.ticket, T0 + timedelta(seconds=6)) is None, "a ticket works once"
     assert sessions.claim(store, late.ticket, T0 + CLAIM_TIMEOUT + timedelta(seconds=1)) is None
     assert sessions.claim(store, "made-up", T0) is None

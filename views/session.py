@@ -43,6 +43,9 @@ NOTICE_KEY = "auth_notice"
 TICKET_KEY = "auth_ticket"
 #: Set by a logout: the next run asks the end route to clear the cookie.
 CLEAR_COOKIE_KEY = "auth_clear_cookie"
+#: How often, and how far apart, the page tries to reach a cookie route while the network fails.
+POST_ATTEMPTS = 5
+POST_RETRY_MS = 2000
 #: The cookie token this connection arrived with, once tried (a token is tried once per connection).
 TRIED_TOKEN_KEY = "auth_tried_token"
 
@@ -167,7 +170,8 @@ def log_out() -> None:
 
 
 def _post_script(name: str, body: str = "") -> str:
-    """A script posting ``body`` to the cookie route ``name`` (same origin, never cached)."""
+    """A script posting ``body`` to the cookie route ``name`` (same origin, never cached), tried
+    again a few times while the network fails (a phone between two cells)."""
     options = {
         "method": "POST",
         "body": body,
@@ -175,14 +179,34 @@ def _post_script(name: str, body: str = "") -> str:
         "cache": "no-store",
         "headers": {ROUTE_HEADER: "1"},
     }
-    return f"<script>fetch({json.dumps(api_path(name))}, {json.dumps(options)});</script>"
+    return (
+        "<script>(function post(attempt) {"
+        f"  const retry = () => attempt < {POST_ATTEMPTS} && setTimeout(() => post(attempt + 1), {POST_RETRY_MS});"
+        f"  fetch({json.dumps(api_path(name))}, {json.dumps(options)})"
+        "    .then((answer) => answer.status >= 500 && retry()).catch(retry);"
+        "})(1);</script>"
+    )
+
+
+def _pending_ticket() -> str | None:
+    """The new session's ticket while the browser has not exchanged it yet (and still may)."""
+    ticket = st.session_state.get(TICKET_KEY)
+    if ticket is None:
+        return None
+    with records_store() as store:
+        pending = sessions.awaiting_claim(store, st.session_state.get(SESSION_KEY, 0), now())
+    if not pending:
+        st.session_state.pop(TICKET_KEY)
+    return ticket if pending else None
 
 
 def cookie_scripts() -> None:
-    """Render, once, the script that claims the new session's cookie after a login or clears it
-    after a logout (an invisible element: the page's own requests are the only way to get an
-    HttpOnly cookie set, since a run talks to the browser over the websocket only)."""
-    ticket = st.session_state.pop(TICKET_KEY, None)
+    """Render the script that claims the new session's cookie after a login, at every run until
+    the server has exchanged the ticket (a run cut short may not have reached the browser; an
+    unchanged element does not run its script again), or the one that clears the cookie after a
+    logout (once). An invisible element: the page's own requests are the only way to get an
+    HttpOnly cookie set, since a run talks to the browser over the websocket only."""
+    ticket = _pending_ticket()
     clear = st.session_state.pop(CLEAR_COOKIE_KEY, False)
     script = _post_script("claim", ticket) if ticket else _post_script("end") if clear else None
     if script:
