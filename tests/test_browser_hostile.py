@@ -182,9 +182,12 @@ def _assert_shown_as_text(text: str, label: str) -> None:
 
 def _hover_site(page: Page, frame: Frame, site_id: str, lat: float, lon: float, label: str) -> None:
     """Zoom to a site, move the mouse onto it, and check its tooltip shows the name as text."""
-    frame.evaluate(f"void map_div.setView([{lat}, {lon}], 13, {{animate: false}})")
     centre = None
     for _ in range(WAIT_MS // 250):
+        # Leaflet ignores setView while a zoom animates (st_folium moves a tall map to the page's view).
+        frame.evaluate(
+            f"void (map_div._animatingZoom || map_div.setView([{lat}, {lon}], 13, {{animate: false}}))"
+        )
         centre = frame.evaluate(_SITE_CENTRE, site_id)
         if centre is not None:
             break

@@ -13,6 +13,7 @@ from layer_samples import every_defect_rows, points_as_csv_rows, valid_points, w
 from streamlit.testing.v1 import AppTest
 
 from layers.datasets import REPO_ROOT, load_targets
+from views.vocabulary import all_codes, text
 
 NOW = "2026-11-20T15:00:00+08:00"
 
@@ -145,3 +146,17 @@ def test_valid_file_imports(data_copy, tmp_path):
     # The page reads the new registry at once (its cache was cleared).
     at.text_input(key="layers.search").input("PS-T00").run()
     assert set(_targets_table(at)["site_id"]) == {"PS-T001", "PS-T002"}
+
+
+def test_table_and_chips_name_codes_in_the_page_language(data_copy):
+    registry = load_targets().set_index("site_id")
+    for lang in ("zh", "en"):
+        at = _run("manager", lang=lang)
+        table = _targets_table(at).set_index("site_id")
+        for column in ("layer", "kind", "category", "status"):
+            expected = [text(column, code, lang) for code in registry.loc[table.index, column]]
+            assert list(table[column]) == expected, column
+        if lang == "zh":
+            assert not set(table[["layer", "kind", "category", "status"]].to_numpy().ravel()) & all_codes()
+        kinds = at.multiselect(key=f"layers.kind.{lang}")
+        assert text("kind", "key_discharge_unit", lang) in kinds.options

@@ -22,6 +22,8 @@ from records.store import open_store
 from views import plan_inputs
 from views.plan_tables import route_sheet_html
 from views.route_layers import plan_day
+from views.session import today
+from views.vocabulary import all_codes, text
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 PASSWORD = "correct horse battery"
@@ -297,7 +299,9 @@ def test_random_draw_makes_the_drawn_sources_mandatory(accounts):
         draws_after = store.audit_log(action="draw")
     latest = draws_after.iloc[-1]
     assert at.success[0].value.startswith(f"The draw of audit entry {latest['audit_id']} is used")
-    assert sorted(at.session_state["plan.mandatory"]) == sorted(r["site_id"] for r in latest["details"]["result"])
+    assert sorted(at.session_state["plan.mandatory"]) == sorted(
+        r["site_id"] for r in latest["details"]["result"]
+    )
     assert len(draws_after) == 2
 
 
@@ -835,3 +839,57 @@ def test_overrides_from_the_form_reach_the_scenario_of_the_next_solve(stored_pla
     assert at.button(key="plan.solve").disabled
     at.button(key="plan.overrides.clear").click().run()
     assert not at.error and not at.button(key="plan.solve").disabled
+
+
+def test_solved_plan_tables_show_kinds_categories_and_reasons_in_chinese(solved):
+    at, _, _ = solved
+    frames = [d.value for d in at.dataframe]
+    stop_tables = [f for f in frames if "序号" in f.columns]
+    (dropped,) = [f for f in frames if "原因" in f.columns]
+    (candidates,) = [f for f in frames if "priority" in f.columns and "kind" in f.columns]
+    shown = [*(t["类型"] for t in stop_tables), dropped["类型"], dropped["监管类别"], dropped["原因"]]
+    shown += [candidates[column] for column in ("layer", "kind", "category")]
+    words = {
+        word for column in shown for text in column.astype(str) for word in text.replace("、", " ").split()
+    }
+    assert words and not words & all_codes()
+    assert set(candidates["layer"]) <= {
+        text("layer", layer, "zh") for layer in ("pollution_source", "water_source", "protected_area")
+    }
+
+
+def test_zero_days_and_a_first_day_far_away_are_explained(accounts):
+    _, made = accounts
+    at = _app(made["chief"]).run()
+    at.number_input(key="plan.f.days").set_value(0).run()
+    assert not at.exception
+    assert any("天数至少为 1" in e.value for e in at.error), [e.value for e in at.error]
+    # The solve is refused with the reason in Chinese too.
+    assert at.button(key="plan.solve").disabled
+    assert any("应在 1 至 14 之间" in e.value for e in at.error)
+    at.number_input(key="plan.f.days").set_value(2).run()
+    assert not at.error
+    at.date_input(key="plan.f.start").set_value(dt.date(2020, 11, 23)).run()
+    assert any("第一天 2020-11-23 已是" in w.value for w in at.warning)
+    ahead = today() + dt.timedelta(days=200)
+    at.date_input(key="plan.f.start").set_value(ahead).run()
+    assert any(f"第一天 {ahead.isoformat()} 在 200 天之后" in w.value for w in at.warning)
+
+
+def test_start_problem_allows_last_week_and_the_next_quarter():
+    today = dt.date(2026, 11, 20)
+    assert plan_inputs.start_problem(today - dt.timedelta(days=7), today) is None
+    assert plan_inputs.start_problem(today + dt.timedelta(days=92), today) is None
+    assert plan_inputs.start_problem(dt.date(2020, 11, 23), today) == ("past", 2188)
+    assert plan_inputs.start_problem(today + dt.timedelta(days=93), today) == ("future", 93)
+
+
+def test_skills_are_chips_of_codes_and_typed_text_still_reads():
+    frame = plan_inputs.teams_frame([{"id": "T1", "base": "Urumqi", "skills": ["sampling", "drone"]}])
+    assert frame["skills"].iloc[0] == ["sampling", "drone"]
+    typed = pd.DataFrame(
+        [{"id": "T2", "base": "Urumqi", "members": 2, "skills": "boat; drone", "officers": ""}]
+    )
+    assert plan_inputs.teams_from_frame(typed)[0]["skills"] == ["boat", "drone"]
+    chips = pd.DataFrame([{"id": "T3", "base": "Urumqi", "members": 2, "skills": [], "officers": None}])
+    assert plan_inputs.teams_from_frame(chips) == [{"id": "T3", "base": "Urumqi", "members": 2, "skills": []}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -12,9 +13,20 @@ import pytest
 from folium.plugins import MarkerCluster
 
 from layers.datasets import load_targets
-from layers.schema import XINJIANG_BBOX
-from views.basemap import build_basemap, prepare_basemap, view_for
-from views.offline_map import LOCAL, localize, vendor_base
+from layers.schema import CATEGORIES, KINDS, LAYERS, SKILLS, STATUSES, XINJIANG_BBOX
+from records.closures import REASONS
+from records.visits import OUTCOMES
+from views.basemap import (
+    CITY_ZOOM,
+    SEAT_ZOOM,
+    TOWN_ZOOM,
+    build_basemap,
+    place_labels,
+    prepare_basemap,
+    view_for,
+)
+from views.offline_map import LOCAL, NARROW_MAP_PX, layer_control, localize, vendor_base
+from views.route_layers import STOP_CLUSTER_PX, route_groups
 from views.target_layers import (
     layer_name,
     prepare_target_map,
@@ -97,7 +109,7 @@ def test_built_basemap_offers_online_tiles_switched_off(basemap):
     m = localize(build_basemap(basemap), base=BASE)
     html = m.get_root().render()
     (tiles,) = [child for child in m._children.values() if isinstance(child, folium.TileLayer)]
-    assert "tile.openstreetmap.org" in html and "online" in tiles.layer_name
+    assert "tile.openstreetmap.org" in html and "OpenStreetMap" in tiles.layer_name
     # A layer that is shown gets ".addTo(map)"; this one must wait for the user's tick.
     assert f"{tiles.get_name()}.addTo(" not in html
     assert "maxZoom" in html
@@ -150,3 +162,85 @@ def test_view_for_fits_bounds_like_leaflet(basemap):
         (lat, lon), zoom = view_for(bounds, 900, 640)
         assert south <= lat <= north and west <= lon <= east
         assert zoom >= province_zoom
+
+
+def test_place_labels_tier_cities_seats_and_towns_by_zoom():
+    places = place_labels()
+    by_zoom = {zoom: [name for _, _, name, zoom_of in places if zoom_of == zoom] for zoom in (5, 7, 9)}
+    assert {CITY_ZOOM, SEAT_ZOOM, TOWN_ZOOM} == {5, 7, 9}
+    # The province view names the big cities only, in Chinese.
+    assert {"乌鲁木齐市", "喀什市", "库尔勒市", "伊宁市", "克拉玛依市"} <= set(by_zoom[CITY_ZOOM])
+    assert 10 <= len(by_zoom[CITY_ZOOM]) <= 25
+    # Every county seat shows from the prefecture view, every other town from the county view.
+    assert len(by_zoom[CITY_ZOOM]) + len(by_zoom[SEAT_ZOOM]) == 101
+    assert len(by_zoom[TOWN_ZOOM]) > 250
+    assert all(name for name in (row[2] for row in places))
+    # Cities first (the browser hides a name that would cover one drawn before it).
+    assert [row[3] for row in places] == sorted(row[3] for row in places)
+    lon_min, lat_min, lon_max, lat_max = XINJIANG_BBOX
+    assert all(lat_min <= lat <= lat_max and lon_min <= lon <= lon_max for lat, lon, _, _ in places)
+
+
+def test_basemap_carries_place_names_sources_button_and_stays_small(basemap):
+    html = localize(build_basemap(basemap), base=BASE).get_root().render()
+    # Names travel as JSON in the script (jinja's tojson writes non-ASCII as \\u escapes).
+    assert json.dumps("乌鲁木齐市") in html and "xunhu-place-z" in html and "createPane" in html
+    # The attribution folds to a "数据来源" button (Chinese: the session default outside a run).
+    assert "xunhu-collapsed" in html and json.dumps("数据来源") in html
+    # The basemap goes to every map page: the names add about 25 kB to about 475 kB.
+    assert len(json.dumps(basemap.places, ensure_ascii=False).encode()) < 30_000
+    assert len(html.encode()) < 560_000
+
+
+def test_place_names_are_escaped_for_the_label_html():
+    from views.map_controls import PlaceLabels
+
+    m = folium.Map(tiles=None)
+    m.add_child(PlaceLabels([[43.8, 87.6, "<img src=x onerror=alert(1)>", 5]]))
+    html = m.get_root().render()
+    # HTML-escaped before it goes into the script's JSON: the browser shows the name as text.
+    assert "<img src=x" not in html
+    assert json.dumps("&lt;img src=x onerror=alert(1)&gt;").replace("&", "\\u0026") in html
+
+
+def test_layer_control_folds_on_a_narrow_map():
+    m = folium.Map(tiles=None)
+    layer_control().add_to(m)
+    assert f'"collapsed": window.innerWidth < {NARROW_MAP_PX}' in m.get_root().render()
+
+
+def test_stops_of_a_team_merge_into_numbered_badges(tmp_path):
+    from records.simulate import install_demo_snapshot
+    from records.store import open_store
+
+    db = tmp_path / "records.sqlite"
+    assert install_demo_snapshot(path=db)
+    with open_store(db) as store:
+        plan = store.plan(int(store.plans()["plan_id"].iloc[0]))["plan"]
+    m = folium.Map(tiles=None)
+    for group in route_groups(plan, {}):
+        group.add_to(m)
+    html = m.get_root().render()
+    sites = sum(1 for team in plan["teams"] for stop in team["stops"] if stop["type"] == "site")
+    # One cluster layer per team, each numbered marker carrying its number for the badge.
+    assert html.count("L.markerClusterGroup(") == len(plan["teams"])
+    assert html.count('"seq": ') == sites
+    assert f'"maxClusterRadius": {STOP_CLUSTER_PX}' in html and "clustermouseover" in html
+
+
+def test_every_schema_code_has_a_label_in_both_languages():
+    vocabularies = {
+        "layer": LAYERS,
+        "kind": [kind for kinds in KINDS.values() for kind in kinds],
+        "category": CATEGORIES,
+        "status": STATUSES,
+        "skill": SKILLS,
+        "outcome": OUTCOMES,
+        "closure_reason": REASONS,
+    }
+    for name, codes in vocabularies.items():
+        for code in codes:
+            zh, en = text(name, code, "zh"), text(name, code, "en")
+            assert zh != code and re.search(r"[\u4e00-\u9fff]", zh), (name, code, zh)
+            assert en and not re.search(r"[\u4e00-\u9fff]", en), (name, code, en)
+    assert text("kind", "laser_unit", "zh") == "laser_unit" and text("kind", None, "zh") == ""

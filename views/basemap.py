@@ -13,9 +13,12 @@ from dataclasses import dataclass
 
 import folium
 import geopandas as gpd
+import pandas as pd
 
-from layers.datasets import attribution, load_context
-from views.map_controls import Attribution, Legend
+from layers.datasets import attribution, data_path, load_context
+from planning.lodging import SEATS_FILE
+from views.i18n import register
+from views.map_controls import Attribution, Legend, PlaceLabels
 from views.web_geometry import for_web, lines_latlon, merged_lines, simplified_metric
 
 PAPER_BACKGROUND = "#f4f1ea"
@@ -30,6 +33,30 @@ STYLE = {
 }
 LAKE_FILL = "#b9d8ee"
 ONLINE_TILES_NAME = "OpenStreetMap tiles (online)"
+T = register(
+    {
+        "basemap.counties": ("县市区", "Counties"),
+        "basemap.prefectures": ("地州市", "Prefectures"),
+        "basemap.province": ("自治区界", "Province outline"),
+        "basemap.water": ("湖泊与河流", "Lakes and rivers"),
+        "basemap.roads": ("主要道路", "Main roads"),
+        "basemap.online": ("OpenStreetMap 在线底图（需联网）", ONLINE_TILES_NAME),
+        "basemap.county": ("县", "County"),
+        "basemap.prefecture": ("地州", "Prefecture"),
+        "basemap.legend": ("底图", "Basemap"),
+        "basemap.legend.province": ("自治区", "Province"),
+        "basemap.legend.prefecture": ("地州市", "Prefecture"),
+        "basemap.legend.county": ("县市区", "County"),
+        "basemap.legend.lake": ("湖泊", "Lake"),
+        "basemap.legend.river": ("河流", "River"),
+        "basemap.legend.road": ("主要道路", "Main road"),
+        "basemap.sources": ("数据来源", "Sources"),
+    }
+)
+#: Zoom from which a place's name shows: cities, other county seats, every other town.
+CITY_ZOOM, SEAT_ZOOM, TOWN_ZOOM = 5, 7, 9
+#: A county-level city (its county name ends in 市) of at least this many people counts as a city.
+CITY_POPULATION = 100_000
 
 
 @dataclass(frozen=True)
@@ -46,10 +73,41 @@ class BasemapData:
     bounds: list[list[float]]
     #: The same per prefecture code, to zoom to a chosen prefecture.
     prefecture_bounds: dict[str, list[list[float]]]
+    #: Place names to label: [lat, lon, name, zoom from which it shows], biggest places first.
+    places: list[list]
 
 
 def _feature_collection(frame: gpd.GeoDataFrame, columns: list[str]) -> dict:
     return frame[[*columns, "geometry"]].__geo_interface__
+
+
+def place_labels(decimals: int = 3) -> list[list]:
+    """The town names of the basemap, each with the zoom from which it shows.
+
+    County seats come from ``county_seats.csv`` (the seat town of every county, named as there);
+    a seat of a county-level city (市) of at least :data:`CITY_POPULATION` people shows from
+    :data:`CITY_ZOOM` (the whole province), the other seats from :data:`SEAT_ZOOM` (a prefecture)
+    and every other GeoNames town from :data:`TOWN_ZOOM` (a county). The Chinese name where the
+    data has one, else the romanised one. Sorted biggest first, so the browser draws them on top.
+    """
+    places = load_context("places")
+    population = dict(zip(places["geonameid"].astype(str), places["population"].fillna(0), strict=True))
+    seats = pd.read_csv(data_path(SEATS_FILE), dtype=str).fillna("")
+    rows = []
+    for seat in seats.itertuples(index=False):
+        people = float(population.get(seat.geonameid, 0))
+        city = seat.county_zh.endswith("市") and people >= CITY_POPULATION
+        name = seat.seat_name_zh or seat.seat_name
+        rows.append((people, float(seat.lat), float(seat.lon), name, CITY_ZOOM if city else SEAT_ZOOM))
+    seat_ids = set(seats["geonameid"]) - {""}
+    for place in places.itertuples(index=False):
+        if str(place.geonameid) in seat_ids:
+            continue
+        name = place.name_zh if isinstance(place.name_zh, str) and place.name_zh else place.name
+        people = 0.0 if pd.isna(place.population) else float(place.population)
+        rows.append((people, place.geometry.y, place.geometry.x, str(name), TOWN_ZOOM))
+    rows.sort(key=lambda row: (row[4], -row[0]))
+    return [[round(lat, decimals), round(lon, decimals), name, zoom] for _, lat, lon, name, zoom in rows]
 
 
 def prepare_basemap(tolerance_m: float = 2000.0, decimals: int = 3) -> BasemapData:
@@ -98,6 +156,7 @@ def prepare_basemap(tolerance_m: float = 2000.0, decimals: int = 3) -> BasemapDa
         roads=lines_latlon(roads.geometry),
         bounds=[[float(south), float(west)], [float(north), float(east)]],
         prefecture_bounds=prefecture_bounds,
+        places=place_labels(decimals),
     )
 
 
@@ -128,14 +187,17 @@ def _outline_style(kind: str, fill: bool = False, dash: str | None = None):
 
 
 def basemap_legend_rows() -> list[tuple[str, str]]:
-    """Legend rows (swatch CSS, label) of the basemap layers."""
+    """Legend rows (swatch CSS, label) of the basemap layers, in the session's language."""
     return [
-        (f"border-top:{STYLE['province'][1]}px solid {STYLE['province'][0]}", "Province 自治区"),
-        (f"border-top:{STYLE['prefecture'][1] + 0.4}px dashed {STYLE['prefecture'][0]}", "Prefecture 地州市"),
-        (f"border-top:1px solid {STYLE['county'][0]}", "County 县市区"),
-        (f"background:{LAKE_FILL};border:1px solid {STYLE['lake'][0]}", "Lake 湖泊"),
-        (f"border-top:2px solid {STYLE['river'][0]}", "River 河流"),
-        (f"border-top:2px solid {STYLE['road'][0]}", "Main road 主要道路"),
+        (f"border-top:{STYLE['province'][1]}px solid {STYLE['province'][0]}", T("basemap.legend.province")),
+        (
+            f"border-top:{STYLE['prefecture'][1] + 0.4}px dashed {STYLE['prefecture'][0]}",
+            T("basemap.legend.prefecture"),
+        ),
+        (f"border-top:1px solid {STYLE['county'][0]}", T("basemap.legend.county")),
+        (f"background:{LAKE_FILL};border:1px solid {STYLE['lake'][0]}", T("basemap.legend.lake")),
+        (f"border-top:2px solid {STYLE['river'][0]}", T("basemap.legend.river")),
+        (f"border-top:2px solid {STYLE['road'][0]}", T("basemap.legend.road")),
     ]
 
 
@@ -153,29 +215,31 @@ def build_basemap(data: BasemapData, online_tiles: bool = True, height_px: int =
     )
     if online_tiles:
         folium.TileLayer(
-            "OpenStreetMap", name=ONLINE_TILES_NAME, overlay=True, show=False, control=True
+            "OpenStreetMap", name=T("basemap.online"), overlay=True, show=False, control=True
         ).add_to(m)
     folium.GeoJson(
         data.counties,
-        name="Counties 县市区",
+        name=T("basemap.counties"),
         style_function=_outline_style("county", fill=True),
-        tooltip=folium.GeoJsonTooltip(["name_zh", "pref_name_zh"], aliases=["County 县", "Prefecture 地州"]),
+        tooltip=folium.GeoJsonTooltip(
+            ["name_zh", "pref_name_zh"], aliases=[T("basemap.county"), T("basemap.prefecture")]
+        ),
         highlight_function=lambda _feature: {"weight": 2, "color": STYLE["prefecture"][0]},
         smooth_factor=1.0,
     ).add_to(m)
     folium.GeoJson(
         data.prefectures,
-        name="Prefectures 地州市",
+        name=T("basemap.prefectures"),
         style_function=_outline_style("prefecture", dash="5 3"),
-        tooltip=folium.GeoJsonTooltip(["name_zh", "name_en"], aliases=["Prefecture 地州", ""]),
+        tooltip=folium.GeoJsonTooltip(["name_zh", "name_en"], aliases=[T("basemap.prefecture"), ""]),
     ).add_to(m)
     folium.GeoJson(
         data.province,
-        name="Province outline 自治区",
+        name=T("basemap.province"),
         style_function=_outline_style("province"),
         interactive=False,
     ).add_to(m)
-    water = folium.FeatureGroup(name="Lakes and rivers 水系").add_to(m)
+    water = folium.FeatureGroup(name=T("basemap.water")).add_to(m)
     folium.PolyLine(
         data.rivers, color=STYLE["river"][0], weight=STYLE["river"][1], interactive=False, smooth_factor=1.5
     ).add_to(water)
@@ -189,7 +253,7 @@ def build_basemap(data: BasemapData, online_tiles: bool = True, height_px: int =
         },
         tooltip=folium.GeoJsonTooltip(["label"], labels=False),
     ).add_to(water)
-    roads = folium.FeatureGroup(name="Main roads 主要道路").add_to(m)
+    roads = folium.FeatureGroup(name=T("basemap.roads")).add_to(m)
     folium.PolyLine(
         data.roads,
         color=STYLE["road"][0],
@@ -197,7 +261,10 @@ def build_basemap(data: BasemapData, online_tiles: bool = True, height_px: int =
         interactive=False,
         smooth_factor=1.5,
     ).add_to(roads)
-    m.add_child(Legend("Basemap", basemap_legend_rows(), expanded=False), name="xunhu_basemap_legend")
-    m.add_child(Attribution(attribution()))
+    m.add_child(PlaceLabels(data.places), name="xunhu_place_labels")
+    m.add_child(
+        Legend(T("basemap.legend"), basemap_legend_rows(), expanded=False), name="xunhu_basemap_legend"
+    )
+    m.add_child(Attribution(attribution(), T("basemap.sources")))
     m.fit_bounds(data.bounds)
     return m

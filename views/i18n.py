@@ -55,8 +55,27 @@ def translate(key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+register({"i18n.choose": ("请选择", "Choose options")})
+
+
+def choose() -> str:
+    """The placeholder of an empty multiselect in the session's language (Streamlit's own is English)."""
+    return translate("i18n.choose")
+
+
+#: Chosen options of a multiselect sit on one line that scrolls sideways, so a third Chinese
+#: label was cut off: let them wrap onto more lines instead.
+CHIP_CSS = """<style>
+[data-testid="stMultiSelectTagsContainer"]{flex-wrap:wrap;overflow:visible;row-gap:2px;height:auto}
+[data-testid="stMultiSelect"] div:has(> [data-testid="stMultiSelectTagsContainer"]),
+[data-testid="stMultiSelect"] div:has(> div > [data-testid="stMultiSelectTagsContainer"]){height:auto;max-height:none}
+</style>"""
+
+
 def language_picker() -> None:
-    """A compact language switch (put it in the sidebar)."""
+    """A compact language switch (put it in the sidebar); it also lets translated chips wrap
+    (:data:`CHIP_CSS`, on every page the picker is on)."""
+    st.html(CHIP_CSS)
     st.radio(
         "语言 / Language",
         list(LANGUAGES),

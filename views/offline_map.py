@@ -9,11 +9,14 @@ at ``/app/static/vendor`` when ``server.enableStaticServing`` is on (``.streamli
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 
 import folium
+import streamlit as st
 from branca.element import Element, MacroElement
+from folium.utilities import JsCode
 from jinja2 import Template
 from streamlit_folium import st_folium
 
@@ -126,13 +129,67 @@ def localize(
     return m
 
 
-#: On a phone the open layer list and the attribution would cover the map: smaller there.
-NARROW_MAP_CSS = (
-    "<style>@media (max-width: 560px) {"
+#: Inside the map's frame: the map fills the frame (whose height the page sets, see
+#: :data:`WIDE_MAP_CSS`), and on a phone the open layer list is drawn smaller.
+MAP_FRAME_CSS = (
+    "<style>#map_div{height:100vh !important;}"
+    "@media (max-width: 560px) {"
     ".leaflet-control-layers-expanded{font-size:11px;line-height:1.25;padding:2px 6px;}"
-    ".leaflet-control-attribution{max-height:2.6em;overflow-y:auto;font-size:8px;}"
     "}</style>"
 )
+#: A map narrower than this (a phone, a narrow column) starts with its layer list folded.
+NARROW_MAP_PX = 700
+#: Prefix of the key of the container around a map that may grow (see :func:`show_map`).
+GROW_KEY = "xunhu-grow-"
+#: On the page: in a wide and tall window such a map takes most of the window's height instead of
+#: the fixed height the page asked for (its height on smaller screens; the window rule keeps the
+#: new height above it). Streamlit gives a keyed container the class ``st-key-<key>``.
+WIDE_MAP_CSS = f"""<style>
+@media (min-width: 1200px) and (min-height: 900px) {{
+  [class*="st-key-{GROW_KEY}"] iframe[title="streamlit_folium.st_folium"] {{height: calc(100vh - 230px) !important;}}
+}}
+</style>"""
+
+
+class _FoldOnNarrow(MacroElement):
+    """On a narrow map, fold the layer list and the legends to their buttons; open them again when
+    the map grows wide (a phone turned sideways, a resized window). Only a crossing of the width
+    acts, so a list the user opened stays open while the phone's address bar comes and goes."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var wasNarrow = null;
+  function fold() {
+    var narrow = window.innerWidth < {{ this.narrow_px }};
+    if (narrow === wasNarrow) { return; }
+    wasNarrow = narrow;
+    var box = map.getContainer();
+    box.querySelectorAll(".leaflet-control-layers").forEach(function (list) {
+      list.classList.toggle("leaflet-control-layers-expanded", !narrow);
+    });
+    box.querySelectorAll(".xunhu-legend details[data-open]").forEach(function (legend) {
+      legend.open = !narrow;
+    });
+  }
+  map.on("resize", fold);
+  // After the other controls (and st_folium's layer list) are in place.
+  setTimeout(fold, 0);
+})();
+{% endmacro %}"""
+    )
+
+    def __init__(self, narrow_px: int) -> None:
+        super().__init__()
+        self._name = "FoldOnNarrow"
+        self.narrow_px = narrow_px
+
+
+def layer_control() -> folium.LayerControl:
+    """The layer list: open on a wide map, folded to its button on a narrow one (a phone), where an
+    open list covered the routes. Decided in the browser from the map's own width."""
+    return folium.LayerControl(collapsed=JsCode(f"window.innerWidth < {NARROW_MAP_PX}"))
 
 
 def show_map(
@@ -143,19 +200,23 @@ def show_map(
     groups: Sequence[folium.FeatureGroup] = (),
     centre: tuple[float, float] | list[float] | None = None,
     zoom: int | None = None,
+    grow: bool = False,
 ) -> None:
     """Show ``m`` offline with streamlit-folium, as a display-only map.
 
     ``groups`` are drawn as swappable layers over the base map (streamlit-folium redraws only
     them when they change, so the user's view survives a filter change) and get a layer control.
     ``returned_objects=[]`` keeps panning and zooming from rerunning the page; on a phone the
-    layer list and attribution are drawn smaller (:data:`NARROW_MAP_CSS`). A map without
+    layer list starts folded (:func:`layer_control`). With ``grow`` (a page's main map) the map
+    takes most of a wide screen's height (:data:`WIDE_MAP_CSS`; ``height_px`` is its height
+    elsewhere); small maps, such as a site card's, keep ``height_px``. A map without
     ``groups`` opens at ``centre`` and ``zoom``: st_folium applies them only after its first
     render, so the map's own view (a basemap fits the whole province) is replaced by them. A map
     with ``groups`` keeps its own HTML, which must stay the same from one rerun to the next for
     st_folium to swap only the groups (and keep the user's view).
     """
-    m.get_root().header.add_child(folium.Element(NARROW_MAP_CSS), name="xunhu_narrow_map")
+    m.get_root().header.add_child(folium.Element(MAP_FRAME_CSS), name="xunhu_map_frame")
+    m.add_child(_FoldOnNarrow(NARROW_MAP_PX), name="xunhu_fold_on_narrow")
     if centre is not None and zoom is not None and not groups:
         for name, child in list(m._children.items()):
             if isinstance(child, folium.map.FitBounds):
@@ -165,15 +226,19 @@ def show_map(
     if groups:
         options = {
             "feature_group_to_add": list(groups),
-            "layer_control": folium.LayerControl(collapsed=False),
+            "layer_control": layer_control(),
         }
-    st_folium(
-        localize(m, extra=groups),
-        key=key,
-        height=height_px,
-        use_container_width=True,
-        center=centre,
-        zoom=zoom,
-        returned_objects=[],
-        **options,
-    )
+    with st.container(key=f"{GROW_KEY}{key}") if grow else contextlib.nullcontext():
+        if grow:
+            # A style-only element takes no room on the page.
+            st.html(WIDE_MAP_CSS)
+        st_folium(
+            localize(m, extra=groups),
+            key=key,
+            height=height_px,
+            use_container_width=True,
+            center=centre,
+            zoom=zoom,
+            returned_objects=[],
+            **options,
+        )

@@ -19,7 +19,7 @@ from records.db import RecordsError
 from records.draws import draw_object, earlier_draws, system_draw
 from views import plan_inputs, plan_overrides
 from views.data import records_store, targets
-from views.i18n import language_key
+from views.i18n import choose, language_key
 from views.plan_week_text import T
 from views.session import current_account, now, today
 from views.vocabulary import labeller
@@ -147,7 +147,7 @@ def _layers_input(column) -> None:
     key = language_key("plan.f.layers")
     state.setdefault(key, list(state["plan.f.layers"]))
     state["plan.f.layers"] = column.multiselect(
-        T("plan.f.layers"), list(LAYERS), key=key, format_func=labeller("layer")
+        T("plan.f.layers"), list(LAYERS), key=key, format_func=labeller("layer"), placeholder=choose()
     )
 
 
@@ -160,7 +160,13 @@ def scenario_inputs(options: dict[str, str]) -> None:
         st.info(notice)
     left, middle, right = st.columns(3)
     left.text_input(T("plan.f.name"), key="plan.f.name")
-    left.multiselect(T("plan.f.regions"), list(options), key="plan.f.regions", format_func=options.get)
+    left.multiselect(
+        T("plan.f.regions"),
+        list(options),
+        key="plan.f.regions",
+        format_func=options.get,
+        placeholder=choose(),
+    )
     _layers_input(left)
     middle.date_input(T("plan.f.start"), key="plan.f.start")
     _start_warning(middle)
@@ -171,7 +177,6 @@ def scenario_inputs(options: dict[str, str]) -> None:
         max_value=MAX_DAYS,
         step=1,
         key="plan.f.days",
-        help=T("plan.f.days.help", max=MAX_DAYS),
     )
     if int(st.session_state["plan.f.days"]) < 1:
         middle.error(T("plan.f.days.zero", max=MAX_DAYS))

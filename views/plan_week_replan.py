@@ -16,7 +16,6 @@ import contextlib
 import datetime as dt
 import json
 
-import folium
 import pandas as pd
 import streamlit as st
 from streamlit.errors import NoSessionContext
@@ -29,9 +28,9 @@ from records.visits import recorded_for_replan
 from views import plan_overrides
 from views.basemap import build_basemap
 from views.data import basemap, records_store, road_network, site_prefectures, targets
-from views.i18n import register
+from views.i18n import choose, register
 from views.map_controls import Legend
-from views.offline_map import show_map
+from views.offline_map import layer_control, show_map
 from views.plan_inputs import region_targets
 from views.plan_week_result import _legs, _violations, save_and_approve
 from views.route_layers import previous_routes_group, route_groups, route_legend_rows, route_view
@@ -105,7 +104,8 @@ OVERRIDES = "replan.overrides"
 MAP_HEIGHT_PX = 480
 MAP_WIDTH_PX = 900
 DIFF_LISTS = ("moved_in", "moved_out", "added", "removed")
-#: On a phone the open layer list and the attribution covered the routes: make them smaller there.
+
+
 def _approved_plans(account) -> pd.DataFrame:
     with records_store() as store:
         frame = access.visible_plans(store, account, now(), site_prefectures())
@@ -181,13 +181,18 @@ def _inputs(account, row: dict) -> tuple[dt.datetime | None, dict, int, list]:
     )
     urgent_options = sorted(set(pool["site_id"].astype(str)) - set(plan_sites))
     add = st.multiselect(
-        T("replan.add"), urgent_options, key="replan.add", format_func=lambda s: f"{names.get(s, s)}（{s}）"
+        T("replan.add"),
+        urgent_options,
+        key="replan.add",
+        format_func=lambda s: f"{names.get(s, s)}（{s}）",
+        placeholder=choose(),
     )
     remove = st.multiselect(
         T("replan.remove"),
         list(plan_sites),
         key="replan.remove",
         format_func=lambda s: f"{plan_sites[s]}（{s}）",
+        placeholder=choose(),
     )
     solver = scenario.get("solver") if isinstance(scenario.get("solver"), dict) else {}
     effort = st.number_input(
@@ -270,9 +275,9 @@ def _map(previous: dict, plan: dict) -> None:
         group.add_to(m)
     rows = [("border-top:3px dashed #888", T("replan.map.old")), *route_legend_rows(plan, 0)[:-1]]
     m.add_child(Legend(T("plan.map.legend"), rows), name="xunhu_route_legend")
-    folium.LayerControl(collapsed=False).add_to(m)
+    layer_control().add_to(m)
     centre, zoom = route_view(plan, new_legs, basemap().bounds, MAP_WIDTH_PX, MAP_HEIGHT_PX)
-    show_map(m, key="replan_map", height_px=MAP_HEIGHT_PX, centre=centre, zoom=zoom)
+    show_map(m, key="replan_map", height_px=MAP_HEIGHT_PX, centre=centre, zoom=zoom, grow=True)
 
 
 def _save(result: dict, account, violations: list[str]) -> None:

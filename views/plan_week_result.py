@@ -8,7 +8,6 @@ import json
 import tempfile
 from pathlib import Path
 
-import folium
 import pandas as pd
 import streamlit as st
 
@@ -26,7 +25,7 @@ from views.basemap import build_basemap
 from views.data import basemap, records_store, road_network, site_prefectures, targets
 from views.i18n import language
 from views.map_controls import Legend
-from views.offline_map import show_map
+from views.offline_map import layer_control, show_map
 from views.plan_tables import (
     category_label,
     day_label,
@@ -142,9 +141,9 @@ def _route_map(plan: dict, legs: dict) -> None:
         group.add_to(m)
     days = int(plan["scenario"].get("days", 1))
     m.add_child(Legend(T("plan.map.legend"), route_legend_rows(plan, days)), name="xunhu_route_legend")
-    folium.LayerControl(collapsed=False).add_to(m)
+    layer_control().add_to(m)
     centre, zoom = route_view(plan, legs, basemap().bounds, MAP_WIDTH_PX, MAP_HEIGHT_PX)
-    show_map(m, key="plan_map", height_px=MAP_HEIGHT_PX, centre=centre, zoom=zoom)
+    show_map(m, key="plan_map", height_px=MAP_HEIGHT_PX, centre=centre, zoom=zoom, grow=True)
 
 
 def _days(plan: dict) -> None:

@@ -27,7 +27,6 @@ T = register(
         "plan.f.regions": ("区域（地州市/县市区）", "Region (prefectures / counties)"),
         "plan.f.start": ("第一天", "First day"),
         "plan.f.days": ("天数", "Days"),
-        "plan.f.days.help": ("计划天数，1 至 {max} 天。", "Days to plan, 1 to {max}."),
         "plan.f.days.zero": (
             "天数至少为 1：请填写要计划的天数（1 至 {max} 天）。",
             "Days must be at least 1: enter how many days to plan (1 to {max}).",

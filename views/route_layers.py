@@ -5,6 +5,15 @@ geometry of each leg from ``planning.export.plan_legs`` (leg k arrives at stop k
 is one ``folium.FeatureGroup`` (so the layer control lists the teams), holding one polyline per
 day (tooltip "T1 day 2"), numbered site markers, bed markers for the nights and a house marker
 for the base.
+
+Numbered stops that would overlap are drawn as one badge naming their numbers ("3–7"): in a town
+centre a team may inspect five sites within a few hundred metres, whose numbers piled into an
+unreadable stack. We chose this over numbering per day with a day filter because a chief
+approving a plan reads the whole week at once (which team goes where, in what order, how the days
+chain) and compares teams; a day filter would hide six days of seven and cost a click per day.
+A badge keeps every number on the map at every zoom: hovering it lists its stops, clicking it
+zooms in until they separate, and stops at the very same spot fan out (Leaflet.markercluster,
+already vendored for the target map, with a small radius so that only overlapping numbers merge).
 """
 
 from __future__ import annotations
@@ -12,6 +21,9 @@ from __future__ import annotations
 import datetime as dt
 
 import folium
+from branca.element import MacroElement
+from folium.plugins import MarkerCluster
+from jinja2 import Template
 
 from views.basemap import view_for
 from views.i18n import register
@@ -85,16 +97,74 @@ def _day_lines(
     return days
 
 
+#: Numbers closer than this many pixels merge into one badge (a stop marker is 22 px wide; a
+#: little more keeps neighbouring badges of one team apart too).
+STOP_CLUSTER_PX = 36
+#: The merged badge: its stops' numbers in the team colour, "3–7" for a run, "3,5,9" or "3,5,…".
+_STOP_BADGE = """function (cluster) {
+    var seqs = cluster.getAllChildMarkers().map(function (m) { return m.options.seq; });
+    seqs.sort(function (a, b) { return a - b; });
+    var last = seqs.length - 1;
+    var text = seqs[last] - seqs[0] === last ? seqs[0] + "\u2013" + seqs[last]
+        : (seqs.length <= 3 ? seqs.join(",") : seqs.slice(0, 2).join(",") + ",\u2026");
+    var width = 12 + 7 * text.length;
+    return L.divIcon({
+        className: "",
+        html: '<div class="xunhu-stop xunhu-stops" style="%(style)s;width:' + width + 'px">' + text + "</div>",
+        iconSize: [width, 22], iconAnchor: [width / 2, 11]
+    });
+}"""
+
+
+def _stop_style(colour: str) -> str:
+    """CSS of a numbered stop in the team colour (white ring, bold white number)."""
+    return (
+        f"background:{colour};color:#fff;border:2px solid #fff;border-radius:11px;height:22px;"
+        "min-width:22px;box-sizing:border-box;font:bold 11px/18px sans-serif;text-align:center;"
+        "box-shadow:0 0 3px rgba(0,0,0,.5);white-space:nowrap"
+    )
+
+
 def _number_icon(seq: int, colour: str) -> folium.DivIcon:
     return folium.DivIcon(
-        html=(
-            f'<div class="xunhu-stop" style="background:{colour};color:#fff;border:2px solid #fff;'
-            "border-radius:50%;width:22px;height:22px;font:bold 11px/18px sans-serif;text-align:center;"
-            f'box-shadow:0 0 3px rgba(0,0,0,.5)">{seq}</div>'
-        ),
+        html=f'<div class="xunhu-stop" style="{_stop_style(colour)}">{seq}</div>',
         icon_size=(22, 22),
         icon_anchor=(11, 11),
     )
+
+
+class _BadgeTooltips(MacroElement):
+    """Hovering a merged badge lists its stops (their own tooltips, already escaped, in order)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+{{ this._parent.get_name() }}.on("clustermouseover", function (event) {
+    var markers = event.layer.getAllChildMarkers().slice();
+    markers.sort(function (a, b) { return a.options.seq - b.options.seq; });
+    var lines = markers.map(function (m) { return m.getTooltip() ? m.getTooltip().getContent() : ""; });
+    event.layer.bindTooltip(lines.join("<br>")).openTooltip();
+});
+{% endmacro %}"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "BadgeTooltips"
+
+
+def _stop_cluster(colour: str) -> MarkerCluster:
+    """The layer of a team's numbered stops, merging overlapping numbers into one badge."""
+    cluster = MarkerCluster(
+        icon_create_function=_STOP_BADGE % {"style": _stop_style(colour)},
+        control=False,
+        maxClusterRadius=STOP_CLUSTER_PX,
+        showCoverageOnHover=False,
+        spiderfyOnMaxZoom=True,
+        # Without animation MarkerCluster draws each merge once (see views.target_layers).
+        animate=False,
+    )
+    cluster.add_child(_BadgeTooltips())
+    return cluster
 
 
 def team_group(
@@ -108,6 +178,7 @@ def team_group(
     # template literals, so every text below goes through web_text.
     group = folium.FeatureGroup(name=web_text(T("plan.map.team_layer", team=team_id)), show=True)
     stops = team["stops"]
+    numbered = _stop_cluster(colour).add_to(group)
     for day, lines in sorted(_day_lines(stops, legs, start).items()):
         folium.PolyLine(
             lines,
@@ -129,10 +200,14 @@ def team_group(
                 arrive=str(stop["arrive"])[11:16],
                 name=name,
             )
+            # ``seq`` rides along in the marker's options for the merged badge's text.
             marker = folium.Marker(
-                location, icon=_number_icon(int(stop["seq"]), colour), tooltip=web_text(text)
+                location,
+                icon=_number_icon(int(stop["seq"]), colour),
+                tooltip=web_text(text),
+                seq=int(stop["seq"]),
             )
-            marker.add_to(group)
+            marker.add_to(numbered)
         elif stop.get("night") is not None:
             text = T("plan.map.night", team=team_id, night=int(stop["night"]) + 1, name=name)
             icon = folium.Icon(icon="bed", prefix="fa", color=marker_colour, icon_color="white")

@@ -17,7 +17,6 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-import folium
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -54,7 +53,7 @@ from views.coverage_results import (
     track_coverage,
 )
 from views.i18n import language, language_key, register
-from views.offline_map import show_map
+from views.offline_map import layer_control, show_map
 from views.session import audit_refusal, require_login, today
 from views.vocabulary import labeller
 
@@ -387,10 +386,10 @@ def _map(
         blind_spot_layer(spots, T("coverage.layer.blind"), labels).add_to(m)
     rows = [*scale_legend_rows(T("coverage.no_data")), *blind_legend_rows(spots, T("coverage.layer.blind"))]
     m.add_child(coverage_legend(T(MEASURE_LABELS[measure]), rows), name="coverage_legend")
-    folium.LayerControl(collapsed=False).add_to(m)
+    layer_control().add_to(m)
     if focus is not None:
         m.fit_bounds(basemap.prefecture_bounds[focus])
-    show_map(m, key="coverage_map", height_px=MAP_HEIGHT_PX)
+    show_map(m, key="coverage_map", height_px=MAP_HEIGHT_PX, grow=True)
 
 
 def _table_config() -> dict[str, st.column_config.Column]:

@@ -25,7 +25,7 @@ from layers.schema import CATEGORIES, KINDS, LAYERS, STATUSES
 from layers.validate import ValidationReport, check_file
 from views import data, vocabulary
 from views.basemap import build_basemap
-from views.i18n import language_key, register
+from views.i18n import choose, language_key, register
 from views.offline_map import show_map
 from views.session import require_login, today
 from views.target_layers import prepare_target_map, select_targets, target_groups
@@ -185,21 +185,34 @@ def _filters(targets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     # Codes as options, labels by format_func; a keyed widget keeps the labels it first showed,
     # so its key changes with the language.
     layers = first[0].multiselect(
-        T("layers.layer"), LAYERS, format_func=labeller("layer"), key=language_key("layers.layer")
+        T("layers.layer"),
+        LAYERS,
+        format_func=labeller("layer"),
+        key=language_key("layers.layer"),
+        placeholder=choose(),
     )
     kinds_offered = [kind for layer in (layers or LAYERS) for kind in KINDS[layer]]
     kinds = first[1].multiselect(
-        T("layers.kind"), kinds_offered, format_func=labeller("kind"), key=language_key("layers.kind")
+        T("layers.kind"),
+        kinds_offered,
+        format_func=labeller("kind"),
+        key=language_key("layers.kind"),
+        placeholder=choose(),
     )
     categories = first[2].multiselect(
         T("layers.category"),
         CATEGORIES,
         format_func=labeller("category"),
         key=language_key("layers.category"),
+        placeholder=choose(),
     )
     second = st.columns(3)
     statuses = second[0].multiselect(
-        T("layers.status"), STATUSES, format_func=labeller("status"), key=language_key("layers.status")
+        T("layers.status"),
+        STATUSES,
+        format_func=labeller("status"),
+        key=language_key("layers.status"),
+        placeholder=choose(),
     )
     prefectures = data.prefectures()
     prefecture = second[1].selectbox(
@@ -297,7 +310,7 @@ def _map(shown: gpd.GeoDataFrame, site: pd.Series | None) -> None:
             tooltip=web_text(site["name"]),
         ).add_to(ring)
         groups.append(ring)
-    show_map(m, key="layers_map", height_px=MAP_HEIGHT_PX, groups=groups, centre=centre, zoom=zoom)
+    show_map(m, key="layers_map", height_px=MAP_HEIGHT_PX, groups=groups, centre=centre, zoom=zoom, grow=True)
 
 
 def problem_frame(problems: list[Problem]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import streamlit as st
 from layers.schema import CATEGORIES, LAYERS
 from views import data
 from views.basemap import build_basemap, view_for
-from views.i18n import language_key, register
+from views.i18n import choose, language_key, register
 from views.offline_map import show_map
 from views.target_layers import layer_name, prepare_target_map, select_targets, target_groups
 from views.vocabulary import labeller
@@ -52,6 +52,7 @@ def render() -> None:
             default=list(LAYERS),
             format_func=labeller("layer"),
             key=language_key("layers"),
+            placeholder=choose(),
         )
         chosen_prefecture = st.selectbox(
             T("map.prefecture"),
@@ -66,6 +67,7 @@ def render() -> None:
             default=list(CATEGORIES),
             format_func=labeller("category"),
             key=language_key("categories"),
+            placeholder=choose(),
         )
 
     if targets.empty:
@@ -84,4 +86,4 @@ def render() -> None:
     # st_folium moves the view only when centre or zoom change, so other filters keep the user's view.
     bounds = basemap.bounds if chosen_prefecture is None else basemap.prefecture_bounds[chosen_prefecture]
     centre, zoom = view_for(bounds, MAP_WIDTH_PX, MAP_HEIGHT_PX)
-    show_map(m, key="map", height_px=MAP_HEIGHT_PX, groups=groups, centre=centre, zoom=zoom)
+    show_map(m, key="map", height_px=MAP_HEIGHT_PX, groups=groups, centre=centre, zoom=zoom, grow=True)
