@@ -1,6 +1,9 @@
 """The Chinese interface in a real browser: no English code of the shared vocabularies on the
-chief's and the manager's pages (Plan week with a solved plan, Coverage, Layers), in the page
-text, the tables and the map tooltips; screenshots of each page at 1400 px and on a 390 px phone.
+chief's and the manager's pages (Plan week with a solved plan, Coverage, Layers) and the officer's
+My sites, in the page text and the map tooltips; screenshots of each page at 1400 px and at 390 px.
+
+Tables are drawn on a canvas, out of reach of the page text: their cells are checked under AppTest
+(tests/test_page_layers.py, tests/test_page_plan_week.py) and seen in the screenshots.
 
 What counts as a code is :func:`views.vocabulary.all_codes` (kinds, categories, statuses, skills,
 layers, outcomes, closure reasons) plus any ``snake_case`` word; names of things (site ids, team
@@ -180,3 +183,14 @@ def test_manager_pages_show_no_english_codes_in_chinese(page: Page, log_in):
         _open(page, link, heading)
         _assert_chinese(page, name)
         _shots(page, name)
+
+
+def test_officer_my_sites_shows_no_english_codes_in_chinese(page: Page, log_in):
+    log_in(page, "officer", "my-sites?day=2026-11-18")
+    expect(page.get_by_role("heading", name="我的点位")).to_be_visible(timeout=WAIT_MS)
+    _settle(page)
+    # The site details (kind, category, skills) sit in a folded expander: open the first one.
+    page.get_by_text("点位详情").first.click()
+    expect(page.get_by_text("类型:").first).to_be_visible(timeout=WAIT_MS)
+    _assert_chinese(page, "officer my sites")
+    _shots(page, "officer_my_sites")
