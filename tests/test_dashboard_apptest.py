@@ -117,7 +117,7 @@ def test_attribution_is_in_the_footer_and_on_the_map(shown: AppTest):
 
 def test_prefecture_filter_changes_counts_and_map(app: AppTest, targets):
     code = "650100"
-    app.sidebar.selectbox(key="prefecture").select(code).run()
+    app.sidebar.selectbox(key="prefecture.en").select(code).run()
     assert not app.exception
     expected = targets[targets["prefecture_code"] == code]
     metrics = _metrics(app)

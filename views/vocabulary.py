@@ -3,8 +3,9 @@
 Registry and records values are stored as English codes (``key_discharge_unit``, ``operating``,
 ``sampling``, ``violation`` ...); a user sees them only through :func:`label`, in the session's
 language. Every page, table, chip and map tooltip takes its labels from here, so two pages cannot
-name the same thing differently, and a code added to :mod:`layers.schema` without a label here
-fails ``tests/test_browser_language.py`` (its list of codes is :func:`all_codes`).
+name the same thing differently. A code added to :mod:`layers.schema` without a label here fails
+``tests/test_views_map.py``; ``tests/test_browser_language.py`` looks for :func:`all_codes` on the
+Chinese pages.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from views.vocabulary import labeller
 MAP_HEIGHT_PX = 640
 #: A typical width of the map column on a laptop, used to pick the zoom for a prefecture.
 MAP_WIDTH_PX = 900
-ALL_PREFECTURES = "全部地州市 All prefectures"
 
 T = register(
     {
@@ -35,6 +34,7 @@ T = register(
             "No registry found in data/registry: showing the basemap only.",
         ),
         "map.targets_shown": ("显示的对象", "Targets shown"),
+        "map.all_prefectures": ("全部地州市", "All prefectures"),
     }
 )
 
@@ -54,12 +54,13 @@ def render() -> None:
             key=language_key("layers"),
             placeholder=choose(),
         )
+        all_label = T("map.all_prefectures")
         chosen_prefecture = st.selectbox(
             T("map.prefecture"),
             [None, *prefectures],
-            # Bilingual like the prefecture names: a keyed selectbox keeps the label it first showed.
-            format_func=lambda code: ALL_PREFECTURES if code is None else prefectures[code],
-            key="prefecture",
+            # A keyed selectbox keeps the label it first showed: a new key per language.
+            format_func=lambda code: all_label if code is None else prefectures[code],
+            key=language_key("prefecture"),
         )
         chosen_categories = st.multiselect(
             T("map.category"),
