@@ -54,7 +54,10 @@ _TOOLTIPS = """() => {
             if (typeof content === "string") texts.push(content);
             else if (typeof content === "function" && layer.getLayers) {
                 layer.getLayers().forEach((child) => {
-                    try { texts.push(String(content(child))); } catch (error) { /* not a feature */ }
+                    let shown = null;
+                    try { shown = content(child); } catch (error) { return; /* not a feature */ }
+                    // folium's GeoJSON tooltips build an element, others return HTML.
+                    texts.push(shown instanceof Element ? shown.outerHTML : String(shown));
                 });
             }
         }
