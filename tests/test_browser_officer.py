@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -140,11 +141,23 @@ def test_a_double_tap_on_save_stores_one_visit(phone: Page, log_in, demo_db):
     assert stored == 1
 
 
+def _session_cookie(page: Page) -> dict:
+    """The login cookie, once the page has exchanged its ticket for it (a request after the page
+    shows, so it may land a moment later)."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        found = [c for c in page.context.cookies() if c["name"] == "xunhu_session"]
+        if found:
+            return found[0]
+        page.wait_for_timeout(100)
+    raise AssertionError("the session cookie was never set")
+
+
 def test_a_reload_keeps_the_login_and_a_logout_does_not_survive_it(phone: Page, log_in, demo_db):
     db, accounts = demo_db
     log_in(phone, "officer")
     _on_my_sites(phone)
-    (cookie,) = [c for c in phone.context.cookies() if c["name"] == "xunhu_session"]
+    cookie = _session_cookie(phone)
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert phone.evaluate("document.cookie").find("xunhu_session") == -1, "no script can read it"
 

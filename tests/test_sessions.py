@@ -124,6 +124,7 @@ def test_a_new_password_ends_the_sessions_opened_before_it(store, officer):
 def _post(endpoint, headers: dict[str, str], body: bytes = b""):
     """Call a cookie route as the server would (an ASGI POST from the page, or from elsewhere)."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from starlette.requests import Request
 
@@ -140,7 +141,9 @@ def _post(endpoint, headers: dict[str, str], body: bytes = b""):
     async def receive():
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return asyncio.run(endpoint(Request(scope, receive)))
+    # Its own thread: after a browser test, Playwright's event loop still runs in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, endpoint(Request(scope, receive))).result()
 
 
 @pytest.fixture
