@@ -137,16 +137,17 @@ def team_kml(plan: dict, team: dict, legs: list[list[tuple[float, float]]]) -> s
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
-def write_team_csv(team: dict, path: Path, notes: list[str]) -> None:
+def write_team_csv(team: dict, path: Path, notes: list[str], headers: dict[str, str] | None = None) -> None:
     """The team's stop list as UTF-8 CSV (with BOM, so spreadsheet programs read the Chinese names),
-    after its ``notes`` (:func:`layers.spreadsheet.export_notes`: attribution, SIMULATED).
+    after its ``notes`` (:func:`layers.spreadsheet.export_notes`: attribution, SIMULATED);
+    ``headers`` names the columns (e.g. in the interface language; default the codes).
 
     Text cells that a spreadsheet would run as a formula (a site named ``+cmd``) get a leading
     apostrophe; numbers are written unchanged (see :mod:`layers.spreadsheet`)."""
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         handle.writelines(f"{NOTE_PREFIX}{safe_note(note)}\n" for note in notes)
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
+        writer.writerow({column: (headers or {}).get(column, column) for column in CSV_COLUMNS})
         for stop in team["stops"]:
             # Version 1 plans: the inspection started on arrival, no breaks were planned.
             row = {"start": stop["arrive"], "leg_break_minutes": 0, **stop}

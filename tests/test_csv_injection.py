@@ -178,3 +178,16 @@ def test_coverage_report_csv_neutralises_formulas(capsys):
     assert len(notes) == 2 and "SIMULATED" in notes[1]
     assert [r["region_name"] for r in rows] == ["'" + FORMULA, "昌吉州"]
     assert [r["coverage_pct"] for r in rows] == ["-0.5", "98.18"]
+
+
+def test_team_csv_headers_in_the_interface_language(tmp_path):
+    stop = {
+        "seq": 0, "type": "base", "id": "T1", "name": "乌鲁木齐", "lon": 87.6, "lat": 43.8,
+        "arrive": "2026-11-24T08:00:00+08:00", "depart": "2026-11-24T08:00:00+08:00", "service_minutes": 0,
+        "leg_km": 0.0, "leg_minutes": 0, "night": "", "night_check": False, "mandatory": False,
+    }  # fmt: skip
+    path = tmp_path / "T1.csv"
+    write_team_csv({"team_id": "T1", "stops": [stop]}, path, [], {"seq": "序号", "name": "名称"})
+    notes, rows = export_rows(path)
+    assert notes == [] and rows[0]["序号"] == "0" and rows[0]["名称"] == "乌鲁木齐"
+    assert rows[0]["lon"] == "87.6"  # columns without a given header keep their code

@@ -257,6 +257,9 @@ def test_route_sheet_lists_every_stop_with_a_checklist_per_site(solved):
     assert sheet.count('<ul class="check">') == len(sites)
     for stop in sites:
         assert stop["id"] in sheet
+    # The footer credits the data sources and says the (shipped, simulated) sites are simulated.
+    footer = sheet[sheet.index("<footer>") :]
+    assert "OpenStreetMap" in footer and "SIMULATED" in footer
 
 
 def test_random_draw_makes_the_drawn_sources_mandatory(accounts):

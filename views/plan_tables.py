@@ -15,7 +15,8 @@ import geopandas as gpd
 import pandas as pd
 
 from layers.schema import CATEGORIES
-from views.i18n import register
+from layers.spreadsheet import export_notes, has_simulated
+from views.i18n import language, register
 from views.pages.my_sites import checklist
 from views.route_layers import first_day, plan_day
 from views.vocabulary import label, labels
@@ -125,10 +126,6 @@ _TEXT = {
     "plan.sheet.check.outcome": ("记录检查结果（合规/违法）", "Outcome recorded (compliant / violation)"),
     "plan.sheet.check.signature": ("企业负责人签字", "Signed by the site's representative"),
     "plan.sheet.notes": ("备注", "Notes"),
-    "plan.sheet.simulated": (
-        "演示数据（模拟），非真实执法信息。",
-        "SIMULATED demo data, not real enforcement data.",
-    ),
 }
 T = register(_TEXT)
 _ENGLISH = {key: english for key, (_, english) in _TEXT.items()}
@@ -436,5 +433,13 @@ def route_sheet_html(plan: dict, team: dict, targets: gpd.GeoDataFrame) -> str:
         f"<br>{esc(summary)}</div>"
         f"<table><thead><tr>{''.join(f'<th>{esc(h)}</th>' for h in head)}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
-        f'<p class="sim">{esc(T("plan.sheet.simulated"))}</p></body></html>'
+        f"<footer>{_sheet_notes(team, targets)}</footer></body></html>"
     )
+
+
+def _sheet_notes(team: dict, targets: gpd.GeoDataFrame) -> str:
+    """The route sheet's footer: the data attribution, and SIMULATED when a site on it is simulated."""
+    site_ids = [str(stop["id"]) for stop in team["stops"] if stop["type"] == "site"]
+    sites = targets[targets["site_id"].astype(str).isin(site_ids)] if len(targets) else targets
+    notes = export_notes(has_simulated(pd.DataFrame(sites)), language())
+    return "".join(f'<p class="sim">{web_text(note)}</p>' for note in notes)

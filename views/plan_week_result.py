@@ -15,7 +15,7 @@ from coverage.inputs import has_records, load_model
 from coverage.plan_coverage import plan_activities, plan_period, with_route_legs
 from layers.schema import CATEGORIES
 from planning.check import check_plan
-from planning.export import plan_legs, plan_notes, team_gpx, team_kml, write_team_csv
+from planning.export import CSV_COLUMNS, plan_legs, plan_notes, team_gpx, team_kml, write_team_csv
 from planning.scenario import parse_scenario
 from records import access
 from records.closures import as_planning_closures, get_closure
@@ -253,7 +253,8 @@ def save_and_approve(result: dict, account, key: str | None, done: str, refused:
 def _team_csv(plan: dict, team: dict) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "team.csv"
-        write_team_csv(team, path, plan_notes(plan, language()))
+        headers = {column: T(f"plan.csv.{column}") for column in CSV_COLUMNS}
+        write_team_csv(team, path, plan_notes(plan, language()), headers)
         return path.read_bytes()
 
 
