@@ -20,13 +20,13 @@ from records.store import Store, open_store
 from views.basemap import BasemapData, prepare_basemap
 
 
-@st.cache_resource(show_spinner="Preparing the basemap…")
+@st.cache_resource(show_spinner="正在准备底图 Preparing the basemap…")
 def basemap() -> BasemapData:
     """Simplified basemap geometry, shared by every session (read-only)."""
     return prepare_basemap()
 
 
-@st.cache_data(show_spinner="Loading the registry…")
+@st.cache_data(show_spinner="正在读取登记数据 Loading the registry…")
 def targets() -> gpd.GeoDataFrame:
     """The shipped registry in the target schema (empty if the registry files are missing)."""
     if not all(data_path(path).exists() for path in REGISTRY_FILES.values()):
@@ -62,7 +62,7 @@ def attribution_text() -> str:
     return attribution()
 
 
-@st.cache_resource(show_spinner="Building the road network…")
+@st.cache_resource(show_spinner="正在建立路网 Building the road network…")
 def road_network() -> RoadNetwork:
     """The shipped road network, built once per process."""
     return load_road_network()
