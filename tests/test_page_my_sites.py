@@ -330,3 +330,27 @@ def test_a_stops_map_opens_on_demand_around_the_stop(officer_day):
     assert len(maps) == 2
     args = json.loads(maps[1].proto.json_args)
     assert args["center"] == [first["lat"], first["lon"]] and args["zoom"] == 11
+
+
+def test_a_sites_card_shows_its_open_case_and_follow_up_task(officer_day):
+    from datetime import datetime, timedelta
+
+    from records.cases import open_case
+    from records.visits import Visit, record_visit
+
+    path, officer, day, stops = officer_day
+    site_id = str(stops.sort_values("arrive")["site_id"].iloc[0])
+    found = datetime.fromisoformat(DEMO_NOW) - timedelta(days=20)
+    with open_store(path) as store:
+        visit = record_visit(
+            store.conn,
+            Visit(site_id, "T2", found, found + timedelta(hours=1), "violation", notes="drums"),
+            "chief",
+        )
+        case = open_case(store.conn, visit, "hazardous_waste", description="drums in the yard", actor="chief")
+    at = _page(officer, {"day": day})
+    assert not at.exception and not at.error
+    lines = [text.value for text in _cards(at)[0].text]
+    due = datetime.fromisoformat(case["rectify_by"]).date()
+    assert f"Case {case['case_no']}: hazardous-waste violation, open, rectify by {due}" in lines[0]
+    assert any(line.startswith("Task: follow-up, due ") and case["case_no"] in line for line in lines)

@@ -70,6 +70,32 @@ VOCABULARIES: dict[str, dict[str, tuple[str, str]]] = {
         "snow": ("冰雪", "snow"),
         "other": ("其他", "other"),
     },
+    "finding": {
+        "illegal_discharge": ("非法或偷排", "illegal or bypass discharge"),
+        "monitoring_data_fraud": ("在线监测数据造假", "falsified monitoring data"),
+        "hazardous_waste": ("危险废物违规", "hazardous-waste violation"),
+        "permit": ("无证或超证排污", "without or beyond permit"),
+        "dust_odour_noise": ("扬尘、异味、噪声", "dust, odour, noise"),
+        "ecological_damage": ("生态破坏", "ecological damage"),
+        "other": ("其他", "other"),
+    },
+    "case_state": {
+        "open": ("待整改", "open"),
+        "rectifying": ("整改中", "rectifying"),
+        "closed": ("已核查销号", "verified closed"),
+        "escalated": ("已移送或处罚", "escalated"),
+    },
+    "task_kind": {
+        "follow_up": ("整改复查", "follow-up"),
+        "complaint_check": ("投诉核查", "complaint check"),
+        "night_check": ("夜间核查", "night check"),
+    },
+    "complaint_channel": {
+        "12369": ("12369 热线", "12369 hotline"),
+        "letter": ("来信", "letter"),
+        "online": ("网上投诉", "online"),
+        "other": ("其他", "other"),
+    },
 }
 
 register({"vocab.separator": ("、", ", ")})

@@ -25,6 +25,7 @@ from layers.schema import CATEGORIES, KINDS, LAYERS, STATUSES
 from layers.validate import ValidationReport, check_file
 from views import data, vocabulary
 from views.basemap import build_basemap
+from views.dossier import show_dossier
 from views.i18n import choose, language_key, register
 from views.offline_map import show_map
 from views.session import require_login, today
@@ -284,6 +285,7 @@ def _card(site: pd.Series) -> None:
             {T(f"layers.col.priority_{factor}"): float(site[f"priority_{factor}"]) for factor in FACTORS}
         )
         st.bar_chart(parts, horizontal=True, height=180)
+        show_dossier(str(site["site_id"]))
 
 
 def _map(shown: gpd.GeoDataFrame, site: pd.Series | None) -> None:

@@ -36,6 +36,7 @@ from records.db import LOCAL_TZ, RecordsError
 from records.visits import OUTCOMES, Visit
 from views import data
 from views.basemap import build_basemap
+from views.dossier import show_dossier
 from views.i18n import language_key, register
 from views.offline_map import show_map
 from views.route_layers import route_view, team_group
@@ -557,6 +558,7 @@ def _stop_block(
                 priorities.loc[site_id] if site_id in priorities.index else None,
                 history[history["site_id"] == site_id],
             )
+            show_dossier(site_id)
         if access.can(account, "record_visit"):
             with st.expander(T("my_sites.record")):
                 _visit_form(account, stop)
