@@ -185,3 +185,24 @@ def test_the_page_explains_the_blind_spot_rule_and_where_the_records_end(tiny_db
     assert any(text.startswith("Ranking: the attention weight of pollution sources") for text in captions)
     (blind,) = [d.value for d in at.dataframe if "rank_weight" in d.value.columns]
     assert blind["rank_weight"].is_monotonic_decreasing
+
+
+def test_closing_the_loop_figures_per_region_match_the_database(tiny_db):
+    from records.cases import open_case
+    from records.loop_figures import FIGURE_COLUMNS
+
+    with open_store() as store:
+        visit = store.visits().iloc[0]
+        start = NOW - timedelta(days=2)
+        violation = store.record_visit(
+            Visit(str(visit["site_id"]), "T1", start, start + timedelta(minutes=30), "violation"), actor="t"
+        )
+        open_case(store.conn, violation, "permit", actor="chief")
+        open_cases = store.conn.execute("SELECT count(*) FROM cases WHERE state = 'open'").fetchone()[0]
+    at = _run(account_for("manager"))
+    assert not at.exception
+    (loop,) = [d.value for d in at.dataframe if "Open cases" in d.value.columns]
+    assert len(loop.columns) == len(FIGURE_COLUMNS) + 1
+    urumqi = loop[loop["Region"].str.contains("乌鲁木齐")]
+    assert urumqi["Open cases"].tolist() == [open_cases] == [1]
+    assert loop["Open cases"].iloc[-1] == open_cases and loop["Region"].iloc[-1] == "Total"

@@ -29,6 +29,7 @@ from layers.schema import CATEGORIES, XINJIANG_METRIC_CRS
 from layers.spreadsheet import csv_text, export_notes, has_simulated, rounded, workbook_bytes
 from records.db import LOCAL_TZ as BEIJING
 from records.db import default_db_path
+from records.loop_figures import region_figures
 from views import data
 from views.basemap import build_basemap
 from views.coverage_layers import (
@@ -54,7 +55,7 @@ from views.coverage_results import (
 )
 from views.i18n import language, language_key, register
 from views.offline_map import layer_control, show_map
-from views.session import audit_refusal, require_login, today
+from views.session import audit_refusal, now, require_login, today
 from views.vocabulary import labeller
 
 MAP_HEIGHT_PX = 560
@@ -152,6 +153,26 @@ T = register(
         "coverage.sheet.regions": ("各地区统计", "regions"),
         "coverage.sheet.blind": ("盲区", "blind spots"),
         "coverage.sheet.trend": ("每周趋势", "weekly trend"),
+        "coverage.sheet.loop": ("闭环执法", "closing the loop"),
+        "coverage.loop": (
+            "闭环执法（本时段发现的案件与收到的投诉）",
+            "Closing the loop (cases found and complaints received in the period)",
+        ),
+        "coverage.loop.none": ("本时段没有案件或投诉。", "No case or complaint in the period."),
+        "coverage.loop.region": ("地区", "Region"),
+        "coverage.loop.cases_open": ("未结案件", "Open cases"),
+        "coverage.loop.cases_overdue": ("超期案件", "Overdue cases"),
+        "coverage.loop.cases_closed": ("已销号案件", "Cases closed"),
+        "coverage.loop.cases_closed_on_time": ("按期销号", "Closed on time"),
+        "coverage.loop.case_on_time_rate": ("按期销号率", "On-time rate"),
+        "coverage.loop.case_median_days_to_close": ("销号天数中位数", "Median days to close"),
+        "coverage.loop.complaints_open": ("未办结投诉", "Open complaints"),
+        "coverage.loop.complaints_overdue": ("超期投诉", "Overdue complaints"),
+        "coverage.loop.complaints_closed": ("已办结投诉", "Complaints closed"),
+        "coverage.loop.complaints_closed_on_time": ("按期办结", "Answered on time"),
+        "coverage.loop.complaint_on_time_rate": ("按期办结率", "On-time rate (complaints)"),
+        "coverage.loop.complaint_median_days_to_close": ("办结天数中位数", "Median days to answer"),
+        "coverage.loop.repeat_offenders": ("重复违法单位", "Repeat offenders"),
         "coverage.table": ("各地区统计", "Per-region table"),
         "coverage.col.name": ("名称", "Name"),
         "coverage.col.prefecture": ("地州市", "Prefecture"),
@@ -443,6 +464,7 @@ def _downloads(
     weekly: pd.DataFrame,
     stem: str,
     result: CoverageResult,
+    loop: pd.DataFrame,
 ) -> None:
     """CSV and Excel of what the page shows: headers in the page language, numbers rounded, the
     attribution and (for demo records) the SIMULATED note."""
@@ -463,6 +485,7 @@ def _downloads(
         T("coverage.sheet.regions"): rounded(regions).rename(columns=headers),
         T("coverage.sheet.blind"): rounded(blind).rename(columns={c: T(k) for c, k in BLIND_LABELS.items()}),
         T("coverage.sheet.trend"): rounded(weekly.reset_index()),
+        T("coverage.sheet.loop"): loop,
     }
     buttons[1].download_button(
         T("coverage.download_xlsx"),
@@ -471,6 +494,31 @@ def _downloads(
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="coverage.xlsx",
     )
+
+
+def _loop_table(table: pd.DataFrame, level: str, since: pd.Timestamp) -> pd.DataFrame:
+    """Closing-the-loop figures (:func:`records.loop_figures.region_figures`) of the table's regions
+    and their total, labelled in the page language; empty without any case or complaint."""
+    code, name = (
+        ("county_code", "county_name") if level == "county" else ("prefecture_code", "prefecture_name")
+    )
+    registry = data.targets()
+    site_regions = dict(zip(registry["site_id"].astype(str), registry[code].astype(str), strict=True))
+    with data.records_store() as store:
+        figures = region_figures(store.conn, site_regions, now(), since.to_pydatetime())
+    regions = table[table[code].astype(str) != "total"].set_index(code)[name]
+    figures = figures[figures.index.isin(regions.index)]
+    if figures.empty:
+        return pd.DataFrame()
+    total = figures.sum(numeric_only=True).astype(float)
+    # Rates of the total from its sums; medians cannot be added up, so the total has none.
+    for prefix, rate in (("cases", "case_on_time_rate"), ("complaints", "complaint_on_time_rate")):
+        closed = total[f"{prefix}_closed"]
+        total[rate] = round(total[f"{prefix}_closed_on_time"] / closed, 3) if closed else float("nan")
+    total[[c for c in figures.columns if "median" in c]] = float("nan")
+    out = pd.concat([figures, total.to_frame(T("coverage.total")).T])
+    out.insert(0, "region", [regions.get(code_, code_) for code_ in figures.index] + [T("coverage.total")])
+    return out.rename(columns=lambda c: T(f"coverage.loop.{c}")).reset_index(drop=True)
 
 
 def _code_columns(shown: pd.DataFrame) -> list[str]:
@@ -584,7 +632,13 @@ def render() -> None:
     st.subheader(T("coverage.table"))
     shown = _shown_table(table, level)
     st.dataframe(shown, hide_index=True, column_config=_table_config(), key="coverage.region_table")
-    _downloads(table, shown, spots, _weekly(result, scope), f"coverage_{level}_{first}_{last}", result)
+    loop = _loop_table(table, level, since)
+    st.subheader(T("coverage.loop"))
+    if loop.empty:
+        st.caption(T("coverage.loop.none"))
+    else:
+        st.dataframe(loop, hide_index=True, key="coverage.loop_table")
+    _downloads(table, shown, spots, _weekly(result, scope), f"coverage_{level}_{first}_{last}", result, loop)
 
     st.subheader(T("coverage.trend"))
     weekly = _weekly(result, scope)
