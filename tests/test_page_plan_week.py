@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
 from layers.datasets import load_targets
-from planning.scenario import DEFAULT_EFFORT, ScenarioError
+from planning.scenario import BEIJING, DEFAULT_EFFORT, ScenarioError
 from records.accounts import create_account
 from records.store import open_store
 from views import plan_inputs
@@ -896,3 +896,31 @@ def test_skills_are_chips_of_codes_and_typed_text_still_reads():
     assert plan_inputs.teams_from_frame(typed)[0]["skills"] == ["boat", "drone"]
     chips = pd.DataFrame([{"id": "T3", "base": "Urumqi", "members": 2, "skills": [], "officers": None}])
     assert plan_inputs.teams_from_frame(chips) == [{"id": "T3", "base": "Urumqi", "members": 2, "skills": []}]
+
+
+def test_open_tasks_of_the_records_join_the_plan_as_mandatory_sites(tmp_path, monkeypatch):
+    from records.complaints import Complaint, add_complaint
+
+    db = tmp_path / "records.sqlite"
+    monkeypatch.setenv("XUNHU_DB", str(db))
+    registry = load_targets(("pollution_source",))
+    site = str(registry[registry["prefecture_code"] == "650100"].sort_values("site_id")["site_id"].iloc[0])
+    with open_store(db) as store:
+        chief = create_account(store, "chief-tasks", PASSWORD, "chief", detachment="650100", hasher=FAST)
+        received = dt.datetime(2026, 11, 23, 8, 0, tzinfo=BEIJING)
+        complaint = add_complaint(
+            store.conn,
+            Complaint(received, "black water at the outfall", site_id=site, urgent=True),
+            actor="t",
+        )
+    at = _app(chief, lang="en").run()
+    at.selectbox(key="plan.source").select(SHIPPED).run()
+    at.number_input(key="plan.f.days").set_value(2).run()
+    at.checkbox(key="plan.f.budget_on").uncheck().run()
+    at.number_input(key="plan.f.effort").set_value(SMALL_EFFORT).run()
+    assert any(info.value.startswith("1 open tasks") for info in at.info)
+    at.button(key="plan.solve").click().run()
+    assert not at.exception
+    plan = at.session_state["plan.result"]["plan"]
+    serving = [s for t in plan["teams"] for s in t["stops"] if s.get("tasks")]
+    assert [s["id"] for s in serving] == [site], f"complaint {complaint} served once, at its site"

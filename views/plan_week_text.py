@@ -101,6 +101,11 @@ T = register(
         "plan.col.skills": ("能力", "Skills"),
         "plan.col.layer": ("图层", "Layer"),
         "plan.col.county": ("县市区", "County"),
+        "plan.tasks.some": (
+            "{n} 项待办任务（整改复查、投诉核查、夜间核查）在 {day} 前到期：所选地区内的点位作为必检点加入计划。",
+            "{n} open tasks (case follow-ups, complaint and night checks) are due by {day}: those in the "
+            "chosen regions join the plan as mandatory sites.",
+        ),
         "plan.csv.seq": ("序号", "No."),
         "plan.csv.type": ("类型", "Type"),
         "plan.csv.id": ("编号", "ID"),

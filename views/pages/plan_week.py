@@ -27,6 +27,7 @@ from planning.patrol import plan_week
 from planning.scenario import ScenarioError, parse_scenario
 from records import access
 from records.closures import as_planning_closures, closures_between
+from records.tasks import planner_tasks
 from views import plan_inputs, plan_overrides
 from views import plan_week_inputs as inputs
 from views import plan_week_replan as replan_view
@@ -42,6 +43,19 @@ def _plan_closures(start: dt.date, days: int) -> list:
     """The chief-added closures (records) in force on at least one plan day."""
     with records_store() as store:
         return closures_between(store, start, start + dt.timedelta(days=max(int(days), 1) - 1))
+
+
+def _with_open_tasks(raw: dict) -> dict:
+    """The scenario with the records' open tasks (case follow-ups, complaint and night checks) due by
+    its last day, as ``planning plan --db`` adds them; says how many there are."""
+    start = dt.date.fromisoformat(str(raw["start"]))
+    last = start + dt.timedelta(days=max(int(raw["days"]), 1) - 1)
+    with records_store() as store:
+        listed = planner_tasks(store.conn, last)
+    if not listed:
+        return raw
+    st.info(T("plan.tasks.some", n=len(listed), day=last.isoformat()))
+    return {**raw, "tasks": listed}
 
 
 def _solve(raw: dict, chief_closures: list) -> None:
@@ -106,6 +120,8 @@ def render() -> None:
     except ScenarioError as exc:
         st.error(T("plan.scenario_error", field=exc.field, message=plan_overrides.error_message(exc)))
         raw = None
+    if raw is not None:
+        raw = _with_open_tasks(raw)
     chief_closures = _plan_closures(state["plan.f.start"], int(state["plan.f.days"]))
     if chief_closures:
         names = "、".join(f"{c.name}（{c.period}）" for c in chief_closures)
