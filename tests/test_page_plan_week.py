@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -323,16 +324,15 @@ class _StoredPlan:
         return json.loads(json.dumps(self._plan))
 
 
-@pytest.fixture(scope="module")
-def demo_plan(tmp_path_factory) -> dict:
-    """An old (format 1) plan of the Urumqi detachment from the shipped demo history."""
-    from records.simulate import install_demo_snapshot
+#: An old (format 1) plan of the Urumqi detachment, as the planner wrote it before format 2 (taken
+#: from the demo history shipped until 2026-12).
+FORMAT_1_PLAN = Path(__file__).parent / "data" / "plan_format1_urumqi.json"
 
-    db = tmp_path_factory.mktemp("demo") / "records.sqlite"
-    assert install_demo_snapshot(path=db)
-    with open_store(db) as store:
-        plans = store.plans()
-        plan = store.plan(int(plans["plan_id"].iloc[0]))["plan"]
+
+@pytest.fixture(scope="module")
+def demo_plan() -> dict:
+    """The stored format 1 plan (:data:`FORMAT_1_PLAN`)."""
+    plan = json.loads(FORMAT_1_PLAN.read_text(encoding="utf-8"))
     assert "format_version" not in plan and "days" not in plan["teams"][0]
     return plan
 
