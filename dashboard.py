@@ -33,7 +33,7 @@ from records.accounts import (
     list_accounts,
 )
 from records.db import RecordsError, default_db_path
-from records.simulate import DEMO_SNAPSHOT, install_demo_snapshot
+from simulation.snapshot import DEMO_SNAPSHOT, install_demo_snapshot
 from views import data
 from views.i18n import language_picker, register
 from views.pages import (

@@ -1,4 +1,4 @@
-"""Command line: ``python -m records init | import-gpx | visits | record-visit | ... | demo``."""
+"""Command line: ``python -m records init | import-gpx | visits | record-visit | ...``."""
 
 import sys
 
@@ -22,7 +22,6 @@ COMMANDS = {
     "backup": ("records.cli.backup", "consistent online backup to a file"),
     "restore": ("records.cli.restore", "restore from a verified backup (keeps a safety copy; --force)"),
     "verify": ("records.cli.verify", "check the audit chain, triggers and sealed records (exit 1 if not)"),
-    "demo": ("records.cli.demo", "simulate past weeks of plans, visits and tracks"),
     "create-admin": ("records.cli.create_admin", "create the first admin account (prompts for a password)"),
     "add-account": ("records.cli.add_account", "add an account with a role (chief, officer, manager, admin)"),
     "accounts": ("records.cli.accounts", "list accounts (no password hashes)"),

@@ -9,7 +9,7 @@ install_cjk_font
 setup_venv
 # First start: unpack the prebuilt SIMULATED history (seconds, not minutes of simulation) and, while
 # no account exists at all, create the demo accounts; their random passwords are printed here once.
-.venv/bin/python -c 'from records.simulate import install_demo_snapshot
+.venv/bin/python -c 'from simulation.snapshot import install_demo_snapshot
 if install_demo_snapshot():
     print("first start: installed the SIMULATED demo history (data/demo/records_demo.sqlite.gz)")'
 if .venv/bin/python -c 'import sys

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from records.accounts import Account, create_account, generate_password
-from records.simulate import install_demo_snapshot
 from records.store import open_store
+from simulation.snapshot import install_demo_snapshot
 
 #: The dashboard's clock in browser tests: inside the last simulated week of the demo snapshot, so
 #: which days are released to officers (07:00 on the day) is fixed.

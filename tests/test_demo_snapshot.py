@@ -1,10 +1,11 @@
-"""The shipped demo snapshot and its first-start installation (records.simulate.install_demo_snapshot)."""
+"""The shipped demo snapshot and its first-start installation (simulation.snapshot.install_demo_snapshot)."""
 
 from __future__ import annotations
 
 from records.db import SCHEMA_VERSION
-from records.simulate import DEMO_SNAPSHOT, SIMULATION_ACTOR, install_demo_snapshot
 from records.store import open_store
+from simulation.history import SIMULATION_ACTOR
+from simulation.snapshot import DEMO_SNAPSHOT, install_demo_snapshot
 
 
 def test_snapshot_is_small_and_holds_simulated_history_only(tmp_path):

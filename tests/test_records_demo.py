@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from records_fixtures import SITES, small_plan
 
-from records.simulate import Noise, execute_plan, store_execution, straight_legs
 from records.store import open_store
+from simulation.history import Noise, execute_plan, store_execution, straight_legs
 
 REGISTRY = SITES.assign(risk_level=[5, 2], service_minutes=[60, 30])
 
@@ -124,7 +124,7 @@ solver: {seconds: 1, seed: 1}
 @pytest.mark.slow
 def test_demo_history_plans_executes_and_is_idempotent(tmp_path):
     """The real planner's plan JSON goes through save, approve, execute and done."""
-    from records.simulate import HistoryOptions, ensure_demo_history, simulate_history
+    from simulation.history import HistoryOptions, ensure_demo_history, simulate_history
 
     scenario = tmp_path / "tiny.yaml"
     scenario.write_text(SMALL_SCENARIO, encoding="utf-8")
@@ -145,3 +145,18 @@ def test_demo_history_plans_executes_and_is_idempotent(tmp_path):
         assert store.plan(int(plans["plan_id"].iloc[0]))["plan"]["scenario"]["simulated"] is True
     assert simulate_history(db, options, [scenario], workers=1) == []  # already stored: nothing added
     assert ensure_demo_history(db, options) is False  # the database holds plans already
+
+
+def test_simulation_command_line_dispatches_and_rejects_bad_input(tmp_path, capsys):
+    from layers.cli import dispatch
+    from simulation.__main__ import COMMANDS
+
+    assert dispatch("simulation", COMMANDS, []) == 2
+    assert "registry" in capsys.readouterr().err
+    db = tmp_path / "history.sqlite"
+    assert dispatch("simulation", COMMANDS, ["history", "--weeks", "0", "--db", str(db)]) == 1
+    assert "--weeks: must be at least 1" in capsys.readouterr().err
+    assert not db.exists()
+    with pytest.raises(SystemExit):
+        dispatch("simulation", COMMANDS, ["registry", "--help"])
+    assert "python -m simulation registry" in capsys.readouterr().out

@@ -9,10 +9,10 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from layers import simulate
 from layers.datasets import REPO_ROOT, load_context, load_roster, load_targets
 from layers.regions import inside_xinjiang
 from layers.schema import CATEGORIES, KINDS, SKILLS, STATUSES, TARGET_COLUMNS, parse_skills
+from simulation import registry as simulate
 
 REGISTRY = REPO_ROOT / "data" / "registry"
 FILES = ("pollution_sources.geojson", "water_sources.geojson", "protected_areas.geojson", "roster.csv")
@@ -51,7 +51,7 @@ def test_committed_registry_is_what_the_generator_writes(tmp_path, monkeypatch):
     fresh = _generate(tmp_path, monkeypatch, "full", seed=2026, scale=1.0)
     for name in FILES:
         assert (fresh / "registry" / name).read_bytes() == (REGISTRY / name).read_bytes(), (
-            f"data/registry/{name} is stale: run python -m layers.simulate --seed 2026 --out data/registry"
+            f"data/registry/{name} is stale: run python -m simulation registry --seed 2026 --out data/registry"
         )
 
 

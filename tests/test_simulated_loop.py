@@ -13,7 +13,7 @@ from layers.datasets import load_targets
 from records import complaints
 from records.db import connect
 from records.integrity import verify
-from records.simulate import HistoryOptions, Noise, receive_complaints, simulate_history
+from simulation.history import HistoryOptions, Noise, receive_complaints, simulate_history
 
 SCENARIO = """
 name: tiny loop

@@ -210,8 +210,8 @@ def test_layer_control_folds_on_a_narrow_map():
 
 
 def test_stops_of_a_team_merge_into_numbered_badges(tmp_path):
-    from records.simulate import install_demo_snapshot
     from records.store import open_store
+    from simulation.snapshot import install_demo_snapshot
 
     db = tmp_path / "records.sqlite"
     assert install_demo_snapshot(path=db)

@@ -19,8 +19,8 @@ from shapely.geometry import Point, box
 from layers.datasets import load_targets
 from layers.problems import find_markup
 from planning.export import KML_NS, team_kml
-from records.simulate import install_demo_snapshot
 from records.store import open_store
+from simulation.snapshot import install_demo_snapshot
 from views.coverage_layers import choropleth
 from views.map_controls import Legend
 from views.plan_tables import route_sheet_html

@@ -21,9 +21,9 @@ Leg geometry comes from a *legs* function ``(from_lonlat, to_lonlat) -> [(lon, l
 :func:`road_legs` follows the road network through ``planning.travel``; :func:`straight_legs` is
 the fallback (and what fast tests use).
 
-:func:`simulate_history` (``python -m records demo``) runs the planner on past weeks, executes each
-plan and stores everything with ``simulated = 1`` and the actor ``simulation`` (cases, complaints and
-their tasks too). Each week's plan key is ``<scenario> · simulated <date>``; a week already stored
+:func:`simulate_history` (``python -m simulation history``) runs the planner on past weeks,
+executes each plan and stores everything with ``simulated = 1`` and the actor ``simulation``
+(cases, complaints and their tasks too). Each week's plan key is ``<scenario> · simulated <date>``; a week already stored
 is skipped, so re-running adds nothing (nor receives its complaints again).
 """
 
@@ -31,12 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gzip
 import multiprocessing
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -778,42 +775,4 @@ def ensure_demo_history(path: str | Path | None = None, options: HistoryOptions 
         audit.append(conn, "demo.simulate", "db", {"weeks_stored": len(weeks)}, SIMULATION_ACTOR)
     finally:
         conn.close()
-    return True
-
-
-#: The prebuilt simulated history the dashboard installs on first start (see data/demo/README.md).
-DEMO_SNAPSHOT = Path(__file__).resolve().parent.parent / "data" / "demo" / "records_demo.sqlite.gz"
-
-
-def install_demo_snapshot(snapshot: str | Path = DEMO_SNAPSHOT, path: str | Path | None = None) -> bool:
-    """Put the gzipped prebuilt history ``snapshot`` in place as the records database ``path``
-    (default ``$XUNHU_DB`` or var/xunhu.sqlite) if no database exists there yet.
-
-    Simulating the history takes minutes; unpacking the snapshot takes a second. The copy is
-    atomic and never overwrites: it is unpacked next to the target and hard-linked into place, so
-    a concurrent first start or an existing database wins. The schema is then migrated to the
-    current version. Returns True if the snapshot was installed.
-    """
-    from records.db import connect, default_db_path
-
-    target = Path(path) if path is not None else default_db_path()
-    if target.exists():
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as part:
-        try:
-            with gzip.open(snapshot, "rb") as packed:
-                shutil.copyfileobj(packed, part)
-            part.flush()
-            os.fsync(part.fileno())
-        except OSError as problem:
-            Path(part.name).unlink()
-            raise RecordsError(f"demo snapshot {snapshot}: {problem}") from None
-    try:
-        os.link(part.name, target)
-    except FileExistsError:
-        return False
-    finally:
-        Path(part.name).unlink()
-    connect(target).close()
     return True

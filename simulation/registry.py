@@ -1,6 +1,6 @@
 """Seeded generator of the SIMULATED enforcement registry, placed on the real Xinjiang geography.
 
-``python -m layers.simulate --seed 2026 --out data/registry`` writes
+``python -m simulation registry --seed 2026 --out data/registry`` writes
 
 * ``pollution_sources.geojson`` – about 1,000 point sources in all 24 prefecture-level units,
   clustered around real towns (GeoNames, weighted by population) and a hand-made list of real
@@ -907,8 +907,10 @@ def write_registry(registry: dict[str, pd.DataFrame], out_dir: Path) -> list[Pat
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI: ``python -m layers.simulate --seed 2026 --out data/registry [--scale 1.0]``."""
-    parser = argparse.ArgumentParser(prog="python -m layers.simulate", description=__doc__.splitlines()[0])
+    """CLI: ``python -m simulation registry --seed 2026 --out data/registry [--scale 1.0]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m simulation registry", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
     parser.add_argument("--out", type=Path, default=Path("data/registry"), help="output directory")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply all counts (0 < scale <= 2)")

@@ -1,4 +1,4 @@
-"""``python -m records demo --weeks 12``: simulated plans, visits and GPS tracks for past weeks.
+"""``python -m simulation history --weeks 12``: simulated plans, visits and GPS tracks for past weeks.
 
 Everything written is flagged ``simulated`` and attributed to the actor ``simulation``.
 """
@@ -12,12 +12,13 @@ from pathlib import Path
 from records import audit
 from records.cli import parser, run
 from records.db import RecordsError, connect
-from records.simulate import SIMULATION_ACTOR, HistoryOptions, simulate_history
+from simulation.history import SIMULATION_ACTOR, HistoryOptions, simulate_history
 
 
 def main(argv: list[str]) -> int:
     """Simulate history into the database."""
-    cli = parser("demo", "Plan and 'execute' past weeks with realistic noise (all labelled simulated).")
+    cli = parser("history", "Plan and 'execute' past weeks with realistic noise (all labelled simulated).")
+    cli.prog = "python -m simulation history"  # parser() names records subcommands
     cli.add_argument("--weeks", type=int, default=12)
     cli.add_argument("--before", default="2026-11-23", help="weeks start 7, 14, ... days before this date")
     cli.add_argument(
