@@ -90,7 +90,7 @@ def test_officer_sees_the_days_stops_in_order_with_cards(officer_day):
     at = _page(officer, {"day": day})
     assert not at.exception and not at.error
     assert at.date_input(key="my_sites_day").value == date.fromisoformat(day)
-    assert not at.selectbox, "an officer's team is fixed"
+    assert not [box for box in at.selectbox if not box.key.startswith("visit-")], "an officer's team is fixed"
     cards = _cards(at)
     assert len(cards) == len(stops) > 0
     text = " ".join(md.value for md in at.markdown)
@@ -118,6 +118,7 @@ def test_officer_records_a_visit_with_the_account_as_actor(officer_day):
     key = f"visit-{first['plan_id']}-T1-{first['seq']}.en"
     at.radio(key=f"{key}-outcome").set_value("violation")
     at.text_area(key=f"{key}-notes").input("outfall bypassing the meter")
+    at.selectbox(key=f"{key}-finding").set_value("monitoring_data_fraud")
     next(button for button in at.button if button.label == "Save").click().run()
     assert not at.exception and not at.error
     assert any("Recorded (visit" in success.value for success in at.success)
@@ -358,3 +359,32 @@ def test_a_sites_card_shows_its_open_case_and_follow_up_task(officer_day):
     due = datetime.fromisoformat(case["rectify_by"]).date()
     assert f"Case {case['case_no']}: hazardous-waste violation, open, rectify by {due}" in lines[0]
     assert any(line.startswith("Task: follow-up, due ") and case["case_no"] in line for line in lines)
+
+
+def test_a_violation_saved_on_the_page_opens_one_case_with_its_finding(officer_day):
+    path, officer, day, stops = officer_day
+    first = stops.sort_values("arrive").iloc[0]
+    key = f"visit-{first['plan_id']}-T1-{first['seq']}.en"
+    with open_store(path) as store:
+        before = store.conn.execute("SELECT coalesce(max(case_id), 0) FROM cases").fetchone()[0]
+    at = _page(officer, {"day": day})
+    at.radio(key=f"{key}-outcome").set_value("violation")
+    at.text_area(key=f"{key}-notes").input("bypass pipe behind the workshop")
+    at = next(button for button in at.button if button.label == "Save").click().run()
+    assert any("Choose the finding for a violation" in e.value for e in at.error)
+    at.selectbox(key=f"{key}-finding").set_value("illegal_discharge")
+    for _ in range(2):  # a second tap stores nothing more
+        at = next(button for button in at.button if button.label == "Save").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+    with open_store(path) as store:
+        (case,) = store.conn.execute("SELECT * FROM cases WHERE case_id > ?", (before,)).fetchall()
+        visit = store.conn.execute("SELECT * FROM visits WHERE visit_id = ?", (case["visit_id"],)).fetchone()
+    assert (case["category"], case["site_id"], visit["outcome"]) == (
+        "illegal_discharge",
+        first["site_id"],
+        "violation",
+    )
+    assert case["description"] == "bypass pipe behind the workshop"
+    assert any(
+        f"Case {case['case_no']} opened, rectify by {case['rectify_by']}" in w.value for w in at.warning
+    )

@@ -32,6 +32,8 @@ from layers.schema import SKILLS, parse_skills
 from planning.export import plan_legs
 from records import access
 from records.accounts import Account
+from records.cases import CATEGORIES as FINDINGS
+from records.cases import open_case
 from records.db import LOCAL_TZ, RecordsError
 from records.visits import OUTCOMES, Visit
 from views import data
@@ -41,7 +43,7 @@ from views.i18n import language_key, register
 from views.offline_map import show_map
 from views.route_layers import route_view, team_group
 from views.session import audit_refusal, now, require_login, today
-from views.vocabulary import label
+from views.vocabulary import label, labeller
 
 #: Last visits shown on a site card.
 HISTORY_VISITS = 3
@@ -93,6 +95,16 @@ T = register(
         "my_sites.outcome.not_inspected": ("未检查", "not inspected"),
         "my_sites.reason": ("未检查原因", "Reason not inspected"),
         "my_sites.notes": ("备注", "Notes"),
+        "my_sites.finding": ("违法类别（结果为违法时必填）", "Finding (required for a violation)"),
+        "my_sites.finding.none": ("—", "—"),
+        "my_sites.finding_needed": (
+            "结果为违法时请选择违法类别：据此立案并确定整改期限。",
+            "Choose the finding for a violation: it opens the case and sets its rectification deadline.",
+        ),
+        "my_sites.case_opened": (
+            "已立案 {no}，整改期限 {due}；到期前的复查将列入周计划。",
+            "Case {no} opened, rectify by {due}; its follow-up joins the weekly plans before then.",
+        ),
         "my_sites.started": ("开始时间", "Started at"),
         "my_sites.duration": ("时长（分钟）", "Duration (minutes)"),
         "my_sites.save": ("保存", "Save"),
@@ -471,6 +483,14 @@ def _visit_form(account: Account, stop: pd.Series) -> None:
         choice = st.radio(T("my_sites.outcome"), list(labels), horizontal=True, key=f"{key}-outcome")
         reason = st.text_input(T("my_sites.reason"), key=f"{key}-reason")
         notes = st.text_area(T("my_sites.notes"), key=f"{key}-notes", height=80)
+        finding_label = labeller("finding")
+        none_label = T("my_sites.finding.none")
+        finding = st.selectbox(
+            T("my_sites.finding"),
+            [None, *FINDINGS],
+            format_func=lambda code: none_label if code is None else finding_label(code),
+            key=f"{key}-finding",
+        )
         started = st.time_input(T("my_sites.started"), value=arrive.time(), step=300, key=f"{key}-started")
         minutes = st.number_input(
             T("my_sites.duration"),
@@ -484,6 +504,9 @@ def _visit_form(account: Account, stop: pd.Series) -> None:
     outcome = labels[choice]
     if outcome == "not_inspected" and not reason.strip():
         st.error(T("my_sites.reason_needed"))
+        return
+    if outcome == "violation" and finding is None:
+        st.error(T("my_sites.finding_needed"))
         return
     started_at = datetime.combine(arrive.date(), started or time(0), LOCAL_TZ)
     visit = Visit(
@@ -504,6 +527,12 @@ def _visit_form(account: Account, stop: pd.Series) -> None:
             # Ids only grow: a returned id not above the last one before is a visit stored earlier.
             last = store.conn.execute("SELECT coalesce(max(visit_id), 0) FROM visits").fetchone()[0]
             visit_id = access.record_visit(store, account, visit, site_prefectures=data.site_prefectures())
+            # A violation opens its case (idempotent: a second tap returns the same case).
+            case = (
+                open_case(store.conn, visit_id, finding, description=notes.strip(), actor=account.username)
+                if outcome == "violation"
+                else None
+            )
     except RecordsError as problem:
         st.error(str(problem))
         return
@@ -511,6 +540,8 @@ def _visit_form(account: Account, stop: pd.Series) -> None:
         st.info(T("my_sites.already_saved", id=visit_id))
     else:
         st.success(T("my_sites.saved", id=visit_id))
+    if case is not None:
+        st.warning(T("my_sites.case_opened", no=case["case_no"], due=case["rectify_by"]))
 
 
 def _whereabouts(stop: pd.Series, route: dict | None) -> None:
