@@ -21,6 +21,7 @@ from conftest import BROWSER_WAIT_MS, LOGIN_LABELS, REPO_ROOT, dashboard_server
 from hostile_samples import SITES, hostile_name, hostile_targets
 from layer_samples import COMMON, write_csv
 from patrol_fixtures import scenario_dict
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Frame, Page, expect
 
 from layers.datasets import load_targets
@@ -203,10 +204,12 @@ def _hover_site(page: Page, frame: Frame, site_id: str, lat: float, lon: float, 
 
 def _open_tooltips(page: Page, needle: str, label: str) -> None:
     """Open every tooltip of the last map that holds ``needle`` and check they show the name."""
-    frame = _map_frame(page)
     opened = 0
     for _ in range(WAIT_MS // 250):
-        opened = frame.evaluate(_OPEN_TOOLTIPS, needle)
+        try:
+            opened = _map_frame(page).evaluate(_OPEN_TOOLTIPS, needle)
+        except PlaywrightError:  # a rerun replaced the map's frame under us: take the new one
+            opened = 0
         if opened:
             break
         page.wait_for_timeout(250)
