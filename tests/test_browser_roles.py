@@ -114,6 +114,9 @@ def test_officer_records_a_visit_on_a_phone(browser: Browser, app_with_accounts,
         form = page.get_by_test_id("stForm").first
         form.get_by_text(T("my_sites.outcome.violation"), exact=True).click()
         form.get_by_label(T("my_sites.notes")).fill("browser test: outfall bypassing the meter")
+        # A violation needs its finding: it opens the case.
+        form.get_by_role("combobox", name=T("my_sites.finding"), exact=True).click()
+        page.get_by_role("option", name="非法或偷排", exact=True).click()
         form.get_by_role("button", name=T("my_sites.save")).click()
         saved = page.get_by_text(T("my_sites.saved", id="")[:3])
         expect(saved).to_be_visible(timeout=WAIT_MS)
@@ -127,3 +130,6 @@ def test_officer_records_a_visit_on_a_phone(browser: Browser, app_with_accounts,
         ).fetchone()
     assert row is not None
     assert (row["recorded_by"], row["team_id"], row["outcome"]) == (accounts["officer"][0], "T1", "violation")
+    with open_store(db) as store:
+        case = store.conn.execute("SELECT * FROM cases WHERE visit_id = ?", (row["visit_id"],)).fetchone()
+    assert case is not None and case["category"] == "illegal_discharge"
