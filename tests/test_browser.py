@@ -22,7 +22,9 @@ pytestmark = pytest.mark.browser
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 HOSTLESS_SCHEMES = {"data", "blob", "about"}
 SCREENSHOT_DIR = Path(__file__).resolve().parent.parent / "test-results"
-MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+MAP_IFRAME = (
+    'iframe[title="streamlit_folium.st_folium"]:not([height="0"])'  # not a page's leftover, folded one
+)
 CIRCLE_MARKER = '.leaflet-overlay-pane path[stroke="#333333"]'  # pollution sources, unclustered
 WAIT_MS = 45_000  # the first session imports geopandas and prepares the basemap on 2 shared cores
 
