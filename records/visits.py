@@ -101,30 +101,29 @@ def record_visit(
     if problems:
         raise RecordsError("visit: " + "; ".join(problems))
     actor = actor or audit.default_actor()
-    officers = ";".join(o.strip() for o in visit.officers if o.strip())
+    # What identifies a stored visit: all it records but the time it was recorded.
+    stored = {
+        "site_id": visit.site_id,
+        "team_id": visit.team_id,
+        "officers": ";".join(o.strip() for o in visit.officers if o.strip()),
+        "started_at": utc_text(visit.started_at),
+        "ended_at": utc_text(visit.ended_at),
+        "outcome": visit.outcome,
+        "reason": visit.reason,
+        "notes": visit.notes,
+        "lon": visit.lon,
+        "lat": visit.lat,
+        "source": visit.source,
+        "plan_id": visit.plan_id,
+        "supersedes": supersedes,
+        "simulated": int(visit.simulated),
+        "recorded_by": actor,
+    }
     with transaction(conn):
+        # IS, not =: it also matches the NULLs of reason, lon/lat, plan_id and supersedes.
         same = conn.execute(
-            "SELECT visit_id FROM visits WHERE site_id = ? AND team_id = ? AND officers = ? "
-            "AND started_at = ? AND ended_at = ? AND outcome = ? AND reason IS ? AND notes = ? "
-            "AND lon IS ? AND lat IS ? AND source = ? AND plan_id IS ? AND supersedes IS ? "
-            "AND simulated = ? AND recorded_by = ?",
-            (
-                visit.site_id,
-                visit.team_id,
-                officers,
-                utc_text(visit.started_at),
-                utc_text(visit.ended_at),
-                visit.outcome,
-                visit.reason,
-                visit.notes,
-                visit.lon,
-                visit.lat,
-                visit.source,
-                visit.plan_id,
-                supersedes,
-                int(visit.simulated),
-                actor,
-            ),
+            f"SELECT visit_id FROM visits WHERE {' AND '.join(f'{column} IS ?' for column in stored)}",
+            tuple(stored.values()),
         ).fetchone()
         if same is not None:
             return int(same["visit_id"])
@@ -138,28 +137,9 @@ def record_visit(
                 raise RecordsError(f"visit {supersedes} does not exist")
             if old["newer"] is not None:
                 raise RecordsError(f"visit {supersedes} was already corrected by visit {old['newer']}")
+        row = {**stored, "recorded_at": now_text()}
         cursor = conn.execute(
-            "INSERT INTO visits (site_id, team_id, officers, started_at, ended_at, outcome, reason, "
-            "notes, lon, lat, source, plan_id, supersedes, simulated, recorded_at, recorded_by) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                visit.site_id,
-                visit.team_id,
-                officers,
-                utc_text(visit.started_at),
-                utc_text(visit.ended_at),
-                visit.outcome,
-                visit.reason,
-                visit.notes,
-                visit.lon,
-                visit.lat,
-                visit.source,
-                visit.plan_id,
-                supersedes,
-                int(visit.simulated),
-                now_text(),
-                actor,
-            ),
+            f"INSERT INTO visits ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
         )
         visit_id = int(cursor.lastrowid)
         details = {"site_id": visit.site_id, "team_id": visit.team_id, "outcome": visit.outcome}
