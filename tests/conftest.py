@@ -185,5 +185,8 @@ def log_in(app_with_accounts: tuple[str, dict[str, tuple[str, str]]]) -> Callabl
         if lang == "en":
             page.get_by_test_id("stSidebar").get_by_text("English", exact=True).click()
             expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=BROWSER_WAIT_MS)
+        # Let the run finish: until then the previous language's elements linger next to the new ones.
+        page.wait_for_timeout(500)
+        expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=BROWSER_WAIT_MS)
 
     return go

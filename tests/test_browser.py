@@ -40,6 +40,7 @@ def _external(urls: list[str]) -> list[str]:
 def _open_map(page: Page, log_in: Callable[..., None]) -> FrameLocator:
     log_in(page, "manager", lang="en")
     iframe = page.locator(MAP_IFRAME)
+    expect(iframe).to_have_count(1, timeout=WAIT_MS)  # a stale map of the run before is gone
     expect(iframe).to_be_visible(timeout=WAIT_MS)
     frame = page.frame_locator(MAP_IFRAME)
     expect(frame.locator(".leaflet-container")).to_be_visible(timeout=WAIT_MS)
