@@ -2,21 +2,34 @@
 
 Rules, in order, per GPX file (each ``<trk>`` becomes one track; its segments are joined):
 
-1. The file must parse as GPX (a truncated, half-written or non-GPX file is rejected).
+1. The file must parse as GPX in the encoding it declares (a truncated, half-written or non-GPX
+   file is rejected); reading, encodings, time zones and datums are :mod:`records.gpx_read`.
 2. Every track point must carry a time stamp (without time, speeds and dwell cannot be known),
    and finite coordinates in range (lat -90..90, lon -180..180, ele if present finite); the error
    names the track, the point (1-based within its track, with its line when known) and the field.
-3. Impossible fixes are dropped: a fix is dropped when reaching it from the last kept fix needs a
+3. Cold-start fixes are dropped and counted: fixes at exactly 0,0 (a receiver with no position
+   yet), fixes dated before :data:`EARLIEST_PLAUSIBLE` or more than a day in the future (a clock
+   not yet set: 1970, the GPS epoch 1980, GPS week-number rollover dates, 2080), and leading
+   fixes that cannot be reached from the track's longest run of believable fixes starting in its
+   first :data:`COLD_START_WINDOW` (a receiver still converging). A track left with fewer than 2
+   fixes (or a one-point track) is rejected saying why.
+4. Impossible fixes are dropped: a fix is dropped when reaching it from the last kept fix needs a
    speed above :data:`SPEED_LIMITS_KMH` for the team's transport (vehicle 150 km/h, foot 10 km/h,
-   drone 100 km/h), or when its time does not advance past the last kept fix. The number dropped is
-   reported and stored with the track. At least two fixes must remain.
-4. The remaining fixes must lie in Xinjiang (``layers.regions.inside_xinjiang``, 5 km tolerance);
+   drone 100 km/h) beyond the :data:`POSITION_SLACK_M` a consumer receiver wanders anyway (which
+   matters at 5 Hz, where fixes are 0.2 s apart), or when its time does not advance past the last
+   kept fix. The number dropped (cold-start and impossible) is reported and stored with the
+   track. At least two fixes must remain.
+5. The remaining fixes must lie in Xinjiang (``layers.regions.inside_xinjiang``, 5 km tolerance);
    a track elsewhere is a wrong file or a wrong device clock/datum, never data to keep.
 
 A file is one transaction: all its tracks (and the visits inferred from them) are stored, or none
-is. A track whose content hash (sha256 of its normalised fixes: UTC seconds and lon/lat to 1e-7
-degrees, before dropping) is already stored is skipped as "already imported", whatever team or file
-name it came with, so importing the same file twice never counts it twice.
+is. A track whose content hash (sha256 of its normalised fixes: UTC seconds, whole or to the
+microsecond, and WGS-84 lon/lat to 1e-7 degrees, before dropping) is already stored is skipped as
+"already imported", whatever team or file name it came with, so importing the same file twice never
+counts it twice.
+
+Times are stored as epoch seconds in ``track_points.time_s``; a fix with a fraction of a second is
+stored with it (SQLite keeps a non-whole number in that INTEGER-affinity column as a REAL).
 
 Testing hook: with ``XUNHU_RECORDS_IMPORT_PAUSE_SECONDS`` set, the import prints
 ``import paused inside transaction`` to stderr and sleeps that long after writing a file's points
@@ -25,21 +38,17 @@ but before committing, so a test can kill the process mid-import and check nothi
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
-import re
 import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 import geopandas as gpd
-import gpxpy
-import gpxpy.gpx
 import numpy as np
 import pandas as pd
 
@@ -48,39 +57,34 @@ from layers.regions import inside_xinjiang
 from layers.schema import WGS84
 from records import audit
 from records.db import RecordsError, now_text, time_range_sql, transaction, utc_text
+from records.gpx_read import DATUMS, GpxError, Track, describe_time, read_gpx_file
 
 #: Fastest believable movement per transport, km/h (faster fixes are GPS glitches).
 SPEED_LIMITS_KMH = {"vehicle": 150.0, "foot": 10.0, "drone": 100.0}
 TRANSPORTS = tuple(SPEED_LIMITS_KMH)
+#: How far a consumer receiver's fixes wander without moving, metres: a step this short is never
+#: judged impossible (at 5 Hz a walker covers 0.3 m per fix while the fix jitters by metres).
+POSITION_SLACK_M = 10.0
+#: Fixes dated earlier are a receiver clock not yet set (1970 = Unix time 0, 1980-01-06 = the GPS
+#: epoch) or a GPS week-number rollover (dates 1024 weeks, 19.6 years, early: 1999-2000 for the
+#: rollover of 2019, 2007 for a device hit by it today); no patrol log predates it.
+EARLIEST_PLAUSIBLE = datetime(2010, 1, 1, tzinfo=UTC)
+#: Fixes dated this far beyond the real clock are a clock set wrong (e.g. 2080).
+FUTURE_TOLERANCE = timedelta(days=1)
+#: Leading fixes may be judged cold-start fixes only when the run of believable fixes they lead
+#: to starts this soon after the first fix (a receiver converges within seconds to minutes; a
+#: longer stretch of impossible fixes is a wrong transport or a wrong file, and is rejected).
+COLD_START_WINDOW = timedelta(minutes=5)
+#: A fix this close to lon 0, lat 0 is a receiver reporting "no position" (Xinjiang is far away).
+_NULL_ISLAND_DEG = 1e-6
+_GPS_ROLLOVER = timedelta(weeks=1024)
 PAUSE_ENV = "XUNHU_RECORDS_IMPORT_PAUSE_SECONDS"
 _EARTH_RADIUS_M = 6_371_008.8
 
 
-class GpxError(RecordsError):
-    """A GPX file that cannot be imported; the message names the file and the reason."""
-
-
-@dataclass
-class Track:
-    """One track's fixes: UTC epoch seconds and lon/lat in EPSG:4326, in recorded order."""
-
-    name: str
-    time_s: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
-
-    @property
-    def sha256(self) -> str:
-        """Content hash of the normalised fixes (identifies the track whatever its file)."""
-        digest = hashlib.sha256()
-        for t, x, y in zip(self.time_s.tolist(), self.lon.tolist(), self.lat.tolist(), strict=True):
-            digest.update(f"{t},{x:.7f},{y:.7f}\n".encode())
-        return digest.hexdigest()
-
-
 @dataclass
 class TrackResult:
-    """What happened to one track of a file."""
+    """What happened to one track of a file (``n_dropped`` counts cold-start fixes too)."""
 
     name: str
     status: str  # "imported" | "already imported"
@@ -88,96 +92,40 @@ class TrackResult:
     n_points: int
     n_dropped: int
     inferred_visits: int = 0
+    n_cold_start: int = 0
+
+    @property
+    def n_impossible(self) -> int:
+        """Fixes dropped as impossible (too fast, or time not advancing)."""
+        return self.n_dropped - self.n_cold_start
 
 
 @dataclass
 class FileResult:
-    """What happened to one file."""
+    """What happened to one file, and the warnings its reading gave (e.g. times without a zone)."""
 
     path: str
     tracks: list[TrackResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-def read_gpx(path: str | Path) -> list[Track]:
-    """Parse a GPX file into tracks with every fix timed; raise :class:`GpxError` otherwise."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GpxError(f"{path}: cannot read ({exc})") from None
-    try:
-        gpx = gpxpy.parse(text)
-    except (gpxpy.gpx.GPXException, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GpxError(f"{path}: not a valid GPX file, perhaps truncated ({first_line})") from None
-    tracks = []
-    lines = _trkpt_lines(text, sum(len(s.points) for trk in gpx.tracks for s in trk.segments))
-    first_index = 0  # of the track's first point among all the file's track points
-    for t, trk in enumerate(gpx.tracks):
-        points = [p for segment in trk.segments for p in segment.points]
-        if not points:
-            continue
-        name = trk.name or f"track {t + 1}"
-        untimed = sum(p.time is None for p in points)
-        if untimed:
-            raise GpxError(
-                f"{path}: {name}: {untimed} of {len(points)} points have no time stamp; "
-                "GPS tracks need times (export them with times from the device)"
-            )
-        _check_coordinates(path, name, points, first_index, lines)
-        first_index += len(points)
-        times = [p.time if p.time.tzinfo else p.time.replace(tzinfo=UTC) for p in points]
-        tracks.append(
-            Track(
-                name=name,
-                time_s=np.array([int(moment.timestamp()) for moment in times], dtype=np.int64),
-                lon=np.array([p.longitude for p in points], dtype=float),
-                lat=np.array([p.latitude for p in points], dtype=float),
-            )
-        )
-    if not tracks:
-        raise GpxError(f"{path}: no track points (only waypoints or routes?)")
-    return tracks
+@dataclass
+class CleanedTrack:
+    """A track after :func:`clean_track`, with how many fixes each rule dropped."""
+
+    track: Track
+    n_cold_start: int
+    n_impossible: int
+
+    @property
+    def n_dropped(self) -> int:
+        """All fixes dropped."""
+        return self.n_cold_start + self.n_impossible
 
 
-#: Valid range per coordinate field (elevation only has to be a finite number).
-_FIELD_RANGES = {"lat": (-90.0, 90.0), "lon": (-180.0, 180.0), "ele": (-math.inf, math.inf)}
-
-
-def _trkpt_lines(text: str, n_points: int) -> list[int] | None:
-    """Line number of each ``<trkpt`` tag in document order, or None if they do not match up."""
-    starts = [m.start() for m in re.finditer(r"<(?:[\w.-]+:)?trkpt\b", text)]
-    if len(starts) != n_points:
-        return None
-    lines, line, pos = [], 1, 0
-    for start in starts:
-        line += text.count("\n", pos, start)
-        pos = start
-        lines.append(line)
-    return lines
-
-
-def _check_coordinates(
-    path: Path, name: str, points: list, first_index: int, lines: list[int] | None
-) -> None:
-    """GpxError naming the first point whose lat/lon/ele is not finite or out of range."""
-    for i, point in enumerate(points):
-        for field_name, value in (
-            ("lat", point.latitude),
-            ("lon", point.longitude),
-            ("ele", point.elevation),
-        ):
-            if value is None and field_name == "ele":
-                continue
-            low, high = _FIELD_RANGES[field_name]
-            finite = value is not None and math.isfinite(value)
-            if finite and low <= value <= high:
-                continue
-            where = f"point {i + 1}"
-            if lines is not None:
-                where += f" (line {lines[first_index + i]})"
-            reason = "is not a finite number" if not finite else f"is out of range ({low:g} to {high:g})"
-            raise GpxError(f"{path}: {name}: {where}: {field_name}={value} {reason}; file not imported")
+def read_gpx(path: str | Path, *, datum: str = "wgs84", local_time: bool = False) -> list[Track]:
+    """Parse a GPX file into tracks with every fix timed (see :func:`records.gpx_read.read_gpx_file`)."""
+    return read_gpx_file(path, datum=datum, local_time=local_time).tracks
 
 
 def _distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -188,12 +136,21 @@ def _distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-def possible_fixes(track: Track, max_speed_kmh: float) -> np.ndarray:
-    """Boolean mask of the fixes to keep (see rule 3 in the module docstring).
+def _step_distances_m(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Haversine distance from each fix to the next (length n - 1)."""
+    p = np.radians(lat)
+    dp, dl = np.diff(p), np.radians(np.diff(lon))
+    a = np.sin(dp / 2) ** 2 + np.cos(p[:-1]) * np.cos(p[1:]) * np.sin(dl / 2) ** 2
+    return 2 * _EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
 
-    A lone glitch as the very first fix would otherwise make every later fix look impossible, so the
-    first fix is dropped instead when it is impossible from the second while the second and third
-    agree with each other.
+
+def possible_fixes(track: Track, max_speed_kmh: float, slack_m: float = 0.0) -> np.ndarray:
+    """Boolean mask of the fixes to keep (see rule 4 in the module docstring).
+
+    A step is possible when time advances and its length is at most ``slack_m`` plus the
+    distance ``max_speed_kmh`` covers in that time. A lone glitch as the very first fix would
+    otherwise make every later fix look impossible, so the first fix is dropped instead when it is
+    impossible from the second while the second and third agree with each other.
     """
     n = len(track.time_s)
     limit_mps = max_speed_kmh / 3.6
@@ -201,7 +158,7 @@ def possible_fixes(track: Track, max_speed_kmh: float) -> np.ndarray:
 
     def possible(i: int, j: int) -> bool:
         dt = t[j] - t[i]
-        return dt > 0 and _distance_m(x[i], y[i], x[j], y[j]) <= limit_mps * dt
+        return dt > 0 and _distance_m(x[i], y[i], x[j], y[j]) <= slack_m + limit_mps * dt
 
     keep = np.zeros(n, dtype=bool)
     start = 1 if n >= 3 and not possible(0, 1) and possible(1, 2) else 0
@@ -212,6 +169,42 @@ def possible_fixes(track: Track, max_speed_kmh: float) -> np.ndarray:
             keep[j] = True
             last = j
     return keep
+
+
+def converging_fixes(track: Track, max_speed_kmh: float, slack_m: float = POSITION_SLACK_M) -> np.ndarray:
+    """Boolean mask of leading fixes a receiver gave while still converging (cold start).
+
+    The track is anchored on the longest run of consecutive fixes that are each possible from the
+    one before, among the runs starting within :data:`COLD_START_WINDOW` of the first fix; walking
+    back from the run's first fix, an earlier fix is kept when the last kept fix can be reached from
+    it, else it is marked. Only fixes before the run are ever marked (later glitches are
+    :func:`possible_fixes`' business).
+    """
+    n = len(track.time_s)
+    marked = np.zeros(n, dtype=bool)
+    if n < 2:
+        return marked
+    steps = _step_distances_m(track.lon, track.lat)
+    dt = np.diff(track.time_s.astype(float))
+    ok = (dt > 0) & (steps <= slack_m + max_speed_kmh / 3.6 * dt)
+    # Runs of True in ``ok``: step i joins fixes i and i + 1.
+    edges = np.diff(np.concatenate([[0], ok.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    early = track.time_s[starts] <= track.time_s[0] + COLD_START_WINDOW.total_seconds()
+    starts, ends = starts[early], ends[early]
+    if len(starts) == 0:
+        return marked
+    anchor = int(starts[np.argmax(ends - starts)])
+    limit_mps = max_speed_kmh / 3.6
+    t, x, y = track.time_s.tolist(), track.lon.tolist(), track.lat.tolist()
+    last = anchor
+    for i in range(anchor - 1, -1, -1):
+        dt_i = t[last] - t[i]
+        if dt_i > 0 and _distance_m(x[i], y[i], x[last], y[last]) <= slack_m + limit_mps * dt_i:
+            last = i
+        else:
+            marked[i] = True
+    return marked
 
 
 @cache
@@ -230,27 +223,73 @@ def fixes_inside_xinjiang(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return inside_xinjiang(points, _province())[back.ravel()]
 
 
-def clean_track(track: Track, transport: str, source: str = "") -> tuple[Track, int]:
-    """The track without impossible fixes, and how many were dropped; GpxError if nothing usable."""
+def _clock_explanation(t: float) -> str:
+    """Why a fix's date cannot be true, naming the usual cause."""
+    moment = datetime.fromtimestamp(float(t), UTC)
+    if moment.year == 1970:
+        return "1970 is Unix time 0: the device's clock was never set"
+    if moment.year == 1980 and moment.month == 1:
+        return "1980-01-06 is the GPS epoch: the receiver had no time from the satellites yet"
+    if moment < EARLIEST_PLAUSIBLE:
+        later = describe_time(t + _GPS_ROLLOVER.total_seconds())[:10]
+        return (
+            f"before {EARLIEST_PLAUSIBLE.year}: a GPS week-number rollover puts dates 1024 weeks "
+            f"(19.6 years) early (this would be {later}); the device needs a firmware or clock fix"
+        )
+    return "in the future: the device's clock is set wrong"
+
+
+def clean_track(track: Track, transport: str, source: str = "") -> CleanedTrack:
+    """The track without cold-start and impossible fixes, with the counts; GpxError if unusable."""
     if transport not in SPEED_LIMITS_KMH:
         raise RecordsError(f"transport: {transport!r} is not one of {', '.join(TRANSPORTS)}")
-    keep = possible_fixes(track, SPEED_LIMITS_KMH[transport])
     where = f"{source}: {track.name}" if source else track.name
+    n = len(track.time_s)
+    if n < 2:
+        raise GpxError(
+            f"{where}: only {n} point (at {describe_time(track.time_s[0])}); a track needs at least 2 "
+            "timed fixes, so the file is not imported (remove the one-point track, or export the "
+            "whole recording)"
+        )
+    null = (np.abs(track.lon) < _NULL_ISLAND_DEG) & (np.abs(track.lat) < _NULL_ISLAND_DEG)
+    latest = (datetime.now(UTC) + FUTURE_TOLERANCE).timestamp()
+    bad_clock = (track.time_s < EARLIEST_PLAUSIBLE.timestamp()) | (track.time_s > latest)
+    usable = ~null & ~bad_clock
+    if usable.sum() < 2:
+        reasons = []
+        if bad_clock.any():
+            first = track.time_s[np.argmax(bad_clock)]
+            reasons.append(
+                f"{int(bad_clock.sum())} dated impossibly (e.g. {describe_time(first)}; "
+                f"{_clock_explanation(first)})"
+            )
+        if null.any():
+            reasons.append(f"{int(null.sum())} at lon 0, lat 0 (the receiver had no position)")
+        raise GpxError(
+            f"{where}: {int(usable.sum())} of {n} fixes usable: " + "; ".join(reasons) + "; file not imported"
+        )
+    limit = SPEED_LIMITS_KMH[transport]
+    kept = track.subset(usable)
+    converging = converging_fixes(kept, limit)
+    kept = kept.subset(~converging)
+    n_cold_start = int((~usable).sum() + converging.sum())
+    keep = possible_fixes(kept, limit, POSITION_SLACK_M)
     if keep.sum() < 2:
         raise GpxError(
             f"{where}: fewer than 2 believable fixes remain after dropping {int((~keep).sum())} "
-            f"(over {SPEED_LIMITS_KMH[transport]:.0f} km/h for {transport}, or time not advancing)"
+            f"(over {limit:.0f} km/h for {transport}, or time not advancing)"
+            + (f" and {n_cold_start} cold-start fixes" if n_cold_start else "")
         )
-    cleaned = Track(track.name, track.time_s[keep], track.lon[keep], track.lat[keep])
+    cleaned = kept.subset(keep)
     inside = fixes_inside_xinjiang(cleaned.lon, cleaned.lat)
     if not inside.all():
         i = int(np.argmin(inside))
         raise GpxError(
             f"{where}: {int((~inside).sum())} of {len(inside)} fixes lie outside Xinjiang "
             f"(e.g. lon {cleaned.lon[i]:.5f}, lat {cleaned.lat[i]:.5f}); wrong file, or a device "
-            "set to another datum or swapped coordinates"
+            "set to another datum (--gcj02, --bd09) or swapped coordinates"
         )
-    return cleaned, int((~keep).sum())
+    return CleanedTrack(cleaned, n_cold_start, int((~keep).sum()))
 
 
 def store_track(
@@ -335,11 +374,15 @@ def import_gpx(
     infer_with: gpd.GeoDataFrame | None = None,
     radius_m: float | None = None,
     min_dwell_minutes: float | None = None,
+    datum: str = "wgs84",
+    local_time: bool = False,
 ) -> FileResult:
     """Import one GPX file in one transaction; raise :class:`GpxError` (nothing stored) if bad.
 
     With ``infer_with`` (sites in the target schema), visits are inferred from each new track in
-    the same transaction (see :mod:`records.infer`).
+    the same transaction (see :mod:`records.infer`). ``datum`` (one of :data:`DATUMS`) is the datum
+    of the file's positions; ``local_time`` reads times without a zone as Beijing time (see
+    :mod:`records.gpx_read`). What the reader assumed is in :attr:`FileResult.warnings`.
     """
     from records.infer import DEFAULT_MIN_DWELL_MINUTES, DEFAULT_RADIUS_M, infer_track_visits
 
@@ -347,17 +390,21 @@ def import_gpx(
     if not team_id.strip():
         raise RecordsError("team: required (the team whose device recorded the track)")
     # Validate every track before writing anything, so a bad track anywhere rejects the whole file.
+    if datum not in DATUMS:
+        raise RecordsError(f"datum: {datum!r} is not one of {', '.join(DATUMS)}")
     checked = []
     seen = set()
-    for track in read_gpx(path):
+    read = read_gpx_file(path, datum=datum, local_time=local_time)
+    for track in read.tracks:
         digest = track.sha256
         if digest in seen:
             continue
         seen.add(digest)
         checked.append((clean_track(track, transport, str(path)), digest))
-    result = FileResult(str(path))
+    result = FileResult(str(path), warnings=list(read.warnings))
     with transaction(conn):
-        for (track, n_dropped), digest in checked:
+        for cleaned, digest in checked:
+            track, n_dropped = cleaned.track, cleaned.n_dropped
             track_id, created = store_track(
                 conn,
                 track,
@@ -375,6 +422,7 @@ def import_gpx(
                 track_id,
                 len(track.time_s),
                 n_dropped,
+                n_cold_start=cleaned.n_cold_start,
             )
             if created and infer_with is not None:
                 outcome.inferred_visits = infer_track_visits(
