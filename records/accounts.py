@@ -65,6 +65,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from records import audit
+from records.backend import Connection, PostgresConnection, Row, read_frame
 from records.db import RecordsError, transaction, utc_text
 
 ROLES = ("chief", "officer", "manager", "admin")
@@ -108,10 +109,10 @@ MAX_SOURCE_CHARS = 64
 class HasConnection(Protocol):
     """Anything holding a records connection (a :class:`records.store.Store`)."""
 
-    conn: sqlite3.Connection
+    conn: Connection
 
 
-Handle = HasConnection | sqlite3.Connection
+Handle = HasConnection | Connection
 
 
 class AuthError(RecordsError):
@@ -173,9 +174,9 @@ class Account:
         return self.locked_until is not None and now < self.locked_until <= now + lockout + CLOCK_SLACK
 
 
-def connection(handle: Handle) -> sqlite3.Connection:
+def connection(handle: Handle) -> Connection:
     """The connection behind a Store (or the connection itself)."""
-    return handle if isinstance(handle, sqlite3.Connection) else handle.conn
+    return handle if isinstance(handle, (sqlite3.Connection, PostgresConnection)) else handle.conn
 
 
 @lru_cache(maxsize=1)
@@ -197,7 +198,7 @@ def _stored_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _account(row: sqlite3.Row) -> Account:
+def _account(row: Row) -> Account:
     return Account(
         account_id=row["account_id"],
         username=row["username"],
@@ -397,7 +398,7 @@ def admin_exists(handle: Handle) -> bool:
 
 def list_accounts(handle: Handle) -> pd.DataFrame:
     """Every account without its password hash, by username."""
-    frame = pd.read_sql_query(
+    frame = read_frame(
         "SELECT username, display_name, role, detachment, team_id, permissions, disabled, "
         "failed_attempts, locked_until, created_at, created_by, last_login_at FROM accounts "
         "ORDER BY username",
@@ -434,7 +435,7 @@ def _source_text(source: str | None) -> str:
     return "".join(ch for ch in str(source or "").strip() if ch.isprintable())[:MAX_SOURCE_CHARS]
 
 
-def _reset_failures(conn: sqlite3.Connection, account_id: int, moment: datetime) -> None:
+def _reset_failures(conn: Connection, account_id: int, moment: datetime) -> None:
     """Start an account's failure count afresh (an admin unlock or a new password)."""
     conn.execute(
         "INSERT INTO login_events (at, kind, account_id) VALUES (?, 'reset', ?)",
@@ -443,7 +444,7 @@ def _reset_failures(conn: sqlite3.Connection, account_id: int, moment: datetime)
 
 
 def _recent_failures(
-    conn: sqlite3.Connection,
+    conn: Connection,
     moment: datetime,
     window: timedelta,
     *,
@@ -487,7 +488,7 @@ class _Attempt:
 
 
 def _refusal(
-    conn: sqlite3.Connection, account: Account | None, source: str, moment: datetime, limits: LoginLimits
+    conn: Connection, account: Account | None, source: str, moment: datetime, limits: LoginLimits
 ) -> tuple[str, dict] | None:
     """Why an attempt is refused before any password is checked (reason, audit details), or None."""
     in_total = _recent_failures(conn, moment, limits.window)
@@ -509,9 +510,7 @@ def _refusal(
     return None
 
 
-def _reserve(
-    conn: sqlite3.Connection, username: str, source: str, moment: datetime, limits: LoginLimits
-) -> _Attempt:
+def _reserve(conn: Connection, username: str, source: str, moment: datetime, limits: LoginLimits) -> _Attempt:
     """Refuse an attempt (audited) or record it as pending, in one short write transaction."""
     name = unicodedata.normalize("NFKC", str(username)).strip().lower()
     with transaction(conn):
@@ -553,9 +552,7 @@ def _verified(hasher: PasswordHasher, password_hash: str | None, password: str) 
     return usable
 
 
-def _record_success(
-    conn: sqlite3.Connection, attempt: _Attempt, new_hash: str | None, moment: datetime
-) -> Account:
+def _record_success(conn: Connection, attempt: _Attempt, new_hash: str | None, moment: datetime) -> Account:
     """Record a reserved attempt as a login (resetting the account's count); return the account."""
     account = attempt.account
     obj = f"account:{attempt.actor}"
@@ -574,9 +571,7 @@ def _record_success(
     return replace(account, failed_attempts=0, locked_until=None, last_login_at=moment)
 
 
-def _count_account_failure(
-    conn: sqlite3.Connection, attempt: _Attempt, moment: datetime, limits: LoginLimits
-) -> int:
+def _count_account_failure(conn: Connection, attempt: _Attempt, moment: datetime, limits: LoginLimits) -> int:
     """Count a wrong password against its account, locking it at the limit; return the count."""
     account, obj = attempt.account, f"account:{attempt.actor}"
     failures = _recent_failures(conn, moment, limits.window, account_id=account.account_id, pending=False)
@@ -599,9 +594,7 @@ def _count_account_failure(
     return failures
 
 
-def _note_throttle(
-    conn: sqlite3.Connection, attempt: _Attempt, moment: datetime, limits: LoginLimits
-) -> None:
+def _note_throttle(conn: Connection, attempt: _Attempt, moment: datetime, limits: LoginLimits) -> None:
     """Audit ``auth.throttle`` when this failure is the one that reaches a throttle's limit."""
     window_minutes = int(limits.window.total_seconds() // 60)
     in_total = _recent_failures(conn, moment, limits.window, pending=False)
@@ -616,9 +609,7 @@ def _note_throttle(
         audit.append(conn, "auth.throttle", f"login:source:{attempt.source}", details, attempt.actor)
 
 
-def _record_failure(
-    conn: sqlite3.Connection, attempt: _Attempt, moment: datetime, limits: LoginLimits
-) -> str:
+def _record_failure(conn: Connection, attempt: _Attempt, moment: datetime, limits: LoginLimits) -> str:
     """Record a reserved attempt as failed (lockout and throttle included); return the reason."""
     reason = attempt.reason or "wrong_password"
     details: dict = {"reason": reason, "source": attempt.source}

@@ -12,11 +12,11 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import sqlite3
 
 import pandas as pd
 
 from records import chain
+from records.backend import Connection, read_frame
 from records.db import now_text, transaction
 
 
@@ -34,7 +34,7 @@ def default_actor() -> str:
 
 
 def append(
-    conn: sqlite3.Connection,
+    conn: Connection,
     action: str,
     obj: str,
     details: dict | None = None,
@@ -47,7 +47,7 @@ def append(
         return chain.append_entry(conn, now_text(), actor or default_actor(), action, obj, text)
 
 
-def entries(conn: sqlite3.Connection, obj: str | None = None, action: str | None = None) -> pd.DataFrame:
+def entries(conn: Connection, obj: str | None = None, action: str | None = None) -> pd.DataFrame:
     """Audit entries, oldest first, optionally for one object and/or one action; ``details`` parsed."""
     clauses, params = [], []
     if obj is not None:
@@ -57,7 +57,7 @@ def entries(conn: sqlite3.Connection, obj: str | None = None, action: str | None
         clauses.append("action = ?")
         params.append(action)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    frame = pd.read_sql_query(
+    frame = read_frame(
         f"SELECT audit_id, at, actor, action, object, details FROM audit_log {where} ORDER BY audit_id",
         conn,
         params=params,

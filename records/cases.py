@@ -24,12 +24,12 @@ the same transaction as the change.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, datetime, timedelta
 
 import pandas as pd
 
 from records import audit, evidence, tasks
+from records.backend import Connection, Row, inserted_id, read_frame
 from records.db import LOCAL_TZ, RecordsError, now_text, transaction
 
 #: Default days from the finding to the rectification deadline, by category (why: stopping a
@@ -82,12 +82,12 @@ def _local_date(stored: str) -> date:
     return datetime.fromisoformat(stored.replace("Z", "+00:00")).astimezone(LOCAL_TZ).date()
 
 
-def find_case(conn: sqlite3.Connection, ref: str | int) -> sqlite3.Row:
+def find_case(conn: Connection, ref: str | int) -> Row:
     """A case by its number (``2026-0001``) or id; raises RecordsError naming the reference."""
     text = str(ref).strip()
     row = conn.execute(
-        "SELECT * FROM cases WHERE case_no = ? OR (? GLOB '[0-9]*' AND case_id = ?)",
-        (text, text, int(text) if text.isdigit() else -1),
+        "SELECT * FROM cases WHERE case_no = ? OR case_id = ?",
+        (text, int(text) if text.isdigit() else -1),
     ).fetchone()
     if row is None:
         raise RecordsError(f"case: {text!r} does not exist (give a case number like 2026-0001 or an id)")
@@ -95,7 +95,7 @@ def find_case(conn: sqlite3.Connection, ref: str | int) -> sqlite3.Row:
 
 
 def _event(
-    conn: sqlite3.Connection,
+    conn: Connection,
     case_id: int,
     actor: str,
     kind: str,
@@ -112,7 +112,7 @@ def _event(
     )
 
 
-def _follow_up(conn: sqlite3.Connection, case: sqlite3.Row, rectify_by: date, actor: str) -> int:
+def _follow_up(conn: Connection, case: Row, rectify_by: date, actor: str) -> int:
     due = tasks.end_of_day(rectify_by)
     return tasks.add_task(
         conn,
@@ -130,7 +130,7 @@ def _follow_up(conn: sqlite3.Connection, case: sqlite3.Row, rectify_by: date, ac
 
 
 def open_case(
-    conn: sqlite3.Connection,
+    conn: Connection,
     visit_id: int,
     category: str,
     *,
@@ -139,7 +139,7 @@ def open_case(
     chief: str | None = None,
     evidence_files: tuple[str, ...] = (),
     actor: str | None = None,
-) -> sqlite3.Row:
+) -> Row:
     """Open the case of violation visit ``visit_id``, with its follow-up task and evidence; return it.
 
     Idempotent: the case of a visit that already has one is returned unchanged (evidence files are
@@ -170,7 +170,7 @@ def open_case(
             now = now_text()
             cursor = conn.execute(
                 "INSERT INTO cases (case_no, visit_id, site_id, category, description, found_at, rectify_by, "
-                "chief, simulated, opened_at, opened_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "chief, simulated, opened_at, opened_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING case_id",
                 (
                     case_no,
                     visit_id,
@@ -186,7 +186,7 @@ def open_case(
                     now,
                 ),
             )
-            case = conn.execute("SELECT * FROM cases WHERE case_id = ?", (cursor.lastrowid,)).fetchone()
+            case = conn.execute("SELECT * FROM cases WHERE case_id = ?", (inserted_id(cursor),)).fetchone()
             _event(
                 conn,
                 case["case_id"],
@@ -218,7 +218,7 @@ def open_case(
     return case
 
 
-def _verifying_visit(conn: sqlite3.Connection, case: sqlite3.Row, visit_id: int | None) -> int:
+def _verifying_visit(conn: Connection, case: Row, visit_id: int | None) -> int:
     """The compliant visit at the case's site after the finding that verifies it (the given one, or
     the latest); raises RecordsError saying what is missing."""
     sql = (
@@ -240,14 +240,14 @@ def _verifying_visit(conn: sqlite3.Connection, case: sqlite3.Row, visit_id: int 
 
 
 def change_state(
-    conn: sqlite3.Connection,
+    conn: Connection,
     ref: str | int,
     state: str,
     *,
     note: str = "",
     visit_id: int | None = None,
     actor: str | None = None,
-) -> sqlite3.Row:
+) -> Row:
     """Move a case to ``state`` (see the module docstring for the allowed moves); return it.
 
     Closing needs a compliant visit at the site after the finding (``visit_id``, or the latest such
@@ -271,16 +271,14 @@ def change_state(
         return find_case(conn, case["case_id"])
 
 
-def _open_follow_ups(conn: sqlite3.Connection, case_id: int) -> list[int]:
+def _open_follow_ups(conn: Connection, case_id: int) -> list[int]:
     return [
         int(r[0])
         for r in conn.execute("SELECT task_id FROM tasks WHERE case_id = ? AND state = 'open'", (case_id,))
     ]
 
 
-def _move(
-    conn: sqlite3.Connection, case: sqlite3.Row, state: str, note: str, visit_id: int | None, actor: str
-) -> None:
+def _move(conn: Connection, case: Row, state: str, note: str, visit_id: int | None, actor: str) -> None:
     """One allowed state change with its history row and audit entry (inside a transaction)."""
     conn.execute(
         "UPDATE cases SET state = ?, verified_visit_id = coalesce(?, verified_visit_id), updated_at = ? "
@@ -295,8 +293,8 @@ def _move(
 
 
 def set_deadline(
-    conn: sqlite3.Connection, ref: str | int, rectify_by: date, *, note: str = "", actor: str | None = None
-) -> sqlite3.Row:
+    conn: Connection, ref: str | int, rectify_by: date, *, note: str = "", actor: str | None = None
+) -> Row:
     """Set a new rectification deadline: the open follow-up task is replaced by one due then."""
     actor = actor or audit.default_actor()
     with transaction(conn):
@@ -333,7 +331,7 @@ def set_deadline(
     return case
 
 
-def add_note(conn: sqlite3.Connection, ref: str | int, note: str, actor: str | None = None) -> None:
+def add_note(conn: Connection, ref: str | int, note: str, actor: str | None = None) -> None:
     """Add a note to a case's history."""
     actor = actor or audit.default_actor()
     if not note.strip():
@@ -346,7 +344,7 @@ def add_note(conn: sqlite3.Connection, ref: str | int, note: str, actor: str | N
         )
 
 
-def after_visit(conn: sqlite3.Connection, visit_id: int, actor: str) -> list[sqlite3.Row]:
+def after_visit(conn: Connection, visit_id: int, actor: str) -> list[Row]:
     """What a newly recorded visit advances: its site's open tasks are served, and a compliant
     follow-up closes its case (verified). Runs inside the visit's transaction; returns the tasks."""
     served = tasks.serve_tasks(conn, visit_id, actor)
@@ -365,9 +363,7 @@ def after_visit(conn: sqlite3.Connection, visit_id: int, actor: str) -> list[sql
     return served
 
 
-def cases_frame(
-    conn: sqlite3.Connection, state: str | None = None, site_id: str | None = None
-) -> pd.DataFrame:
+def cases_frame(conn: Connection, state: str | None = None, site_id: str | None = None) -> pd.DataFrame:
     """Cases with :data:`CASE_COLUMNS`, newest first (``found_at`` tz-aware UTC)."""
     clauses, params = [], []
     for column, value in (("state", state), ("site_id", site_id)):
@@ -375,7 +371,7 @@ def cases_frame(
             clauses.append(f"{column} = ?")
             params.append(value)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    frame = pd.read_sql_query(
+    frame = read_frame(
         f"SELECT {', '.join(CASE_COLUMNS)} FROM cases {where} ORDER BY found_at DESC, case_id DESC",
         conn,
         params=params,
@@ -385,23 +381,23 @@ def cases_frame(
     return frame
 
 
-def case_detail(conn: sqlite3.Connection, ref: str | int) -> dict:
+def case_detail(conn: Connection, ref: str | int) -> dict:
     """Everything about one case: ``case`` (a dict), ``events``, ``evidence`` and ``tasks`` (frames)."""
     case = find_case(conn, ref)
     case_id = case["case_id"]
-    events = pd.read_sql_query(
+    events = read_frame(
         "SELECT event_id, at, actor, kind, from_state, to_state, rectify_by, visit_id, note FROM case_events "
         "WHERE case_id = ? ORDER BY event_id",
         conn,
         params=(case_id,),
     )
-    files = pd.read_sql_query(
+    files = read_frame(
         "SELECT evidence_id, file_name, sha256, size_bytes, taken_at, lon, lat, flags, added_at, added_by "
         "FROM evidence WHERE case_id = ? ORDER BY evidence_id",
         conn,
         params=(case_id,),
     )
-    follow_ups = pd.read_sql_query(
+    follow_ups = read_frame(
         "SELECT task_id, kind, due_at, state, visit_id, closed_note FROM tasks WHERE case_id = ? ORDER BY task_id",
         conn,
         params=(case_id,),

@@ -19,16 +19,17 @@ entry. Not sealed, because they change by design: a plan's status, approver and 
 against its ``plan.approve``/``plan.done`` entries instead) and accounts (lockouts, logins and
 password changes are audited as they happen).
 
-This module imports nothing from the rest of the package: the schema migration that starts the
-chain (:mod:`records.db`) uses it too.
+This module imports nothing from the rest of the package but the engine seam
+(:mod:`records.backend`): the schema migration that starts the chain (:mod:`records.db`) uses it too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass
+
+from records.backend import Connection, dialect, fetch_tuples, table_names
 
 #: ``prev_sha256`` of the first entry.
 GENESIS = "0" * 64
@@ -126,22 +127,21 @@ def entry_hash(
     return _sha256(prev + canonical)
 
 
-def rows_hash(conn: sqlite3.Connection, spec: SealedTable, after: int, upto: int) -> str:
+def rows_hash(conn: Connection, spec: SealedTable, after: int, upto: int) -> str:
     """sha256 of the rows of ``spec`` with ``after < key <= upto``, in key order."""
-    cursor = conn.cursor()
-    cursor.row_factory = None  # plain tuples: sealing a big track import is mostly this fetch
-    rows = cursor.execute(
+    rows = fetch_tuples(  # plain tuples: sealing a big track import is mostly this fetch
+        conn,
         f"SELECT {spec.columns} FROM {spec.table} WHERE {spec.key} > ? AND {spec.key} <= ? "
         f"ORDER BY {spec.order}",
         (after, upto),
-    ).fetchall()
+    )
     return _sha256(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
 
 
-def current_marks(conn: sqlite3.Connection) -> dict[str, int]:
+def current_marks(conn: Connection) -> dict[str, int]:
     """The highest key stored in each sealed table (0 when empty); tables a later migration creates
     are left out until they exist (migration 5 seals an older database)."""
-    existing = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    existing = table_names(conn)
     return {
         spec.table: int(conn.execute(f"SELECT coalesce(max({spec.key}), 0) FROM {spec.table}").fetchone()[0])
         for spec in SEALED_TABLES
@@ -155,7 +155,7 @@ def parse_seal(text: str | None) -> dict:
     return {"marks": dict(seal.get("marks") or {}), "sha256": dict(seal.get("sha256") or {})}
 
 
-def _seal(conn: sqlite3.Connection, previous_marks: dict[str, int]) -> str:
+def _seal(conn: Connection, previous_marks: dict[str, int]) -> str:
     """The seal text for a new entry: current marks and the hashes of rows added since the last one."""
     marks = current_marks(conn)
     hashes = {
@@ -166,18 +166,18 @@ def _seal(conn: sqlite3.Connection, previous_marks: dict[str, int]) -> str:
     return json.dumps({"marks": marks, "sha256": hashes}, sort_keys=True, separators=(",", ":"))
 
 
-def append_entry(conn: sqlite3.Connection, at: str, actor: str, action: str, obj: str, details: str) -> int:
+def append_entry(conn: Connection, at: str, actor: str, action: str, obj: str, details: str) -> int:
     """Insert one chained, sealing audit entry; return its id. Call inside a write transaction.
 
     The id is chosen here (the next AUTOINCREMENT value) because the hash covers it and a stored
-    entry can never be updated; ``BEGIN IMMEDIATE`` holds the write lock, so no other writer can take
-    the same id or slip an entry in between.
+    entry can never be updated; the write transaction holds the single-writer lock
+    (:func:`records.backend.begin_write`), so no other writer can take the same id or slip an entry in
+    between.
     """
     last = conn.execute(
         "SELECT audit_id, entry_sha256, sealed FROM audit_log ORDER BY audit_id DESC LIMIT 1"
     ).fetchone()
-    sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
-    audit_id = max(int(sequence[0]) if sequence else 0, int(last[0]) if last else 0) + 1
+    audit_id = max(highest_audit_id_given(conn), int(last[0]) if last else 0) + 1
     prev = (last[1] if last else None) or GENESIS
     sealed = _seal(conn, parse_seal(last[2] if last else None)["marks"])
     conn.execute(
@@ -198,7 +198,18 @@ def append_entry(conn: sqlite3.Connection, at: str, actor: str, action: str, obj
     return audit_id
 
 
-def chain_existing_entries(conn: sqlite3.Connection) -> int:
+def highest_audit_id_given(conn: Connection) -> int:
+    """The highest audit id ever handed out (SQLite remembers it in ``sqlite_sequence`` even when the
+    entries at the end were deleted); on PostgreSQL ids are max + 1 under the writer lock, with no
+    sequence to remember (a sequence would leave gaps at every rolled-back write), so the last stored
+    entry is all there is: deleting the tail is stopped by privileges and triggers instead."""
+    if dialect(conn) == "postgresql":
+        return 0
+    sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
+    return int(sequence[0]) if sequence else 0
+
+
+def chain_existing_entries(conn: Connection) -> int:
     """Give every entry written before the chain existed its hashes, in id order; return how many.
 
     Used once, by the migration that adds the chain (which lifts the no-update trigger around it).

@@ -27,6 +27,7 @@ from shapely.geometry.base import BaseGeometry
 from planning.closures import circle
 from records import audit
 from records.accounts import Handle, connection
+from records.backend import Connection, PostgresConnection, Row, dialect, inserted_id
 from records.db import RecordsError, now_text, transaction
 
 #: Why a road is closed (the table's CHECK constraint lists the same values).
@@ -151,7 +152,7 @@ def _inside_xinjiang(area: BaseGeometry) -> bool:
     return bool(inside_xinjiang(gpd.GeoSeries([area], crs="EPSG:4326"))[0])
 
 
-def _row(row: sqlite3.Row) -> StoredClosure:
+def _row(row: Row) -> StoredClosure:
     return StoredClosure(
         closure_id=int(row["closure_id"]),
         name=str(row["name"]),
@@ -167,9 +168,13 @@ def _row(row: sqlite3.Row) -> StoredClosure:
     )
 
 
-def _cursor(handle: Handle) -> sqlite3.Cursor:
-    """A cursor giving rows by column name, whatever the connection's own row factory."""
-    cursor = connection(handle).cursor()
+def _cursor(handle: Handle) -> sqlite3.Cursor | PostgresConnection:
+    """Something to ``execute`` on that gives rows by column name, whatever the connection's own row
+    factory (a PostgreSQL connection always does)."""
+    conn = connection(handle)
+    if dialect(conn) == "postgresql":
+        return conn
+    cursor = conn.cursor()
     cursor.row_factory = sqlite3.Row
     return cursor
 
@@ -276,7 +281,7 @@ def lift_closure(
 
 
 def _insert(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     name: str,
     reason: str,
@@ -294,7 +299,7 @@ def _insert(
     with transaction(conn):
         cursor = conn.execute(
             "INSERT INTO road_closures (name, reason, geometry, first_day, last_day, lifted_from, "
-            "supersedes, note, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "supersedes, note, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING closure_id",
             (
                 name,
                 reason,
@@ -308,7 +313,7 @@ def _insert(
                 actor,
             ),
         )
-        closure_id = int(cursor.lastrowid)
+        closure_id = inserted_id(cursor)
         details = {
             "name": name,
             "reason": reason,

@@ -14,7 +14,6 @@ database refuses anything else (migration 8). Intake and closing are audited in 
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +23,7 @@ from shapely.geometry import Point
 
 from layers.schema import WGS84, XINJIANG_BBOX, XINJIANG_METRIC_CRS
 from records import audit, tasks
+from records.backend import Connection, inserted_id, read_frame
 from records.db import RecordsError, now_text, transaction, utc_text
 
 CHANNELS = ("12369", "letter", "online", "other")
@@ -107,7 +107,7 @@ def _registry(sites: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
 
 
 def add_complaint(
-    conn: sqlite3.Connection,
+    conn: Connection,
     complaint: Complaint,
     *,
     sites: gpd.GeoDataFrame | None = None,
@@ -142,7 +142,7 @@ def add_complaint(
     with transaction(conn):
         cursor = conn.execute(
             "INSERT INTO complaints (received_at, channel, site_id, lon, lat, distance_m, nature, night, urgent, "
-            "respond_by, simulated, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "respond_by, simulated, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING complaint_id",
             (
                 utc_text(complaint.received_at),
                 complaint.channel,
@@ -159,7 +159,7 @@ def add_complaint(
                 actor,
             ),
         )
-        complaint_id = int(cursor.lastrowid)
+        complaint_id = inserted_id(cursor)
         kind = "night_check" if complaint.night else "complaint_check"
         what = "night check" if complaint.night else "check"
         task_id = tasks.add_task(
@@ -195,7 +195,7 @@ def add_complaint(
 
 
 def close_complaint(
-    conn: sqlite3.Connection, complaint_id: int, visit_id: int, reply: str, actor: str | None = None
+    conn: Connection, complaint_id: int, visit_id: int, reply: str, actor: str | None = None
 ) -> None:
     """Close a complaint with the visit that checked it and the reply; RecordsError says what is missing."""
     actor = actor or audit.default_actor()
@@ -233,10 +233,10 @@ def close_complaint(
         )
 
 
-def complaints_frame(conn: sqlite3.Connection, state: str | None = None) -> pd.DataFrame:
+def complaints_frame(conn: Connection, state: str | None = None) -> pd.DataFrame:
     """Complaints with :data:`COMPLAINT_COLUMNS`, newest first (times tz-aware UTC)."""
     where, params = ("WHERE state = ?", (state,)) if state is not None else ("", ())
-    frame = pd.read_sql_query(
+    frame = read_frame(
         f"SELECT {', '.join(COMPLAINT_COLUMNS)} FROM complaints {where} ORDER BY received_at DESC, complaint_id DESC",
         conn,
         params=params,

@@ -1,6 +1,9 @@
-"""The SQLite database behind the records: where it lives, how to connect, and its schema versions.
+"""The database behind the records: where it lives, how to connect, and its schema versions.
 
-One file (``$XUNHU_DB`` or ``var/xunhu.sqlite`` under the repository). Every connection runs in
+By default one SQLite file (``$XUNHU_DB`` or ``var/xunhu.sqlite`` under the repository); with
+``XUNHU_DB=postgresql://...`` a PostgreSQL + PostGIS server instead, through the seam in
+:mod:`records.backend` (same API, same numbered migrations, :mod:`records.schema_postgres`). Every
+SQLite connection runs in
 WAL mode so readers never block the writer, waits up to :data:`BUSY_TIMEOUT_SECONDS` for another
 process's write lock instead of failing, and starts every write with ``BEGIN IMMEDIATE`` (taking the
 write lock up front means two processes can never both read, then both try to upgrade and one lose
@@ -30,7 +33,8 @@ from pathlib import Path
 import pandas as pd
 
 from layers.datasets import REPO_ROOT
-from records import chain
+from records import chain, schema_postgres
+from records.backend import PostgresConnection, SQLiteConnection, begin_write, dialect, is_postgresql
 
 BUSY_TIMEOUT_SECONDS = 60.0
 #: Local time of the detachments (the planner writes stop times in +08:00); naive times given on the
@@ -42,19 +46,45 @@ class RecordsError(Exception):
     """Bad input or a forbidden operation; the message is meant for the user as is."""
 
 
-def default_db_path() -> Path:
-    """``$XUNHU_DB`` if set, else ``var/xunhu.sqlite`` in the repository."""
-    return Path(os.environ.get("XUNHU_DB") or REPO_ROOT / "var" / "xunhu.sqlite")
+def default_db_path() -> Path | str:
+    """``$XUNHU_DB`` if set (a file path, or a ``postgresql://`` URL kept as text), else
+    ``var/xunhu.sqlite`` in the repository."""
+    value = os.environ.get("XUNHU_DB")
+    if is_postgresql(value):
+        return value
+    return Path(value or REPO_ROOT / "var" / "xunhu.sqlite")
 
 
-def connect(path: str | Path | None = None, *, migrate_schema: bool = True) -> sqlite3.Connection:
+def db_target(path: str | Path | None) -> Path | str:
+    """A database given on the command line or in code: ``None`` means :func:`default_db_path`."""
+    if path is None:
+        return default_db_path()
+    return path if is_postgresql(path) else Path(path)
+
+
+def exists(target: str | Path | None) -> bool:
+    """True if the database can hold records already (a file that exists, or any server URL)."""
+    target = db_target(target)
+    return is_postgresql(target) or Path(target).exists()
+
+
+def connect(
+    path: str | Path | None = None, *, migrate_schema: bool = True
+) -> SQLiteConnection | PostgresConnection:
     """Open (creating if needed) the records database and bring its schema up to date.
 
-    The connection is in autocommit mode; writes go through :func:`transaction`.
+    ``path`` is a SQLite file or a ``postgresql://`` URL. The connection is in autocommit mode;
+    writes go through :func:`transaction`.
     """
-    path = Path(path) if path is not None else default_db_path()
+    target = db_target(path)
+    if is_postgresql(target):
+        conn = PostgresConnection(str(target))
+        if migrate_schema:
+            migrate(conn)
+        return conn
+    path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, factory=SQLiteConnection)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL: a committed record survives a power cut too, not only a killed process.
@@ -75,7 +105,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     if conn.in_transaction:
         yield conn
         return
-    conn.execute("BEGIN IMMEDIATE")
+    begin_write(conn)
     try:
         yield conn
     except BaseException:
@@ -636,8 +666,12 @@ MIGRATIONS: tuple[tuple[int, str, MigrationStep | tuple[MigrationStep, ...]], ..
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
-    """The number of the last migration applied to this database (0 for an empty file)."""
+def schema_version(conn: sqlite3.Connection | PostgresConnection) -> int:
+    """The number of the last migration applied to this database (0 for an empty one)."""
+    if dialect(conn) == "postgresql":
+        if conn.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+            return 0
+        return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
@@ -652,7 +686,8 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
             f"database schema version {schema_version(conn)} is newer than this program "
             f"({SCHEMA_VERSION}); upgrade XunHu"
         )
-    for version, description, steps in MIGRATIONS:
+    postgresql = dialect(conn) == "postgresql"
+    for version, description, steps in schema_postgres.MIGRATIONS if postgresql else MIGRATIONS:
         if version > target or version <= schema_version(conn):
             continue
         with transaction(conn):
@@ -664,14 +699,18 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
                 "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
                 (version, description, now_text()),
             )
-            conn.execute(f"PRAGMA user_version = {version:d}")
+            if not postgresql:
+                conn.execute(f"PRAGMA user_version = {version:d}")
     return schema_version(conn)
 
 
-def _run_step(conn: sqlite3.Connection, step: MigrationStep) -> None:
+def _run_step(conn: sqlite3.Connection | PostgresConnection, step: MigrationStep) -> None:
     """Run one migration step inside the migration's transaction."""
     if callable(step):
         step(conn)
+        return
+    if dialect(conn) == "postgresql":
+        conn.raw.execute(step)  # several statements in one simple query; no parameters
         return
     # executescript would COMMIT the open transaction; run statement by statement instead.
     for statement in _split_sql(step):

@@ -22,12 +22,12 @@ coverage does not count.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 
 import pandas as pd
 
 from layers.draw import RECORD_TYPE, DrawError, draw, parse_period, verify
 from records import audit
+from records.backend import Connection
 from records.db import RecordsError, transaction
 
 COMMIT_ACTION = "draw.commit"
@@ -42,13 +42,13 @@ def draw_object(period: str, level: str, regions: tuple[str, ...]) -> str:
     return f"draw:{parse_period(period).label}:{level}:{'+'.join(sorted(set(regions))) or 'all'}"
 
 
-def earlier_draws(conn: sqlite3.Connection, obj: str) -> pd.DataFrame:
+def earlier_draws(conn: Connection, obj: str) -> pd.DataFrame:
     """The system draws already made for this scope (``draw`` entries), oldest first."""
     return audit.entries(conn, obj=obj, action=RESULT_ACTION)
 
 
 def system_draw(
-    conn: sqlite3.Connection,
+    conn: Connection,
     targets: pd.DataFrame,
     roster: pd.DataFrame,
     period: str,
@@ -102,7 +102,7 @@ def system_draw(
 
 
 def file_external(
-    conn: sqlite3.Connection,
+    conn: Connection,
     record: object,
     targets: pd.DataFrame,
     roster: pd.DataFrame,

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from pyproj import Geod
 
+from layers.datasets import REPO_ROOT
 from records import audit
+from records.backend import Connection, Row, dialect, inserted_id
 from records.db import LOCAL_TZ, RecordsError, now_text, transaction, utc_text
 
 #: A photo farther than this from the visit's position is flagged.
@@ -46,8 +48,14 @@ class PhotoFacts:
     lat: float | None = None
 
 
-def evidence_dir(conn: sqlite3.Connection) -> Path:
-    """``evidence/`` next to the database file of ``conn``."""
+def evidence_dir(conn: Connection) -> Path:
+    """Where evidence files are kept: ``$XUNHU_EVIDENCE_DIR`` if set; else ``evidence/`` next to the
+    SQLite file of ``conn``, or ``var/evidence`` for a PostgreSQL database (set the variable to a
+    shared volume when dashboards run on several machines)."""
+    if os.environ.get("XUNHU_EVIDENCE_DIR"):
+        return Path(os.environ["XUNHU_EVIDENCE_DIR"])
+    if dialect(conn) == "postgresql":
+        return REPO_ROOT / "var" / "evidence"
     row = conn.execute("PRAGMA database_list").fetchone()
     if not row or not row[2]:
         raise RecordsError("evidence: the database is in memory; evidence files need a database file")
@@ -63,7 +71,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def stored_path(conn: sqlite3.Connection, sha256: str) -> Path:
+def stored_path(conn: Connection, sha256: str) -> Path:
     """Where the file with this hash is kept."""
     return evidence_dir(conn) / sha256[:2] / sha256
 
@@ -109,7 +117,7 @@ def photo_facts(path: Path) -> PhotoFacts | None:
     return PhotoFacts(taken, lon if lat is not None else None, lat if lon is not None else None)
 
 
-def photo_flags(facts: PhotoFacts, visit: sqlite3.Row) -> list[str]:
+def photo_flags(facts: PhotoFacts, visit: Row) -> list[str]:
     """Why a photo does not match the visit (empty when it does, or when EXIF says nothing)."""
     flags = []
     if facts.lon is not None and visit["lon"] is not None:
@@ -130,7 +138,7 @@ def photo_flags(facts: PhotoFacts, visit: sqlite3.Row) -> list[str]:
     return flags
 
 
-def add_evidence(conn: sqlite3.Connection, case_id: int, path: str | Path, actor: str) -> int:
+def add_evidence(conn: Connection, case_id: int, path: str | Path, actor: str) -> int:
     """Store a file as evidence of a case (inside the caller's transaction); return its evidence id.
 
     Adding the same file to the same case again returns the stored id. Raises RecordsError for a
@@ -163,7 +171,7 @@ def add_evidence(conn: sqlite3.Connection, case_id: int, path: str | Path, actor
             partial.replace(target)  # atomic: a reader never sees half a file under its hash
         cursor = conn.execute(
             "INSERT INTO evidence (case_id, sha256, size_bytes, file_name, taken_at, lon, lat, flags, "
-            "added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "added_at, added_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING evidence_id",
             (
                 case_id,
                 sha256,
@@ -177,7 +185,7 @@ def add_evidence(conn: sqlite3.Connection, case_id: int, path: str | Path, actor
                 actor,
             ),
         )
-        evidence_id = int(cursor.lastrowid)
+        evidence_id = inserted_id(cursor)
         audit.append(
             conn,
             "case.evidence",
@@ -188,7 +196,7 @@ def add_evidence(conn: sqlite3.Connection, case_id: int, path: str | Path, actor
     return evidence_id
 
 
-def read_evidence(conn: sqlite3.Connection, evidence_id: int) -> bytes:
+def read_evidence(conn: Connection, evidence_id: int) -> bytes:
     """The bytes of a stored evidence file, after checking them against the recorded SHA-256 and size.
 
     Raises RecordsError naming the evidence when the file is missing or no longer matches.
@@ -202,7 +210,7 @@ def read_evidence(conn: sqlite3.Connection, evidence_id: int) -> bytes:
     return stored_path(conn, row["sha256"]).read_bytes()
 
 
-def _file_problem(conn: sqlite3.Connection, row: sqlite3.Row) -> str | None:
+def _file_problem(conn: Connection, row: Row) -> str | None:
     path = stored_path(conn, row["sha256"])
     label = f"evidence {row['evidence_id']} ({row['file_name']}, case {row['case_id']})"
     if not path.is_file():
@@ -212,7 +220,7 @@ def _file_problem(conn: sqlite3.Connection, row: sqlite3.Row) -> str | None:
     return None
 
 
-def verify_evidence(conn: sqlite3.Connection, case_id: int | None = None) -> list[str]:
+def verify_evidence(conn: Connection, case_id: int | None = None) -> list[str]:
     """One line per stored evidence file (of one case, or all) that is missing or changed."""
     sql, params = "SELECT * FROM evidence", ()
     if case_id is not None:

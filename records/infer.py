@@ -12,8 +12,6 @@ idempotent: running it again with the same parameters adds nothing.
 
 from __future__ import annotations
 
-import sqlite3
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -22,6 +20,7 @@ import shapely
 from layers.datasets import load_targets
 from layers.schema import WGS84, XINJIANG_METRIC_CRS
 from records import audit
+from records.backend import Connection
 from records.db import RecordsError, now_text, transaction, utc_text
 from records.tracks import track_points_frame
 
@@ -74,7 +73,7 @@ def find_dwells(
 
 
 def infer_track_visits(
-    conn: sqlite3.Connection,
+    conn: Connection,
     track_id: int,
     sites: gpd.GeoDataFrame,
     radius_m: float = DEFAULT_RADIUS_M,
@@ -91,11 +90,12 @@ def infer_track_visits(
     )
     dwells = find_dwells(points, sites, radius_m, min_dwell_minutes)
     with transaction(conn):
-        before = conn.total_changes
+        count_sql = "SELECT count(*) FROM inferred_visits WHERE track_id = ?"
+        before = conn.execute(count_sql, (track_id,)).fetchone()[0]
         conn.executemany(
-            "INSERT OR IGNORE INTO inferred_visits (track_id, site_id, team_id, started_at, ended_at, "
+            "INSERT INTO inferred_visits (track_id, site_id, team_id, started_at, ended_at, "
             "dwell_minutes, min_distance_m, lon, lat, radius_m, min_dwell_minutes, simulated, inferred_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 (
                     track_id,
@@ -115,7 +115,7 @@ def infer_track_visits(
                 for d in dwells
             ],
         )
-        added = conn.total_changes - before
+        added = conn.execute(count_sql, (track_id,)).fetchone()[0] - before
         if added:
             audit.append(
                 conn,
@@ -128,7 +128,7 @@ def infer_track_visits(
 
 
 def infer_all(
-    conn: sqlite3.Connection,
+    conn: Connection,
     sites: gpd.GeoDataFrame,
     radius_m: float = DEFAULT_RADIUS_M,
     min_dwell_minutes: float = DEFAULT_MIN_DWELL_MINUTES,

@@ -4,8 +4,11 @@
   it; the first broken link is named (a changed entry, or one removed or inserted before it).
 * **Gaps**: audit ids run 1, 2, 3, ... up to the highest id ever given (``sqlite_sequence``), so a
   removed entry is named even at the end of the log, where no later link would break.
-* **Triggers**: exactly the triggers the migrations create, with the same SQL. The expected set is
-  derived by running :data:`records.db.MIGRATIONS` on an empty in-memory database, never copied.
+* **Triggers**: exactly the triggers the migrations create, with the same SQL. On SQLite the expected
+  set is derived by running :data:`records.db.MIGRATIONS` on an empty in-memory database, never
+  copied; on PostgreSQL the names come from :data:`records.schema_postgres.MIGRATIONS`, and each
+  trigger must be enabled (``ALTER TABLE ... DISABLE TRIGGER`` is how one would be bypassed there)
+  and each guard function's body unchanged.
 * **Sealed records**: the rows each audit entry sealed still hash the same, and no row lies beyond the
   last seal (added outside the application).
 * **Plan status**: a plan's status, approver and times agree with its ``plan.approve`` and
@@ -18,17 +21,21 @@ backup (:mod:`records.backup`) runs the same checks on it first.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
+from records import schema_postgres
+from records.backend import Connection, dialect
 from records.chain import (
     GENESIS,
     SEALED_TABLES,
     SealedTable,
     current_marks,
     entry_hash,
+    highest_audit_id_given,
     parse_seal,
     rows_hash,
 )
@@ -72,6 +79,48 @@ class Report:
 
 
 @lru_cache(maxsize=1)
+def expected_postgres_triggers() -> tuple[frozenset[str], dict[str, str]]:
+    """Trigger names, and guard function name -> body, as :mod:`records.schema_postgres` creates them."""
+    script = "".join(
+        step for _, _, steps in schema_postgres.MIGRATIONS for step in steps if isinstance(step, str)
+    )
+    names = frozenset(re.findall(r"CREATE TRIGGER (\w+)", script))
+    bodies = dict(
+        re.findall(
+            r"CREATE FUNCTION (\w+)\(\) RETURNS trigger LANGUAGE plpgsql AS \$fn\$(.*?)\$fn\$", script, re.S
+        )
+    )
+    return names, bodies
+
+
+def postgres_trigger_problems(conn: Connection) -> list[str]:
+    """Missing, disabled and unexpected triggers, and altered guard functions (PostgreSQL)."""
+    names, bodies = expected_postgres_triggers()
+    actual = {
+        row[0]: row[1]
+        for row in conn.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal")
+    }
+    problems = [f"trigger {name} is missing (dropped?)" for name in sorted(names - actual.keys())]
+    problems += [
+        f"trigger {name} is disabled" for name in sorted(names & actual.keys()) if actual[name] == "D"
+    ]
+    problems += [
+        f"unexpected trigger {name} (not created by the migrations)" for name in sorted(actual.keys() - names)
+    ]
+    stored = dict(
+        conn.execute(
+            "SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(?)", (sorted(bodies),)
+        ).fetchall()
+    )
+    problems += [
+        f"trigger function {name} differs from the one the migrations create (altered?)"
+        for name, body in sorted(bodies.items())
+        if stored.get(name) != body
+    ]
+    return problems
+
+
+@lru_cache(maxsize=1)
 def expected_triggers() -> dict[str, str]:
     """Trigger name -> SQL, as the migrations create them on a new database."""
     scratch = sqlite3.connect(":memory:", isolation_level=None)
@@ -82,8 +131,10 @@ def expected_triggers() -> dict[str, str]:
         scratch.close()
 
 
-def trigger_problems(conn: sqlite3.Connection) -> list[str]:
+def trigger_problems(conn: Connection) -> list[str]:
     """Missing, altered and unexpected triggers."""
+    if dialect(conn) == "postgresql":
+        return postgres_trigger_problems(conn)
     expected = expected_triggers()
     actual = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall())
     problems = [f"trigger {name} is missing (dropped?)" for name in expected if name not in actual]
@@ -134,10 +185,10 @@ def gap_problems(conn: sqlite3.Connection, entries: list[Entry]) -> list[str]:
         if entry.audit_id > expected:
             problems.append(f"audit log: entry {_span(expected, entry.audit_id - 1)} missing (deleted?)")
         expected = entry.audit_id + 1
-    sequence = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
-    if sequence is not None and int(sequence[0]) >= expected:
+    highest = highest_audit_id_given(conn)
+    if highest >= expected:
         problems.append(
-            f"audit log: entry {_span(expected, int(sequence[0]))} missing at the end of the log (deleted?)"
+            f"audit log: entry {_span(expected, highest)} missing at the end of the log (deleted?)"
         )
     return problems
 
@@ -209,8 +260,8 @@ def plan_status_problems(conn: sqlite3.Connection, entries: list[Entry]) -> list
 def verify(conn: sqlite3.Connection) -> Report:
     """Run every check on one consistent snapshot of the database behind ``conn``."""
     own_snapshot = not conn.in_transaction
-    if own_snapshot:
-        conn.execute("BEGIN")  # deferred: a read snapshot, no write lock
+    if own_snapshot:  # a read snapshot, no write lock
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if dialect(conn) == "postgresql" else "BEGIN")
     try:
         entries = [
             Entry(*row)
@@ -235,4 +286,7 @@ def verify(conn: sqlite3.Connection) -> Report:
     finally:
         if own_snapshot:
             conn.execute("ROLLBACK")
-    return Report(len(entries), len(expected_triggers()), sealed_rows, problems)
+    expected = (
+        len(expected_postgres_triggers()[0]) if dialect(conn) == "postgresql" else len(expected_triggers())
+    )
+    return Report(len(entries), expected, sealed_rows, problems)

@@ -12,12 +12,12 @@ to that visit. A *repeat offender* is a site with two or more cases found in the
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 import pandas as pd
 
+from records.backend import Connection, read_frame
 from records.db import utc_text
 from records.tasks import end_of_day
 
@@ -42,14 +42,14 @@ FIGURE_COLUMNS = (
 )
 
 
-def _frame(conn: sqlite3.Connection, sql: str, params: tuple, times: tuple[str, ...]) -> pd.DataFrame:
-    frame = pd.read_sql_query(sql, conn, params=params)
+def _frame(conn: Connection, sql: str, params: tuple, times: tuple[str, ...]) -> pd.DataFrame:
+    frame = read_frame(sql, conn, params=params)
     for column in times:
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
 
 
-def site_dossier(conn: sqlite3.Connection, site_id: str, now: datetime) -> dict[str, pd.DataFrame]:
+def site_dossier(conn: Connection, site_id: str, now: datetime) -> dict[str, pd.DataFrame]:
     """A site's recent visits, open cases (with ``overdue``), complaints of the last year and open
     tasks, each a frame (times tz-aware UTC). Registry facts (permit, category) are the caller's."""
     visits = _frame(
@@ -90,7 +90,7 @@ def _rate(part: pd.Series, whole: pd.Series) -> pd.Series:
 
 
 def region_figures(
-    conn: sqlite3.Connection,
+    conn: Connection,
     site_regions: Mapping[str, str],
     now: datetime,
     since: datetime | None = None,

@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
 import pandas as pd
 
 from records import audit
+from records.backend import Connection, inserted_id, read_frame
 from records.db import LOCAL_TZ, RecordsError, now_text, parse_time, parse_time_of_day, transaction
 
 STATUSES = ("draft", "approved", "done")
@@ -116,7 +116,7 @@ def plan_key_of(plan: dict) -> str:
 
 
 def save_plan(
-    conn: sqlite3.Connection,
+    conn: Connection,
     plan: dict,
     *,
     key: str | None = None,
@@ -145,7 +145,7 @@ def save_plan(
         actor = actor or audit.default_actor()
         cursor = conn.execute(
             "INSERT INTO plans (plan_key, version, scenario_name, first_day, last_day, plan_json, "
-            "content_sha256, created_at, created_by, simulated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "content_sha256, created_at, created_by, simulated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING plan_id",
             (
                 key,
                 version,
@@ -159,7 +159,7 @@ def save_plan(
                 int(simulated),
             ),
         )
-        plan_id = int(cursor.lastrowid)
+        plan_id = inserted_id(cursor)
         conn.executemany(
             "INSERT INTO assignments (plan_id, team_id, day, seq, site_id, name, lon, lat, arrive, "
             "depart, service_minutes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -175,7 +175,7 @@ def save_plan(
     return SavedPlan(plan_id, key, version, created=True)
 
 
-def _set_status(conn: sqlite3.Connection, plan_id: int, new: str, actor: str | None) -> None:
+def _set_status(conn: Connection, plan_id: int, new: str, actor: str | None) -> None:
     required = STATUSES[STATUSES.index(new) - 1]
     actor = actor or audit.default_actor()
     with transaction(conn):
@@ -202,17 +202,17 @@ def _set_status(conn: sqlite3.Connection, plan_id: int, new: str, actor: str | N
         audit.append(conn, action, f"plan:{plan_id}", {"from": required, "to": new, "at": at}, actor)
 
 
-def approve_plan(conn: sqlite3.Connection, plan_id: int, actor: str | None = None) -> None:
+def approve_plan(conn: Connection, plan_id: int, actor: str | None = None) -> None:
     """Approve a draft plan; records who and when (plan row and audit log)."""
     _set_status(conn, plan_id, "approved", actor)
 
 
-def complete_plan(conn: sqlite3.Connection, plan_id: int, actor: str | None = None) -> None:
+def complete_plan(conn: Connection, plan_id: int, actor: str | None = None) -> None:
     """Mark an approved plan as done (executed)."""
     _set_status(conn, plan_id, "done", actor)
 
 
-def get_plan(conn: sqlite3.Connection, plan_id: int) -> dict:
+def get_plan(conn: Connection, plan_id: int) -> dict:
     """The stored plan row with its JSON parsed under ``plan``."""
     row = conn.execute("SELECT * FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()
     if row is None:
@@ -222,9 +222,9 @@ def get_plan(conn: sqlite3.Connection, plan_id: int) -> dict:
     return result
 
 
-def list_plans(conn: sqlite3.Connection) -> pd.DataFrame:
+def list_plans(conn: Connection) -> pd.DataFrame:
     """All plan versions (without their JSON), newest first."""
-    return pd.read_sql_query(
+    return read_frame(
         "SELECT plan_id, plan_key, version, scenario_name, first_day, last_day, status, created_at, "
         "created_by, approved_at, approved_by, done_at, simulated FROM plans ORDER BY plan_id DESC",
         conn,
@@ -232,7 +232,7 @@ def list_plans(conn: sqlite3.Connection) -> pd.DataFrame:
 
 
 def assignments(
-    conn: sqlite3.Connection, team_id: str, day: date | str, include_drafts: bool = False
+    conn: Connection, team_id: str, day: date | str, include_drafts: bool = False
 ) -> pd.DataFrame:
     """A team's site stops for one local day, in visiting order.
 
@@ -242,7 +242,7 @@ def assignments(
     statuses = STATUSES if include_drafts else ISSUED_STATUSES
     marks = ",".join("?" * len(statuses))
     day_text = day.isoformat() if isinstance(day, date) else str(day)
-    return pd.read_sql_query(
+    return read_frame(
         f"""
         WITH current AS (
             SELECT plan_key, max(version) AS version FROM plans

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from records import audit
 from records.accounts import Account, Handle, _source_text, connection, current_time, get_account
+from records.backend import Connection, Row, inserted_id
 from records.db import RecordsError, parse_time, transaction, utc_text
 
 #: A session ends after this long without a request: an officer's longest drive between two stops
@@ -87,15 +87,17 @@ def open_session(handle: Handle, account: Account, now: datetime, source: str | 
         ).fetchone()
         if changed is None:
             raise RecordsError(f"account {account.username!r} does not exist")
-        cursor = conn.execute(
-            "INSERT INTO sessions (account_id, ticket_sha256, password_changed_at, source, created_at, "
-            "last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (account.account_id, digest(ticket), changed[0], _source_text(source), moment, moment),
+        session_id = inserted_id(
+            conn.execute(
+                "INSERT INTO sessions (account_id, ticket_sha256, password_changed_at, source, created_at, "
+                "last_seen_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING session_id",
+                (account.account_id, digest(ticket), changed[0], _source_text(source), moment, moment),
+            )
         )
-    return OpenedSession(int(cursor.lastrowid), ticket)
+    return OpenedSession(session_id, ticket)
 
 
-def _claimable(row: sqlite3.Row | None, moment: datetime) -> bool:
+def _claimable(row: Row | None, moment: datetime) -> bool:
     """Whether the session of ``row`` still has a ticket to exchange at ``moment``."""
     return (
         row is not None
@@ -132,7 +134,7 @@ def claim(handle: Handle, ticket: str, now: datetime) -> str | None:
     return token
 
 
-def _end(conn: sqlite3.Connection, row: sqlite3.Row, reason: str, moment: datetime) -> SessionEnded:
+def _end(conn: Connection, row: Row, reason: str, moment: datetime) -> SessionEnded:
     """Mark the session of ``row`` ended for ``reason`` (audited); return the exception to raise once
     the transaction is committed (raising inside it would roll the end back)."""
     name = row["username"]
@@ -151,7 +153,7 @@ def _end(conn: sqlite3.Connection, row: sqlite3.Row, reason: str, moment: dateti
     return SessionEnded(reason)
 
 
-def _why_over(row: sqlite3.Row, moment: datetime) -> str | None:
+def _why_over(row: Row, moment: datetime) -> str | None:
     """Why the session of ``row`` (:data:`_SESSION_ROW`) cannot go on at ``moment``, or None."""
     if row["disabled"]:
         return "disabled"
@@ -170,7 +172,7 @@ _SESSION_ROW = (
 )
 
 
-def _resume(conn: sqlite3.Connection, where: str, value: object, now: datetime) -> tuple[int, Account]:
+def _resume(conn: Connection, where: str, value: object, now: datetime) -> tuple[int, Account]:
     moment = current_time(now)
     with transaction(conn):
         row = conn.execute(_SESSION_ROW + where, (value,)).fetchone()

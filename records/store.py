@@ -7,7 +7,6 @@ the concern (plans, visits, tracks, infer, backup, audit), which can also be cal
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, datetime
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import geopandas as gpd
 import pandas as pd
 
 from records import audit, backup, infer, plans, tracks, visits
+from records.backend import Connection, read_frame
 from records.db import connect, default_db_path, schema_version
 
 
@@ -23,7 +23,7 @@ class Store:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_db_path()
-        self.conn: sqlite3.Connection = connect(self.path)
+        self.conn: Connection = connect(self.path)
 
     def close(self) -> None:
         """Close the connection."""
@@ -53,7 +53,7 @@ class Store:
 
     def tracks(self) -> pd.DataFrame:
         """One row per stored track (without its points)."""
-        return pd.read_sql_query(
+        return read_frame(
             "SELECT track_id, team_id, device, transport, source_file, name, started_at, ended_at, "
             "n_points, n_dropped, simulated, imported_at, imported_by FROM tracks ORDER BY track_id",
             self.conn,

@@ -18,13 +18,13 @@ a scenario, :mod:`planning.scenario`): records never imports the planner for thi
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 
 from records import audit
+from records.backend import Connection, Row, inserted_id, read_frame
 from records.db import LOCAL_TZ, RecordsError, now_text, transaction, utc_text
 
 KINDS = ("follow_up", "complaint_check", "night_check")
@@ -70,7 +70,7 @@ def is_night(moment: datetime) -> bool:
     return clock >= NIGHT_STARTS or clock < NIGHT_ENDS
 
 
-def add_task(conn: sqlite3.Connection, task: NewTask, actor: str) -> int:
+def add_task(conn: Connection, task: NewTask, actor: str) -> int:
     """Store an open task and its audit entry (inside the caller's transaction); return its id."""
     if task.kind not in KINDS:
         raise RecordsError(f"kind: {task.kind!r} is not one of {', '.join(KINDS)}")
@@ -79,7 +79,7 @@ def add_task(conn: sqlite3.Connection, task: NewTask, actor: str) -> int:
     with transaction(conn):
         cursor = conn.execute(
             "INSERT INTO tasks (kind, site_id, since, due_at, reason, case_id, complaint_id, simulated, "
-            "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING task_id",
             (
                 task.kind,
                 task.site_id,
@@ -93,7 +93,7 @@ def add_task(conn: sqlite3.Connection, task: NewTask, actor: str) -> int:
                 actor,
             ),
         )
-        task_id = int(cursor.lastrowid)
+        task_id = inserted_id(cursor)
         audit.append(
             conn,
             "task.open",
@@ -104,7 +104,7 @@ def add_task(conn: sqlite3.Connection, task: NewTask, actor: str) -> int:
     return task_id
 
 
-def cancel_tasks(conn: sqlite3.Connection, task_ids: list[int], note: str, actor: str) -> None:
+def cancel_tasks(conn: Connection, task_ids: list[int], note: str, actor: str) -> None:
     """Cancel open tasks (a deadline moved, a case escalated), each audited."""
     with transaction(conn):
         for task_id in task_ids:
@@ -115,7 +115,7 @@ def cancel_tasks(conn: sqlite3.Connection, task_ids: list[int], note: str, actor
             audit.append(conn, "task.cancel", f"task:{task_id}", {"note": note}, actor)
 
 
-def serve_tasks(conn: sqlite3.Connection, visit_id: int, actor: str) -> list[sqlite3.Row]:
+def serve_tasks(conn: Connection, visit_id: int, actor: str) -> list[Row]:
     """Mark done the open tasks that visit ``visit_id`` serves (see the module docstring); return them.
 
     Runs inside the visit's transaction, so a visit and the tasks it closes are stored together.
@@ -152,7 +152,7 @@ def serve_tasks(conn: sqlite3.Connection, visit_id: int, actor: str) -> list[sql
 
 
 def tasks_frame(
-    conn: sqlite3.Connection,
+    conn: Connection,
     state: str | None = "open",
     due_before: datetime | None = None,
     site_id: str | None = None,
@@ -169,7 +169,7 @@ def tasks_frame(
         clauses.append("site_id = ?")
         params.append(site_id)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    frame = pd.read_sql_query(
+    frame = read_frame(
         f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks {where} ORDER BY due_at, task_id", conn, params=params
     )
     for column in ("since", "due_at", "closed_at"):
@@ -178,7 +178,7 @@ def tasks_frame(
     return frame
 
 
-def planner_tasks(conn: sqlite3.Connection, last_day: date) -> list[dict]:
+def planner_tasks(conn: Connection, last_day: date) -> list[dict]:
     """The open tasks due by the end of ``last_day`` (local), overdue ones included, as the plain
     mappings a scenario's ``tasks`` section takes: ``{id, site, kind, due, reason}``."""
     end = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=LOCAL_TZ)

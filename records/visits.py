@@ -9,7 +9,6 @@ the audit log keeps the trail. Visits inferred from GPS tracks live in their own
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +16,7 @@ import pandas as pd
 
 from layers.schema import XINJIANG_BBOX
 from records import audit, cases
+from records.backend import Connection, inserted_id, read_frame
 from records.db import RecordsError, now_text, time_range_sql, transaction, utc_text
 
 OUTCOMES = ("compliant", "violation", "not_inspected")
@@ -85,7 +85,7 @@ class Visit:
 
 
 def record_visit(
-    conn: sqlite3.Connection,
+    conn: Connection,
     visit: Visit,
     actor: str | None = None,
     supersedes: int | None = None,
@@ -139,9 +139,10 @@ def record_visit(
                 raise RecordsError(f"visit {supersedes} was already corrected by visit {old['newer']}")
         row = {**stored, "recorded_at": now_text()}
         cursor = conn.execute(
-            f"INSERT INTO visits ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+            f"INSERT INTO visits ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) RETURNING visit_id",
+            tuple(row.values()),
         )
-        visit_id = int(cursor.lastrowid)
+        visit_id = inserted_id(cursor)
         details = {"site_id": visit.site_id, "team_id": visit.team_id, "outcome": visit.outcome}
         if supersedes is not None:
             details["supersedes"] = supersedes
@@ -153,7 +154,7 @@ def record_visit(
 
 
 def visits_frame(
-    conn: sqlite3.Connection,
+    conn: Connection,
     since: datetime | None = None,
     until: datetime | None = None,
     include_inferred: bool = False,
@@ -180,7 +181,7 @@ def visits_frame(
         FROM inferred_visits WHERE {where}
         """
         params = params + params
-    frame = pd.read_sql_query(sql + " ORDER BY started_at, visit_id", conn, params=params)
+    frame = read_frame(sql + " ORDER BY started_at, visit_id", conn, params=params)
     for column in ("started_at", "ended_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["simulated"] = frame["simulated"].astype(bool)
@@ -189,7 +190,7 @@ def visits_frame(
     return frame[list(VISIT_COLUMNS)]
 
 
-def recorded_for_replan(conn: sqlite3.Connection) -> list:
+def recorded_for_replan(conn: Connection) -> list:
     """The current recorded visits as ``planning.replan.Recorded`` (site, outcome, start), the plain
     table the re-planner takes (inferred visits are not inspections and are left out)."""
     from planning.replan import Recorded

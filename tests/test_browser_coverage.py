@@ -51,7 +51,7 @@ def _region_csv(page: Page) -> pd.DataFrame:
 
 def _open_coverage(page: Page, log_in) -> None:
     log_in(page, "manager", "coverage", lang="en")
-    expect(page.get_by_role("heading", name="Coverage")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_role("heading", name="Coverage", exact=True)).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_role("button", name="Download CSV")).to_be_visible(timeout=WAIT_MS)
 
 
