@@ -8,7 +8,8 @@ when known) and field at fault.
 * **Encoding** (XML 1.0, appendix F): a byte-order mark wins (UTF-8, UTF-16 LE/BE, UTF-32); else
   UTF-16 without a mark is recognised from ``<?`` in two bytes; else the ``encoding`` of the XML
   declaration is used (GBK, GB2312 and CP936 are read as GB18030, their superset, so characters
-  outside GB2312 that Chinese apps still write survive); with no declaration, UTF-8. A file that
+  outside GB2312 that Chinese apps still write survive; a UTF-16 declaration legible as single
+  bytes means UTF-8); with no declaration, UTF-8. A file that
   does not decode in that encoding is refused with the byte (and line) where it fails.
 * **Times** keep their fraction of a second (a 5 Hz log has five fixes per second). A time with a
   zone (``Z``, ``+08:00``) is exact. A time without one is UTC by the GPX specification, which is
@@ -122,6 +123,10 @@ def decode_gpx(data: bytes, path: str | Path = "") -> tuple[str, str]:
         elif match := _DECLARED.match(data[:1024]):
             declared = match.group(1).decode("ascii")
             encoding, how = _ENCODING_ALIASES.get(declared.lower(), declared), f'declared "{declared}"'
+            if declared.lower().replace("_", "-").startswith(("utf-16", "utf-32", "ucs-")):
+                # A declaration legible as single bytes was not written in UTF-16/32; exporters that
+                # save as UTF-8 but keep a "UTF-16" declaration exist.
+                encoding, how = "utf-8", f'declared "{declared}" but written in single bytes, so UTF-8'
         else:
             encoding, how = "utf-8", "no declaration, so the XML default"
     try:

@@ -75,6 +75,12 @@ def test_utf16_without_bom_and_utf8_with_bom_are_read():
     assert "米东区" in decode_gpx(text.replace('encoding="UTF-16"', "").encode("utf-8"))[0]
 
 
+def test_utf16_declared_but_written_in_utf8_is_read_as_utf8():
+    text = (DATA / "gbk.gpx").read_bytes().decode("gbk").replace('encoding="GBK"', 'encoding="UTF-16"')
+    decoded, encoding = decode_gpx(text.encode("utf-8"))
+    assert encoding == "utf-8" and "米东区巡护" in decoded
+
+
 def test_wrongly_declared_or_unknown_encoding_is_refused_naming_the_line(store, tmp_path):
     before = dump(store.path)
     liar = tmp_path / "liar.gpx"  # says UTF-8, is GBK (the usual mistake)
