@@ -662,6 +662,39 @@ MIGRATIONS: tuple[tuple[int, str, MigrationStep | tuple[MigrationStep, ...]], ..
         + _refuse_existing("complaints", "complaints", ("complaint_id",))
         + _refuse_existing("tasks", "tasks", ("task_id",)),
     ),
+    (
+        9,
+        "solve jobs: a queue of plan solves that workers claim with a lease and finish into the plans",
+        """
+        CREATE TABLE solve_jobs (
+            job_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL DEFAULT 'plan' CHECK (kind IN ('plan', 'replan')),
+            request TEXT NOT NULL CHECK (json_valid(request)),
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            max_attempts INTEGER NOT NULL DEFAULT 3 CHECK (max_attempts >= 1),
+            time_limit_s REAL NOT NULL CHECK (time_limit_s > 0),
+            submitted_at TEXT NOT NULL,
+            submitted_by TEXT NOT NULL CHECK (trim(submitted_by) != ''),
+            worker TEXT,
+            started_at TEXT,
+            lease_until TEXT,
+            progress TEXT NOT NULL DEFAULT '',
+            finished_at TEXT,
+            plan_id INTEGER REFERENCES plans(plan_id),
+            error TEXT,
+            CHECK (state != 'done' OR plan_id IS NOT NULL)
+        );
+        CREATE INDEX solve_jobs_queue ON solve_jobs(state, job_id);
+        CREATE TRIGGER solve_jobs_final BEFORE UPDATE ON solve_jobs
+        WHEN OLD.state IN ('done', 'failed', 'cancelled')
+        BEGIN SELECT RAISE(ABORT, 'a finished solve job cannot be changed; submit a new one'); END;
+        CREATE TRIGGER solve_jobs_no_delete BEFORE DELETE ON solve_jobs
+        BEGIN SELECT RAISE(ABORT, 'solve jobs cannot be deleted'); END;
+        """
+        + _refuse_existing("solve_jobs", "solve jobs", ("job_id",)),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

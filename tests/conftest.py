@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from dashboard_fixtures import DEMO_NOW, make_demo_db
+from records_backends import backend, migrate_template, new_db  # noqa: F401  (new_db is a fixture)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -38,6 +39,31 @@ SERVER_START_TIMEOUT_S = 60
 BROWSER_WAIT_MS = 45_000
 #: The login form's labels in the default language (Chinese; see dashboard.py).
 LOGIN_LABELS = {"username": "用户名", "password": "密码", "submit": "登录", "logout": "退出登录"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--records-backend",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("XUNHU_TEST_BACKEND", "sqlite"),
+        help="engine for the records tests' databases (postgresql: start it with scripts/services.sh)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if backend(config) == "postgresql":
+        migrate_template()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, tests that open the SQLite file itself are skipped (their PostgreSQL
+    counterparts run instead)."""
+    if backend(config) != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="opens the SQLite file itself; see its PostgreSQL counterpart")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
 
 
 def _in_ci() -> bool:
