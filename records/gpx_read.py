@@ -170,7 +170,10 @@ def read_gpx_file(path: str | Path, *, datum: str = "wgs84", local_time: bool = 
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GpxError(f"{path}: not a valid GPX file, perhaps truncated ({first_line})") from None
     tracks = []
-    lines = _trkpt_lines(text, sum(len(s.points) for trk in gpx.tracks for s in trk.segments))
+    n_points = sum(len(s.points) for trk in gpx.tracks for s in trk.segments)
+    starts = [m.start() for m in re.finditer(r"<(?:[\w.-]+:)?trkpt\b", text)]
+    starts = starts if len(starts) == n_points else None
+    lines = _trkpt_lines(text, n_points)
     first_index = 0  # of the track's first point among all the file's track points
     naive = total = 0
     for t, trk in enumerate(gpx.tracks):
@@ -180,9 +183,18 @@ def read_gpx_file(path: str | Path, *, datum: str = "wgs84", local_time: bool = 
         name = trk.name or f"track {t + 1}"
         untimed = sum(p.time is None for p in points)
         if untimed:
+            i = next(i for i, p in enumerate(points) if p.time is None)
+            where, raw = f"point {i + 1}", None
+            if starts is not None and lines is not None:
+                k = first_index + i
+                where += f" (line {lines[k]})"
+                end = starts[k + 1] if k + 1 < len(starts) else len(text)
+                found = re.search(r"<(?:[\w.-]+:)?time>([^<]*)<", text[starts[k] : end])
+                raw = found.group(1) if found else None
+            what = "time is missing" if raw is None else f"time={raw.strip()!r} is not an ISO 8601 time"
             raise GpxError(
-                f"{path}: {name}: {untimed} of {len(points)} points have no time stamp; "
-                "GPS tracks need times (export them with times from the device)"
+                f"{path}: {name}: {where}: {what}; {untimed} of {len(points)} points have no time stamp; "
+                "GPS tracks need times (export them with times from the device); file not imported"
             )
         _check_coordinates(path, name, points, first_index, lines)
         first_index += len(points)

@@ -75,6 +75,20 @@ def test_utf16_without_bom_and_utf8_with_bom_are_read():
     assert "米东区" in decode_gpx(text.replace('encoding="UTF-16"', "").encode("utf-8"))[0]
 
 
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [("2026-13-45T10:00:00Z", "time='2026-13-45T10:00:00Z' is not an ISO 8601"), ("", "time='' is")],
+)
+def test_an_unreadable_time_is_refused_naming_point_line_and_value(store, tmp_path, bad, reason):
+    text = (DATA / "five_hz.gpx").read_text().replace("2026-11-24T02:00:01.400Z", bad)
+    (path := tmp_path / "bad_time.gpx").write_text(text)
+    with pytest.raises(
+        GpxError, match=rf"bad_time.gpx: 5 Hz: point 8 \(line 13\): {reason}.*1 of 300 points"
+    ) as e:
+        store.import_gpx(path, "T1")
+    assert "file not imported" in str(e.value) and stored_points(store) == []
+
+
 def test_utf16_declared_but_written_in_utf8_is_read_as_utf8():
     text = (DATA / "gbk.gpx").read_bytes().decode("gbk").replace('encoding="GBK"', 'encoding="UTF-16"')
     decoded, encoding = decode_gpx(text.encode("utf-8"))
