@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from layers import office
 from layers.problems import LayerFileError, Problem
 from layers.schema import LAYERS
 from layers.validate import ValidationReport, check_file
@@ -18,24 +19,74 @@ ROW_CONVENTIONS = {
     "line": "CSV line numbers; the header is line 1",
     "feature": "feature numbers; the first feature is 1",
     "fid": "GeoPackage fid",
+    "row": "spreadsheet row numbers as Excel shows them",
 }
+
+
+def _layer_argument(text: str) -> str:
+    """``--layer`` in English or Chinese (污染源, 水源地, 保护区)."""
+    layer = office.layer_value(text)
+    if layer not in LAYERS:
+        known = ", ".join(
+            f"{name} ({'/'.join(k for k, v in office.LAYER_VALUES.items() if v == name)})" for name in LAYERS
+        )
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r}; known layers: {known}")
+    return layer
+
+
+def read_options(args: argparse.Namespace) -> dict[str, object]:
+    """The keyword arguments of ``check_file``/``import_file`` that :func:`file_options` parsed."""
+    return {
+        "source_layer": args.source_layer,
+        "crs": args.crs,
+        "layer": args.layer,
+        "gcj02": args.gcj02,
+        "bd09": args.bd09,
+        "sheet": args.sheet,
+        "encoding": args.encoding,
+        "packed_dms": args.packed_dms,
+    }
 
 
 def file_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the options that say how to read a target file (shared with ``layers import``)."""
     parser.add_argument("--crs", help="CRS of the coordinates when the file does not say (e.g. EPSG:32645)")
-    parser.add_argument(
-        "--gcj02", action="store_true", help="coordinates were copied from a Chinese web map (GCJ-02)"
+    web = parser.add_mutually_exclusive_group()
+    web.add_argument(
+        "--gcj02",
+        action="store_true",
+        help="coordinates were copied from a Chinese web map (GCJ-02: Amap, Tencent)",
     )
-    parser.add_argument("--layer", choices=LAYERS, help="target layer of rows without a layer column")
+    web.add_argument(
+        "--bd09",
+        action="store_true",
+        help="coordinates were copied from Baidu Maps' coordinate picker (BD-09)",
+    )
+    parser.add_argument(
+        "--layer",
+        type=_layer_argument,
+        metavar="LAYER",
+        help=f"target layer of rows without a layer column: {', '.join(LAYERS)} (or 污染源, 水源地, 保护区)",
+    )
     parser.add_argument("--source-layer", help="layer inside a GeoPackage (or .shp inside a zip) to read")
+    parser.add_argument("--sheet", help="Excel sheet to read, by name or number (default: the first)")
+    parser.add_argument(
+        "--encoding", help="text encoding of a Shapefile's .dbf (default: .cpg, else detected), e.g. GB18030"
+    )
+    parser.add_argument(
+        "--packed-dms",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="decimal coordinates are packed ddd.mmss (87.4119 = 87°41′19″); --no-packed-dms: they are "
+        "decimal degrees (default: rows that look packed are flagged)",
+    )
     return parser
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m layers check",
-        description="Validate target files (GeoJSON, GeoPackage, zipped Shapefile, CSV with lon/lat).",
+        description="Validate target files (GeoJSON, GeoPackage, zipped Shapefile, CSV or Excel with lon/lat).",
     )
     parser.add_argument("files", nargs="+", metavar="FILE")
     file_options(parser)
@@ -53,14 +104,7 @@ def main(argv: list[str]) -> int:
     seen_ids: dict[str, str] = {}
     for path in args.files:
         try:
-            report = check_file(
-                path,
-                source_layer=args.source_layer,
-                crs=args.crs,
-                layer=args.layer,
-                gcj02=args.gcj02,
-                existing_ids=seen_ids,
-            )
+            report = check_file(path, existing_ids=seen_ids, **read_options(args))
         except LayerFileError as err:
             results.append((path, None, [Problem(path, None, "file", "", str(err))]))
             continue

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from layers.schema import TARGET_DTYPES, WGS84
 
@@ -70,7 +71,7 @@ def load_targets(layers: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
     ``protected_area``. Rows keep the registry's order; ``site_id`` is unique.
     """
     frames = [
-        gpd.read_file(data_path(path))
+        _two_dimensional(gpd.read_file(data_path(path)))
         for layer, path in REGISTRY_FILES.items()
         if layers is None or layer in layers
     ]
@@ -81,6 +82,16 @@ def load_targets(layers: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
         else:
             targets[column] = targets[column].astype(dtype)
     return targets[[*TARGET_DTYPES, "geometry"]]
+
+
+def _two_dimensional(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A registry file in 2D EPSG:4326. Imports store 2D only, but a file written before they did
+    (or by hand) with Z values reads back as EPSG:4979, and mixing it with the other layers failed."""
+    if frame.crs is not None and frame.crs.to_2d().equals(WGS84) and frame.has_z.any():
+        frame = frame.set_geometry(shapely.force_2d(frame.geometry.to_numpy()), crs=WGS84)
+    elif frame.crs is not None and frame.crs.to_2d().equals(WGS84):
+        frame = frame.set_crs(WGS84, allow_override=True)
+    return frame
 
 
 #: Columns of the officer roster (``conflicts``: ``;``-separated site_ids the officer must not inspect).

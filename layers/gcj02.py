@@ -132,3 +132,9 @@ def gcj02_coords_to_wgs84(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.flo
     """(N, 2) lon/lat array in GCJ-02 → WGS-84; the signature ``shapely.transform`` expects."""
     lon, lat = gcj02_to_wgs84(coords[:, 0], coords[:, 1])
     return np.column_stack([lon, lat])
+
+
+def bd09_coords_to_wgs84(coords: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """(N, 2) lon/lat array in BD-09 (Baidu) → WGS-84; the signature ``shapely.transform`` expects."""
+    lon, lat = bd09_to_wgs84(coords[:, 0], coords[:, 1])
+    return np.column_stack([lon, lat])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from layers.check import as_text, file_options
+from layers.check import as_text, file_options, read_options
 from layers.importer import import_file
 from layers.problems import LayerFileError, Problem
 
@@ -30,16 +30,14 @@ def main(argv: list[str]) -> int:
     """Import ``argv``'s file; print the validation report and what changed."""
     args = _parser().parse_args(argv)
     try:
-        result = import_file(
-            args.file,
-            source_layer=args.source_layer,
-            crs=args.crs,
-            layer=args.layer,
-            gcj02=args.gcj02,
-            update=args.update,
-        )
+        result = import_file(args.file, update=args.update, **read_options(args))
     except LayerFileError as err:
         print(as_text(args.file, None, [Problem(args.file, None, "file", "", str(err))]))
+        print("nothing imported")
+        return 1
+    except Exception as err:  # a file GDAL half-reads must never end in a traceback (as in check)
+        reason = f"{args.file}: could not be read ({type(err).__name__}: {err}); please report this file"
+        print(as_text(args.file, None, [Problem(args.file, None, "file", "", reason)]))
         print("nothing imported")
         return 1
     report = result.report

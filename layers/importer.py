@@ -47,14 +47,19 @@ def import_file(
     crs: str | None = None,
     layer: str | None = None,
     gcj02: bool = False,
+    bd09: bool = False,
     update: bool = False,
     today: dt.date | None = None,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    packed_dms: bool | None = None,
 ) -> ImportResult:
     """Validate ``path`` against the stored registry and, only if it has no error, merge it in.
 
     New site ids are appended to their layer's registry file. Ids already stored are errors
     unless ``update`` is true; then the stored rows are replaced (in place when the layer is
-    unchanged) and counted in ``replaced``. On any error nothing is written.
+    unchanged) and counted in ``replaced``. On any error nothing is written. The reading options
+    are those of :func:`~layers.validate.check_file`.
     """
     stored = {name: _read_stored(name) for name in LAYERS}
     stored_ids = {
@@ -69,8 +74,12 @@ def import_file(
         crs=crs,
         layer=layer,
         gcj02=gcj02,
+        bd09=bd09,
         existing_ids={} if update else stored_ids,
         today=today,
+        sheet=sheet,
+        encoding=encoding,
+        packed_dms=packed_dms,
     )
     if not report.ok:
         return ImportResult(report)

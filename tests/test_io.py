@@ -103,12 +103,12 @@ def test_csv_with_semicolons_or_tabs(tmp_path, separator):
 
 def test_csv_keeps_bad_coordinates_for_row_reports(tmp_path):
     rows = points_as_csv_rows(valid_points())
-    rows[1]["lon"] = "87°36′"
+    rows[1]["lon"] = "87,36"  # a decimal comma: no longitude here (DMS such as 87°36′ is read)
     rows[2]["lat"] = ""
     raw = read_raw(write_csv(tmp_path / "bad.csv", rows))
     found = {(p.row, p.field, p.value, p.reason) for p in raw.problems}
     assert found == {
-        (3, "lon", "'87°36′'", "coordinate is not a number"),
+        (3, "lon", "'87,36'", "coordinate is not a number"),
         (4, "lat", "<missing>", "missing coordinate"),
     }
     assert raw.geometry.isna().tolist() == [False, True, True]
@@ -162,7 +162,7 @@ def test_unreadable_files_raise_layer_file_error(tmp_path):
     (tmp_path / "broken.geojson").write_text('{"type": "FeatureCollection", "features": [', encoding="utf-8")
     (tmp_path / "broken.zip").write_bytes(b"PK not really a zip")
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")
-    (tmp_path / "table.xlsx").write_bytes(b"")
+    (tmp_path / "drawing.dwg").write_bytes(b"")
     (tmp_path / "ragged.csv").write_text('a,b\n1,"2\n', encoding="utf-8")
     with zipfile.ZipFile(tmp_path / "noshp.zip", "w") as archive:
         archive.writestr("readme.txt", "no shapefile here")
@@ -170,7 +170,7 @@ def test_unreadable_files_raise_layer_file_error(tmp_path):
         "broken.geojson": "cannot read as GeoJSON",
         "broken.zip": "not a readable zip file",
         "empty.csv": "the file is empty",
-        "table.xlsx": "unknown file type",
+        "drawing.dwg": "unknown file type",
         "ragged.csv": "not a readable CSV file",
         "noshp.zip": "expected one .shp file in the zip, found no",
         "missing.geojson": "no such file",
