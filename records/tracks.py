@@ -8,7 +8,7 @@ Rules, in order, per GPX file (each ``<trk>`` becomes one track; its segments ar
    and finite coordinates in range (lat -90..90, lon -180..180, ele if present finite); the error
    names the track, the point (1-based within its track, with its line when known) and the field.
 3. Cold-start fixes are dropped and counted: fixes at exactly 0,0 (a receiver with no position
-   yet), fixes dated before :data:`EARLIEST_PLAUSIBLE` or more than a day in the future (a clock
+   yet), fixes dated before :data:`EARLIEST_PLAUSIBLE` or over a year in the future (a clock
    not yet set: 1970, the GPS epoch 1980, GPS week-number rollover dates, 2080), and leading
    fixes that cannot be reached from the track's longest run of believable fixes starting in its
    first :data:`COLD_START_WINDOW` (a receiver still converging). A track left with fewer than 2
@@ -69,8 +69,10 @@ POSITION_SLACK_M = 10.0
 #: epoch) or a GPS week-number rollover (dates 1024 weeks, 19.6 years, early: 1999-2000 for the
 #: rollover of 2019, 2007 for a device hit by it today); no patrol log predates it.
 EARLIEST_PLAUSIBLE = datetime(2010, 1, 1, tzinfo=UTC)
-#: Fixes dated this far beyond the real clock are a clock set wrong (e.g. 2080).
-FUTURE_TOLERANCE = timedelta(days=1)
+#: Fixes dated this far beyond the real clock are a clock set wrong (e.g. 2080). GPS clock faults
+#: are decades (rollovers), so a year of slack costs nothing and spares a computer whose own clock
+#: is behind (a test machine, a laptop with a dead clock battery) from refusing today's tracks.
+FUTURE_TOLERANCE = timedelta(days=366)
 #: Leading fixes may be judged cold-start fixes only when the run of believable fixes they lead
 #: to starts this soon after the first fix (a receiver converges within seconds to minutes; a
 #: longer stretch of impossible fixes is a wrong transport or a wrong file, and is rejected).
