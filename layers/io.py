@@ -15,6 +15,7 @@ number, GeoJSON and Shapefile by feature position (the first feature is 1), GeoP
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
 import re
@@ -28,11 +29,13 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyogrio
 import pyogrio.errors
 import shapely
 import shapely.errors
+import xlrd
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -242,16 +245,14 @@ def _read_excel(path: Path, crs: CRS | None, sheet: str | None, packed_dms: bool
             f"{path}: this .xls is really a web page (some systems export tables that way); "
             "open it in Excel or WPS and save it as .xlsx"
         )
-    engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
     try:
-        names = pd.ExcelFile(path, engine=engine).sheet_names
+        chosen, grid = _sheet_cells(path, sheet)
+    except LayerFileError:
+        raise
     except Exception as err:  # openpyxl/xlrd raise many types for a damaged workbook
         raise LayerFileError(f"{path}: not a readable Excel workbook: {type(err).__name__}: {err}") from err
-    chosen = _sheet_name(path, names, sheet)
-    try:
-        cells = pd.read_excel(path, sheet_name=chosen, header=None, dtype=object, engine=engine)
-    except Exception as err:
-        raise LayerFileError(f"{path}: cannot read sheet {chosen!r}: {type(err).__name__}: {err}") from err
+    width = max((len(row) for row in grid), default=0)
+    cells = pd.DataFrame([list(row) + [None] * (width - len(row)) for row in grid], dtype=object)
     cells = cells.map(lambda v: None if is_missing(v) else (v.strip() if isinstance(v, str) else v))
     cells = cells.map(lambda v: None if v == "" else v)
     if cells.dropna(how="all").empty:
@@ -266,6 +267,42 @@ def _read_excel(path: Path, crs: CRS | None, sheet: str | None, packed_dms: bool
     rows = [int(i) + 1 for i in body.index]  # the sheet's own row numbers (1-based)
     frame = _normalise_names(path, body.reset_index(drop=True), shapefile=False)
     return _table_layer(path, "Excel", frame, rows, "row", crs, packed_dms)
+
+
+def _sheet_cells(path: Path, sheet: str | None) -> tuple[str, list[list[object]]]:
+    """The chosen sheet's name and its cells, row by row from row 1 (blank rows kept, so that row
+    numbers are Excel's). Dates come as ``datetime``, numbers as ``int``/``float``, text as ``str``.
+
+    .xlsx through openpyxl, .xls (BIFF) through xlrd, each read directly: pandas' xlrd engine is
+    deprecated and both libraries already give the cell types needed.
+    """
+    if path.suffix.lower() != ".xls":
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            chosen = _sheet_name(path, book.sheetnames, sheet)
+            return chosen, [list(row) for row in book[chosen].iter_rows(values_only=True)]
+        finally:
+            book.close()
+    book = xlrd.open_workbook(str(path), on_demand=True)
+    try:
+        chosen = _sheet_name(path, book.sheet_names(), sheet)
+        table = book.sheet_by_name(chosen)
+        grid = []
+        for r in range(table.nrows):
+            row = []
+            for cell in table.row(r):
+                if cell.ctype == xlrd.XL_CELL_DATE:
+                    row.append(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode))
+                elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
+                    row.append(bool(cell.value))
+                elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+                    row.append(None)
+                else:
+                    row.append(cell.value)
+            grid.append(row)
+        return chosen, grid
+    finally:
+        book.release_resources()
 
 
 def _sheet_name(path: Path, names: list[str], sheet: str | None) -> str:
@@ -572,10 +609,11 @@ def _shapefile_encoding(
     or changed (a ``.cpg`` saying GB2312 is read as GB18030)."""
     if stated is not None:
         try:
-            "".encode(stated)
+            # Python's canonical name (latin-1 → iso8859-1) is one GDAL's iconv also knows.
+            name = codecs.lookup(stated).name
         except LookupError as err:
             raise LayerFileError(f"{path}: unknown encoding {stated!r}") from err
-        return stated, None
+        return ("gb18030" if name in ("gbk", "gb2312") else name), None
     guess = detect_dbf_encoding(shp, archive)
     changed = guess.encoding == "GB18030" and "GB18030" not in guess.how.split(";")[0]
     note = f"text read as {guess.encoding}: {guess.how}" if guess.guessed or changed else None
