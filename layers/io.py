@@ -16,6 +16,7 @@ number, GeoJSON and Shapefile by feature position (the first feature is 1), GeoP
 from __future__ import annotations
 
 import codecs
+import csv
 import math
 import os
 import re
@@ -215,10 +216,13 @@ def _read_csv(path: Path, crs: CRS | None, packed_dms: bool | None) -> RawLayer:
     for encoding in CSV_ENCODINGS:
         try:
             with open(path, encoding=encoding) as handle:
-                header = handle.readline()
+                top = [handle.readline() for _ in range(EXCEL_HEADER_SEARCH_ROWS)]
+            header_at = _csv_header_line(top)
             # Spreadsheets in some locales save ";" or tab separated "CSV"; the header tells which.
-            separator = max(CSV_SEPARATORS, key=header.count)
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, sep=separator)
+            separator = max(CSV_SEPARATORS, key=top[header_at].count)
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, encoding=encoding, sep=separator, skiprows=header_at
+            )
             break
         except UnicodeDecodeError:
             continue
@@ -232,8 +236,22 @@ def _read_csv(path: Path, crs: CRS | None, packed_dms: bool | None) -> RawLayer:
     # Blank cells mean "missing" whatever the column.
     frame = frame.apply(lambda column: column.str.strip())
     frame = frame.mask(frame == "", None)
-    rows = [int(i) + 2 for i in range(len(frame))]
+    rows = [header_at + int(i) + 2 for i in range(len(frame))]
     return _table_layer(path, "CSV", frame, rows, "line", crs, packed_dms)
+
+
+def _csv_header_line(lines: list[str]) -> int:
+    """The header's index among a CSV's first lines: the first with two or more known column names
+    (a register saved from Excel keeps its title line above the table), else the first line."""
+    known = set(TARGET_COLUMNS) | set(office.HEADER_ALIASES.values())
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        separator = max(CSV_SEPARATORS, key=line.count)
+        cells = next(csv.reader([line], delimiter=separator), [])
+        if sum(office.column_for_header(cell) in known for cell in cells) >= 2:
+            return index
+    return 0
 
 
 def _read_excel(path: Path, crs: CRS | None, sheet: str | None, packed_dms: bool | None) -> RawLayer:

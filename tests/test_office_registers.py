@@ -409,3 +409,13 @@ def test_every_corpus_file_is_checked_without_a_traceback(data_copy):
 
 def test_corpus_is_small():
     assert sum(p.stat().st_size for p in OFFICE.iterdir() if p.is_file()) < 1_000_000
+
+
+def test_csv_saved_from_a_register_with_a_title_line(data_copy, tmp_path):
+    path = tmp_path / "titled.csv"
+    text = "米东区重点排污单位名录（测试）,,,\n单位名称,类型,经度,纬度\n甲厂,重点排污单位,87.6550,43.9610\n乙厂,重点排污单位,87°39′,abc\n"
+    path.write_text(text, encoding="gb18030")
+    report = check_file(str(path), layer="pollution_source", today=TODAY)
+    assert [(p.row, p.field, p.value) for p in report.errors] == [(4, "lat", "'abc'")]
+    assert report.targets["name"].tolist() == ["甲厂"]  # the valid row; an import would still refuse the file
+    assert [p.row for p in report.problems if p.field == "site_id"] == [3, 4]
