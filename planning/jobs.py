@@ -267,36 +267,40 @@ def _lost_error(row: Any) -> str:
     )
 
 
-def claim(conn: Connection, worker: str, lease_s: float = DEFAULT_LEASE_S) -> Job | None:
-    """Take the oldest claimable job for ``worker`` (None when there is none).
+def claim(
+    conn: Connection, worker: str, lease_s: float = DEFAULT_LEASE_S, job_id: int | None = None
+) -> Job | None:
+    """Take the oldest claimable job for ``worker`` (None when there is none); only job ``job_id``
+    when given (a session running its own job in process).
 
     A running job whose lease expired is retried (audited as ``job.retry``) or, when it has used all
     its attempts, failed on the spot with the reason, and the next job is looked at.
     """
     lock = " FOR UPDATE SKIP LOCKED" if dialect(conn) == "postgresql" else ""
+    only = "" if job_id is None else " AND job_id = ?"
     with transaction(conn):
         while True:
             now = now_text()
             row = conn.execute(
-                "SELECT * FROM solve_jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < ?) "
-                f"ORDER BY job_id LIMIT 1{lock}",
-                (now,),
+                "SELECT * FROM solve_jobs WHERE (state = 'queued' OR (state = 'running' AND lease_until < ?))"
+                f"{only} ORDER BY job_id LIMIT 1{lock}",
+                (now,) if job_id is None else (now, int(job_id)),
             ).fetchone()
             if row is None:
                 return None
-            job_id = int(row["job_id"])
+            found = int(row["job_id"])
             if row["state"] == "running":
                 if row["attempts"] >= row["max_attempts"]:
                     error = _lost_error(row)
                     conn.execute(
                         "UPDATE solve_jobs SET state = 'failed', error = ?, finished_at = ?, lease_until = NULL "
                         "WHERE job_id = ?",
-                        (error, now, job_id),
+                        (error, now, found),
                     )
                     audit.append(
                         conn,
                         "job.failed",
-                        f"job:{job_id}",
+                        f"job:{found}",
                         {"error": error, "attempts": row["attempts"], "worker": row["worker"]},
                         worker,
                     )
@@ -304,7 +308,7 @@ def claim(conn: Connection, worker: str, lease_s: float = DEFAULT_LEASE_S) -> Jo
                 audit.append(
                     conn,
                     "job.retry",
-                    f"job:{job_id}",
+                    f"job:{found}",
                     {
                         "lost_worker": row["worker"],
                         "lease_until": row["lease_until"],
@@ -315,16 +319,16 @@ def claim(conn: Connection, worker: str, lease_s: float = DEFAULT_LEASE_S) -> Jo
             conn.execute(
                 "UPDATE solve_jobs SET state = 'running', worker = ?, attempts = attempts + 1, started_at = ?, "
                 "lease_until = ?, progress = '' WHERE job_id = ?",
-                (worker, now, _at(lease_s), job_id),
+                (worker, now, _at(lease_s), found),
             )
             audit.append(
                 conn,
                 "job.start",
-                f"job:{job_id}",
+                f"job:{found}",
                 {"worker": worker, "attempt": row["attempts"] + 1, "lease_s": lease_s},
                 worker,
             )
-            return get_job(conn, job_id)
+            return get_job(conn, found)
 
 
 _OWNED = "job_id = ? AND state = 'running' AND worker = ? AND attempts = ?"
@@ -465,6 +469,14 @@ def queue_position(conn: Connection, job: Job) -> int:
         "SELECT count(*) FROM solve_jobs WHERE state = 'queued' AND job_id < ?", (job.job_id,)
     ).fetchone()
     return int(row[0])
+
+
+def running_now(conn: Connection) -> bool:
+    """True when some worker holds a live lease (so a queued job is waiting its turn, not a worker)."""
+    row = conn.execute(
+        "SELECT count(*) FROM solve_jobs WHERE state = 'running' AND lease_until >= ?", (now_text(),)
+    ).fetchone()
+    return int(row[0]) > 0
 
 
 def busy(conn: Connection) -> bool:

@@ -86,8 +86,14 @@ def _child(connection, parent: int, request: dict, time_limit_s: float) -> None:
     _die_with_parent(parent)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    lock = threading.Lock()  # the search reports from several threads; one message at a time
+
+    def say(line: str) -> None:
+        with lock:
+            connection.send(("progress", str(line)))
+
     try:
-        plan = solve_request(request, time_limit_s, lambda line: connection.send(("progress", str(line))))
+        plan = solve_request(request, time_limit_s, say)
     except Exception as exc:  # noqa: BLE001 - every failure is reported to the worker as the job's error
         from planning.scenario import ScenarioError
 
@@ -272,6 +278,51 @@ class Worker:
         if child.is_alive():
             child.kill()
             child.join(KILL_GRACE_S)
+
+
+def run_in_process(
+    conn,
+    job: jobs.Job,
+    solve: Callable[[Say], dict],
+    say: Say,
+    lease_s: float = jobs.DEFAULT_LEASE_S,
+    heartbeat_s: float = 2.0,
+) -> jobs.Job:
+    """Run a claimed ``job`` in this process: ``solve(progress)`` returns the plan mapping; its
+    progress lines go to ``say`` and, with the lease, to the job every ``heartbeat_s``. For a caller
+    that has no worker to hand the job to (the dashboard under Streamlit's AppTest, ``XUNHU_SOLVE=
+    inline``): the job, its plan and its audit trail are the same, but nothing can kill a solve
+    that overruns the time limit here (the time budget is still cut to fit it). ``say`` may be
+    called from the search's threads."""
+    lines: list[str] = []
+    started = time.monotonic()
+    next_beat = [started + heartbeat_s]
+    owner = threading.current_thread()
+
+    def progress(line: str) -> None:
+        lines.append(str(line))
+        del lines[: -jobs.PROGRESS_LINES]
+        say(line)
+        # The search reports from worker threads too; the connection belongs to this one.
+        if threading.current_thread() is owner and time.monotonic() >= next_beat[0]:
+            jobs.heartbeat(conn, job, lease_s, jobs.progress_text(lines, time.monotonic() - started))
+            next_beat[0] = time.monotonic() + heartbeat_s
+
+    try:
+        plan = solve(progress)
+    except Exception as exc:
+        from planning.scenario import ScenarioError
+
+        message = f"scenario: {exc}" if isinstance(exc, ScenarioError) else str(exc) or type(exc).__name__
+        jobs.fail(conn, job, message, jobs.progress_text(lines, time.monotonic() - started))
+        raise
+    elapsed = time.monotonic() - started
+    if elapsed > job.time_limit_s:
+        jobs.fail(conn, job, f"time limit exceeded: {job.time_limit_s:g} s (attempt {job.attempts})")
+    else:
+        lines.append(f"done in {elapsed:.1f} s")
+        jobs.finish(conn, job, plan, jobs.progress_text(lines, elapsed))
+    return jobs.get_job(conn, job.job_id)
 
 
 # --- the local pool -------------------------------------------------------------------------------

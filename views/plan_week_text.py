@@ -179,6 +179,22 @@ T = register(
         "plan.solving": ("正在规划 {days} 天、{teams} 个队伍…", "Planning {days} days for {teams} teams…"),
         "plan.solved": ("规划完成，用时 {seconds:.1f} 秒", "Planned in {seconds:.1f} s"),
         "plan.failed": ("规划失败：{message}", "Planning failed: {message}"),
+        "plan.job.queued": (
+            "求解任务 {id} 排队中（前面还有 {ahead} 个）…",
+            "Solve job {id} is queued ({ahead} ahead)…",
+        ),
+        "plan.job.running": (
+            "求解任务 {id} 正在 {worker} 上运行（第 {attempt} 次尝试）…",
+            "Solve job {id} is running on {worker} (attempt {attempt})…",
+        ),
+        "plan.job.done": ("求解任务 {id} 已完成：草稿计划 {plan}", "Solve job {id} done: draft plan {plan}"),
+        "plan.job.cancelled": ("求解任务 {id} 已取消。", "Solve job {id} was cancelled."),
+        "plan.job.cancel": ("取消求解", "Cancel the solve"),
+        "plan.job.no_worker": (
+            "还没有求解进程接收此任务。请在服务器上运行 `python -m planning worker`（或联系管理员）。",
+            "No solver worker has taken this job yet. Run `python -m planning worker` on a server "
+            "(or ask your admin).",
+        ),
         "plan.result": (
             "计划：{name}（状态 {status}，求解 {seconds:.1f} 秒）",
             "Plan: {name} (status {status}, solved in {seconds:.1f} s)",

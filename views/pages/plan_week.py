@@ -1,8 +1,14 @@
 """Plan week (chief): scenario in, a checked weekly plan out, approved into the records.
 
 The page only gathers input and calls the core: the inputs become a scenario mapping
-(:mod:`views.plan_inputs`) validated by ``planning.scenario.parse_scenario``; ``planning.patrol.
-plan_week`` solves it with its progress lines shown live; the plan is kept in
+(:mod:`views.plan_inputs`) validated by ``planning.scenario.parse_scenario``; the solve is submitted
+as a job to the queue in the records (:mod:`planning.jobs`, docs/queue.md) and a worker process runs
+it (``python -m planning worker``; on a laptop the page starts local ones itself,
+:func:`planning.worker.ensure_local_workers`), so the dashboard keeps answering while it solves. The
+page polls the job once a second in a fragment (queue position, the solver's progress lines, a
+cancel button); the worker stores the plan as a draft and the page shows it. A session without a
+browser connection (Streamlit's AppTest) or ``XUNHU_SOLVE=inline`` runs its own job in this process
+through the same queue functions (submit, claim, progress, finish). The plan is kept in
 ``st.session_state`` (reruns never re-solve) and everything derived from it (road geometry, the
 independent checker, expected coverage) is cached on the plan's JSON. Approval saves the plan as
 a draft version and approves it as the logged-in account (``records.access.approve_plan``, so the
@@ -20,13 +26,19 @@ A chief plans for their own detachment's prefecture (its counties included); an 
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from planning import jobs
 from planning.patrol import plan_week
 from planning.scenario import ScenarioError, parse_scenario
+from planning.worker import ensure_local_workers, run_in_process
 from records import access
 from records.closures import as_planning_closures, closures_between
+from records.db import RecordsError
+from records.plans import get_plan
 from records.tasks import planner_tasks
 from views import plan_inputs, plan_overrides
 from views import plan_week_inputs as inputs
@@ -37,6 +49,12 @@ from views.plan_week_text import T
 from views.session import current_account
 
 STATE = "plan.result"
+#: Session key of the job being solved: {job_id, raw, closure_ids}.
+JOB = "plan.job"
+#: Seconds between two looks at the job while it is queued or running.
+POLL_S = 1.0
+#: A job still queued after this long with nobody running anything: say how to start a worker.
+NO_WORKER_HINT_S = 15
 
 
 def _plan_closures(start: dt.date, days: int) -> list:
@@ -58,39 +76,151 @@ def _with_open_tasks(raw: dict) -> dict:
     return {**raw, "tasks": listed}
 
 
-def _solve(raw: dict, chief_closures: list) -> None:
-    """Run the planner (avoiding ``chief_closures`` too) with its progress lines in a status box;
-    keep the plan, and which closures it was given, in the session."""
+def _inline() -> bool:
+    """True when this session runs its own job (no browser to poll for it: AppTest, a bare run), or
+    ``XUNHU_SOLVE=inline`` asks for it; else a worker process runs it."""
+    mode = os.environ.get("XUNHU_SOLVE", "").strip().lower()
+    if mode in ("inline", "queue"):
+        return mode == "inline"
+    return not st.context.headers
+
+
+def _submit(raw: dict, chief_closures: list, account) -> None:
+    """Queue the solve of ``raw`` (avoiding ``chief_closures`` too) as a job of ``account``; run it
+    here when :func:`_inline`, else make sure a worker will take it and let the page poll it."""
+    parse_scenario(raw)
+    request = jobs.plan_request(raw, closures=as_planning_closures(chief_closures), source="Plan week page")
+    with records_store() as store:
+        job_id = jobs.submit(store.conn, request, actor=account.username)
+    st.session_state.pop(STATE, None)
+    st.session_state.pop("plan.job.ended", None)
+    st.session_state[JOB] = {
+        "job_id": job_id,
+        "raw": raw,
+        "closure_ids": [c.closure_id for c in chief_closures],
+        "submitted": dt.datetime.now(dt.UTC).timestamp(),
+    }
+    if _inline():
+        _run_here(job_id, raw, chief_closures)
+    else:
+        ensure_local_workers()
+
+
+def _run_here(job_id: int, raw: dict, chief_closures: list) -> None:
+    """Claim job ``job_id`` and solve it in this process with its progress lines in a status box."""
     scenario = parse_scenario(raw)
     extra = as_planning_closures(chief_closures)
     with st.status(T("plan.solving", days=scenario.days, teams=len(scenario.teams)), expanded=True) as box:
         solver_line = st.empty()
 
         def progress(message: str) -> None:
-            if message.lstrip().startswith("solver"):
+            if get_script_run_ctx() is None:
+                return  # a line from one of the search's threads: only the job keeps it
+            if message.lstrip().startswith("search"):
                 solver_line.code(message.strip())
             else:
                 st.write(message)
 
-        try:
-            plan = plan_week(
-                scenario, targets=targets(), network=road_network(), closures=extra, progress=progress
-            )
-        except ScenarioError as exc:
+        def solve(say) -> dict:
+            return plan_week(
+                scenario, targets=targets(), network=road_network(), closures=extra, progress=say
+            ).to_dict()
+
+        with records_store() as store:
+            # Leased for its whole time limit: the search's threads cannot renew it from here.
+            lease = jobs.default_time_limit({"scenario": raw})
+            job = jobs.claim(store.conn, f"inline:{jobs.worker_id()}", lease, job_id=job_id)
+            if job is None:  # a worker took it first: poll it as usual
+                box.update(state="running")
+                return
+            try:
+                job = run_in_process(store.conn, job, solve, progress, lease_s=lease)
+            except ScenarioError as exc:
+                box.update(state="error")
+                _ended(T("plan.scenario_error", field=exc.field, message=inputs.message(exc)))
+                return
+            except ValueError as exc:
+                box.update(state="error")
+                _ended(T("plan.failed", message=exc))
+                return
+        if job.state != "done":
             box.update(state="error")
-            st.error(T("plan.scenario_error", field=exc.field, message=inputs.message(exc)))
+            _ended(T("plan.failed", message=job.error))
             return
-        except ValueError as exc:
-            box.update(state="error")
-            st.error(T("plan.failed", message=exc))
-            return
-        box.update(label=T("plan.solved", seconds=plan.solve_seconds), state="complete", expanded=False)
+        _take_result(job)
+        seconds = float(st.session_state[STATE]["plan"].get("solve_seconds") or 0)
+        box.update(label=T("plan.solved", seconds=seconds), state="complete", expanded=False)
+
+
+def _ended(message: str) -> None:
+    """The job ended without a plan: say so (until the next solve) and stop polling."""
+    st.session_state["plan.job.ended"] = message
+    st.session_state.pop(JOB, None)
+    st.error(message)
+
+
+def _take_result(job: jobs.Job) -> None:
+    """Keep the finished job's plan (read back from the records) as the page's result."""
+    submitted = st.session_state.pop(JOB)
+    with records_store() as store:
+        stored = get_plan(store.conn, job.plan_id)
     st.session_state[STATE] = {
-        "raw": raw,
-        "plan": plan.to_dict(),
+        "raw": submitted["raw"],
+        "plan": stored["plan"],
         "saved": None,
-        "closure_ids": [c.closure_id for c in chief_closures],
+        "closure_ids": submitted["closure_ids"],
+        "job_id": job.job_id,
+        "draft_id": job.plan_id,
     }
+
+
+@st.fragment(run_every=POLL_S)
+def _job_panel() -> None:
+    """The submitted job, looked at once a second: its place in the queue or its progress, a cancel
+    button; when it is done, the page reruns and shows the plan."""
+    submitted = st.session_state.get(JOB)
+    if submitted is None:
+        return
+    with records_store() as store:
+        job = jobs.get_job(store.conn, submitted["job_id"])
+        ahead = jobs.queue_position(store.conn, job)
+        busy_elsewhere = job.state == "queued" and jobs.running_now(store.conn)
+    if job.state == "done":
+        _take_result(job)
+        st.rerun()
+    if job.state in ("failed", "cancelled"):
+        message = (
+            T("plan.job.cancelled", id=job.job_id)
+            if job.state == "cancelled"
+            else T("plan.failed", message=job.error or "")
+        )
+        _ended(message)
+        st.rerun()
+    raw = submitted["raw"]
+    label = (
+        T("plan.job.queued", id=job.job_id, ahead=ahead)
+        if job.state == "queued"
+        else T("plan.job.running", id=job.job_id, worker=job.worker or "", attempt=job.attempts)
+    )
+    with st.status(label, expanded=True, state="running"):
+        st.caption(T("plan.solving", days=raw["days"], teams=len(raw.get("teams") or [])))
+        lines = job.progress_lines()
+        steps = [line for line in lines if not line.lstrip().startswith("search ")]
+        search = [line for line in lines if line.lstrip().startswith("search ")]
+        for line in steps:
+            st.write(line)
+        if search:
+            st.code(search[-1].strip())
+        waited = dt.datetime.now(dt.UTC).timestamp() - float(submitted.get("submitted") or 0)
+        if job.state == "queued" and not busy_elsewhere and waited > NO_WORKER_HINT_S:
+            st.warning(T("plan.job.no_worker"))
+    if st.button(T("plan.job.cancel"), key="plan.job.cancel"):
+        try:
+            with records_store() as store:
+                jobs.cancel(store.conn, job.job_id, actor=getattr(current_account(), "username", None))
+        except RecordsError:
+            pass  # it finished meanwhile: the next look shows how
+        st.rerun()
 
 
 def render() -> None:
@@ -139,9 +269,20 @@ def render() -> None:
             key="plan.download_yaml",
         )
     if solve and raw is not None:
-        _solve(raw, chief_closures)
+        try:
+            _submit(raw, chief_closures, account)
+        except ScenarioError as exc:
+            st.error(T("plan.scenario_error", field=exc.field, message=inputs.message(exc)))
+        except RecordsError as exc:
+            st.error(T("plan.failed", message=exc))
+    elif state.get("plan.job.ended"):
+        st.error(state["plan.job.ended"])
+    if state.get(JOB) is not None:
+        _job_panel()
     result = state.get(STATE)
     if result is not None:
+        if result.get("job_id") is not None:
+            st.caption(T("plan.job.done", id=result["job_id"], plan=result["draft_id"]))
         result_view.show_result(result, account)
     st.divider()
     replan_view.render(account)
