@@ -37,6 +37,8 @@ from records.db import connect, db_target
 KILL_GRACE_S = 2.0
 DEFAULT_POLL_S = 1.0
 DEFAULT_IDLE_S = 10.0
+#: Scheduling niceness of a solve (0-19): a machine that also serves the dashboard answers first.
+DEFAULT_NICE = 10
 
 Say = Callable[[str], None]
 
@@ -82,8 +84,10 @@ def solve_request(request: dict, time_limit_s: float, say: Say) -> dict:
     return plan.to_dict()
 
 
-def _child(connection, parent: int, request: dict, time_limit_s: float) -> None:
+def _child(connection, parent: int, request: dict, time_limit_s: float, nice: int) -> None:
     _die_with_parent(parent)
+    if nice:
+        os.nice(nice)  # interactive work (the dashboard) on the same machine goes first
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     lock = threading.Lock()  # the search reports from several threads; one message at a time
@@ -121,6 +125,7 @@ class Worker:
         poll_s: float = DEFAULT_POLL_S,
         heartbeat_s: float | None = None,
         name: str | None = None,
+        nice: int = DEFAULT_NICE,
         say: Say = print,
     ) -> None:
         self.db = db_target(db)
@@ -129,6 +134,7 @@ class Worker:
         # Several heartbeats per lease, so one slow write does not lose the job.
         self.heartbeat_s = float(heartbeat_s) if heartbeat_s else max(0.2, min(2.0, self.lease_s / 4))
         self.name = name or jobs.worker_id()
+        self.nice = int(nice)
         self.say = say
         self.stopping = False
         self.conn = connect(self.db)
@@ -201,7 +207,7 @@ class Worker:
         context = multiprocessing.get_context("fork")
         receive, send = context.Pipe(duplex=False)
         child = context.Process(
-            target=_child, args=(send, os.getpid(), job.request, job.time_limit_s), daemon=True
+            target=_child, args=(send, os.getpid(), job.request, job.time_limit_s, self.nice), daemon=True
         )
         started = time.monotonic()
         child.start()
@@ -399,16 +405,27 @@ def main(argv: list[str] | None = None) -> int:
         help="lease of a claimed job: another worker retries it this long after this one stops renewing it",
     )
     parser.add_argument("--name", help="worker id in the queue (default host:pid)")
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=DEFAULT_NICE,
+        help=f"niceness of the solves, 0-19 (default {DEFAULT_NICE}: the dashboard on the same machine goes first)",
+    )
     args = parser.parse_args(argv)
     if min(args.poll_s, args.lease_s, args.idle_s) <= 0:
         print("error: --poll-s, --lease-s and --idle-s must be positive", file=sys.stderr)
+        return 2
+    if not 0 <= args.nice <= 19:
+        print("error: --nice must be 0 to 19", file=sys.stderr)
         return 2
 
     def say(message: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
     try:
-        worker = Worker(args.db, lease_s=args.lease_s, poll_s=args.poll_s, name=args.name, say=say)
+        worker = Worker(
+            args.db, lease_s=args.lease_s, poll_s=args.poll_s, name=args.name, nice=args.nice, say=say
+        )
     except (*database_errors(), jobs.RecordsError, OSError) as exc:
         print(f"error: --db {args.db or '$XUNHU_DB'}: {exc}", file=sys.stderr)
         return 2
