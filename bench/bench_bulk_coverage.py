@@ -267,7 +267,8 @@ def one_run(url: str, since: str, until: str, resolution: int, workers: int) -> 
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "stages_s": {k: round(v, 2) for k, v in timings.items()},
         "prefectures": int(len(table) - 1),
-        "cells_covered": int(round(total["area_covered_km2"] > 0 and table.attrs.get("cells_covered", 0))),
+        "cells_covered_by_tracks": int(table.attrs["cells_covered_by_tracks"]),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "weighted_coverage_pct": round(float(total["weighted_coverage_pct"]), 2),
         "area_coverage_pct": round(float(total["area_coverage_pct"]), 2),
     }
@@ -303,12 +304,15 @@ def measure(admin: str, runs: int, since: str, until: str, resolution: int, work
 
     with psycopg.connect(owner_url(admin)) as conn:
         fixes = conn.execute("SELECT count(*) FROM track_points").fetchone()[0]
-        settings = dict(
-            conn.execute(
-                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN ('shared_buffers', "
-                "'work_mem', 'max_parallel_workers_per_gather', 'jit', 'effective_cache_size', 'hash_mem_multiplier')"
-            ).fetchall()
+        names = (
+            "shared_buffers",
+            "work_mem",
+            "hash_mem_multiplier",
+            "max_parallel_workers_per_gather",
+            "jit",
         )
+        settings = {name: conn.execute(f"SELECT current_setting('{name}')").fetchone()[0] for name in names}
+        settings["work_mem (set by coverage.bulk per connection)"] = "64MB"
     walls = [r["wall_s"] for r in results]
     return {
         "fixes_in_db": fixes,

@@ -54,10 +54,24 @@ from pyproj import CRS
 from coverage.covered import TRANSPORTS, CoverageRadii
 from layers.schema import XINJIANG_METRIC_CRS
 
-#: Side of the square buckets of the candidate table, metres.
+#: Side of the square buckets of the candidate table, metres (for cells of 15 km² and more: H3
+#: resolution 6 and coarser).
 DEFAULT_BUCKET_M = 2000.0
-#: Every point of a segment is within this distance of one of its samples, metres.
+#: Every point of a segment is within this distance of one of its samples, metres (same cells).
 DEFAULT_MARGIN_M = 1000.0
+#: Bucket side and margin for finer grids (resolution 7, ~5.8 km²): fewer candidate cells a sample.
+FINE_BUCKET_M, FINE_MARGIN_M = 1000.0, 500.0
+
+
+def bucket_sizes(grid: pd.DataFrame) -> tuple[float, float]:
+    """``(bucket_m, margin_m)`` suited to the grid's cell size (measured in ``bench/RESULTS.md``).
+
+    Smaller buckets and margins mean fewer candidate cells per sample but more samples per segment
+    and a larger bucket table; any choice gives the same covered cells.
+    """
+    if len(grid) and float(grid["area_km2"].mean()) < 15.0:
+        return FINE_BUCKET_M, FINE_MARGIN_M
+    return DEFAULT_BUCKET_M, DEFAULT_MARGIN_M
 
 
 @dataclass(frozen=True)
@@ -298,8 +312,8 @@ def covered_rows(
     until: pd.Timestamp,
     radii: CoverageRadii | None = None,
     workers: int = 2,
-    margin_m: float = DEFAULT_MARGIN_M,
-    bucket_m: float = DEFAULT_BUCKET_M,
+    margin_m: float | None = None,
+    bucket_m: float | None = None,
     settings: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Per grid row (aligned with ``grid``): ``last_covered_at`` (NaT if no track covered it) from the
@@ -312,6 +326,8 @@ def covered_rows(
     from records.db import connect
 
     radii = radii or CoverageRadii()
+    default_bucket, default_margin = bucket_sizes(grid)
+    bucket_m, margin_m = bucket_m or default_bucket, margin_m or default_margin
     reach = max(radii.half_width_m(m) for m in TRANSPORTS) + margin_m
     with connect(url) as conn:
         ranges = track_ranges(conn, since, until, max(1, workers))

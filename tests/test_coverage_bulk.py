@@ -158,14 +158,20 @@ def model():
     return load_model(SINCE, 7, PREFECTURES)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_bulk_cells_equal_python_cells(pg_url: str, model, workers: int) -> None:
-    """The same cells, and the same last time each was covered, as coverage.covered on the same fixes."""
+@pytest.mark.parametrize(
+    ("workers", "bucket_m", "margin_m"),
+    [(1, None, None), (2, None, None), (2, 2000.0, 1000.0), (1, 700.0, 300.0)],
+)
+def test_bulk_cells_equal_python_cells(pg_url: str, model, workers: int, bucket_m, margin_m) -> None:
+    """The same cells, and the same last time each was covered, as coverage.covered on the same fixes
+    (with one or two connections, and whatever the bucket size and sample margin)."""
     _store_tracks(pg_url)
     points = _python_points(pg_url)
     assert set(points["transport"]) == {"vehicle", "foot", "drone"}
     expected = model.covered(None, points)["last_covered_at"]
-    got = bulk.covered_rows(pg_url, model.grid, SINCE, UNTIL, model.radii, workers=workers)["last_covered_at"]
+    got = bulk.covered_rows(
+        pg_url, model.grid, SINCE, UNTIL, model.radii, workers=workers, margin_m=margin_m, bucket_m=bucket_m
+    )["last_covered_at"]
     assert expected.notna().sum() > 30  # the tracks do cover something at resolution 7
     # Exactly the same cells (a centre within a micrometre of a corridor's edge could in principle
     # fall either side from floating-point order; none does here).
