@@ -194,6 +194,26 @@ def test_a_worker_killed_mid_solve_is_retried_by_another_and_the_job_completes(n
         first.kill()
 
 
+def test_a_stopped_worker_gives_its_job_back_at_once(new_db):
+    db = new_db("jobs")
+    with closing(connect(db)) as conn:
+        job_id = jobs.submit(conn, tiny_request(effort=5000), actor="t")
+        worker = worker_process(db, "--once", "--name", "polite")
+        try:
+            wait_for(lambda: jobs.get_job(conn, job_id).state == "running", 40, "the worker to start")
+            solvers = children(worker.pid)
+            worker.send_signal(signal.SIGTERM)
+            output, _ = worker.communicate(timeout=20)
+        finally:
+            worker.kill()
+        assert worker.returncode == 0, output
+        assert not any(alive(pid) for pid in solvers)
+        job = jobs.get_job(conn, job_id)
+        # Back in the queue without waiting for the lease; the attempt counts.
+        assert job.state == "queued" and job.worker is None and job.attempts == 1
+        assert list(audit.entries(conn, f"job:{job_id}")["action"])[-1] == "job.release"
+
+
 def test_a_job_over_its_time_limit_is_stopped_and_failed(new_db):
     db = new_db("jobs")
     with closing(connect(db)) as conn:
