@@ -6,6 +6,7 @@ parent checks that every visit each writer reported is in the database exactly o
 JSON line with the counts and write rates. Exit status 1 if anything was lost.
 
     .venv/bin/python bench/bench_records_concurrency.py --seconds 60
+    .venv/bin/python bench/bench_records_concurrency.py --writers 10 --seconds 60 --db postgresql://...
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from records.store import open_store  # noqa: E402
 from records.visits import Visit  # noqa: E402
 
 
-def write_visits(db: Path, name: str, go: Path, seconds: float | None, visits: int | None) -> dict:
+def write_visits(db: str, name: str, go: Path, seconds: float | None, visits: int | None) -> dict:
     """Writer process body: wait for ``go`` to exist, then record visits; return what it wrote."""
     store = open_store(db)
     print("ready", flush=True)
@@ -55,10 +56,11 @@ def write_visits(db: Path, name: str, go: Path, seconds: float | None, visits: i
     return {"writer": name, "written": written, "seconds": round(elapsed, 2)}
 
 
-def run(db: Path, writers: int, seconds: float | None, visits: int | None) -> dict:
-    """Run the writers against ``db`` and verify the result; return the summary."""
+def run(db: str, writers: int, seconds: float | None, visits: int | None, scratch: Path) -> dict:
+    """Run the writers against ``db`` (a SQLite file or a PostgreSQL URL) and verify the result;
+    return the summary. ``scratch`` holds the start signal file."""
     open_store(db).close()  # create and migrate once, before the race
-    go = db.with_suffix(".go")
+    go = scratch / "go"
     limit = ["--seconds", str(seconds)] if seconds is not None else ["--visits", str(visits)]
     processes = [
         subprocess.Popen(
@@ -99,7 +101,7 @@ def main() -> int:
     cli.add_argument("--writers", type=int, default=2)
     cli.add_argument("--seconds", type=float)
     cli.add_argument("--visits", type=int)
-    cli.add_argument("--db", type=Path)
+    cli.add_argument("--db", help="SQLite file or postgresql:// URL (default: a new temporary file)")
     cli.add_argument("--worker", help=argparse.SUPPRESS)
     cli.add_argument("--go", type=Path, help=argparse.SUPPRESS)
     args = cli.parse_args()
@@ -108,7 +110,9 @@ def main() -> int:
         print(json.dumps(write_visits(args.db, args.worker, args.go, seconds, args.visits)))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        summary = run(args.db or Path(tmp) / "bench.sqlite", args.writers, seconds, args.visits)
+        summary = run(
+            args.db or str(Path(tmp) / "bench.sqlite"), args.writers, seconds, args.visits, Path(tmp)
+        )
     print(json.dumps(summary))
     ok = (
         summary["missing_or_duplicated"] == 0

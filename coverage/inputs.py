@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 from dataclasses import dataclass
 from datetime import date
@@ -25,7 +24,8 @@ from coverage.stats import region_stats
 from coverage.weights import CoverageWeights, cell_weights
 from layers.datasets import load_context, load_targets
 from layers.spreadsheet import csv_text, export_notes, rounded
-from records.db import RecordsError, default_db_path
+from records.backend import database_errors
+from records.db import RecordsError, db_target, exists
 from records.store import open_store
 
 
@@ -178,7 +178,7 @@ class Records:
 
 def has_records(db: str | None) -> bool:
     """Whether the records database (``--db`` or the default) exists."""
-    return (Path(db) if db else default_db_path()).exists()
+    return exists(db)
 
 
 def read_records(
@@ -191,8 +191,8 @@ def read_records(
 
     A missing database is an :class:`InputError` (opening would silently create an empty one).
     """
-    path = Path(db) if db else default_db_path()
-    if not path.exists():
+    path = db_target(db)
+    if not exists(path):
         raise InputError(
             f"no records database at {path}: record visits or import GPS tracks first, "
             "or point to one with --db / $XUNHU_DB"
@@ -203,7 +203,7 @@ def read_records(
                 store.visits(visit_since, until, include_inferred=True),
                 store.track_points(track_since, until),
             )
-    except (sqlite3.Error, RecordsError) as exc:
+    except (*database_errors(), RecordsError) as exc:
         raise InputError(f"{path}: cannot read the records database: {exc}") from None
 
 

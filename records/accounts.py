@@ -514,7 +514,9 @@ def _reserve(conn: Connection, username: str, source: str, moment: datetime, lim
     """Refuse an attempt (audited) or record it as pending, in one short write transaction."""
     name = unicodedata.normalize("NFKC", str(username)).strip().lower()
     with transaction(conn):
-        row = conn.execute("SELECT * FROM accounts WHERE username = ?", (name,)).fetchone() if name else None
+        # A NUL can never be in a stored username (and PostgreSQL refuses it even as a parameter).
+        known = name and "\x00" not in name
+        row = conn.execute("SELECT * FROM accounts WHERE username = ?", (name,)).fetchone() if known else None
         account = None if row is None else _account(row)
         actor = account.username if account is not None else unknown_name(conn, username)
         refusal = _refusal(conn, account, source, moment, limits)

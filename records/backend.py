@@ -44,6 +44,24 @@ def is_postgresql(target: str | Path | None) -> bool:
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
+class RecordsError(Exception):
+    """Bad input or a forbidden operation; the message is meant for the user as is.
+
+    (Defined here, below every other records module, and re-exported by :mod:`records.db`.)
+    """
+
+
+def _checked(params: Iterable[Any]) -> tuple:
+    """The parameters, refusing text PostgreSQL cannot store (SQLite keeps a NUL character)."""
+    values = tuple(params)
+    for value in values:
+        if isinstance(value, str) and "\x00" in value:
+            raise RecordsError(
+                f"text {value[:40]!r} contains a NUL character (\\x00), which cannot be stored"
+            )
+    return values
+
+
 class SQLiteConnection(sqlite3.Connection):
     """A ``sqlite3.Connection`` that says which dialect it speaks."""
 
@@ -110,12 +128,12 @@ class PostgresConnection:
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> Any:
         """Run one statement; return the cursor (``fetchone``, ``fetchall``, iteration, ``rowcount``)."""
-        return self.raw.execute(to_pyformat(sql), tuple(params))
+        return self.raw.execute(to_pyformat(sql), _checked(params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
         """Run one statement for each parameter row; return the cursor."""
         cursor = self.raw.cursor()
-        cursor.executemany(to_pyformat(sql), [tuple(row) for row in rows])
+        cursor.executemany(to_pyformat(sql), [_checked(row) for row in rows])
         return cursor
 
     @property

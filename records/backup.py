@@ -9,6 +9,10 @@ backup from before the chain existed (schema < 5) is chained by that migration a
 older content is checked only for plan approvals agreeing with the audit log. Restore then saves the
 current database next to itself as ``<name>.pre-restore-<time>.sqlite`` so that nothing is lost even
 by restoring the wrong file, copies the verified copy in, and records the restore in the audit log.
+
+A PostgreSQL database is backed up with the server's own tools (``pg_dump``, or base backups with WAL
+archiving for point-in-time recovery; see docs/deployment.md), not copied page by page from a
+client: both commands say so instead of writing a SQLite file that would not hold the server's data.
 """
 
 from __future__ import annotations
@@ -19,12 +23,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from records import audit
+from records.backend import Connection, dialect, is_postgresql
 from records.db import SCHEMA_VERSION, RecordsError, connect, migrate, schema_version
 from records.integrity import verify
 
+SERVER_BACKUP_HINT = (
+    "the records are on a PostgreSQL server: back it up with pg_dump -Fc (or base backups with WAL "
+    "archiving), restore with pg_restore, then run python -m records verify (docs/deployment.md)"
+)
 
-def backup(conn: sqlite3.Connection, out: str | Path, actor: str | None = None) -> Path:
+
+def backup(conn: Connection, out: str | Path, actor: str | None = None) -> Path:
     """Write a consistent copy of the database behind ``conn`` to ``out`` (must not exist)."""
+    if dialect(conn) == "postgresql":
+        raise RecordsError(SERVER_BACKUP_HINT)
     out = Path(out)
     if out.exists():
         raise RecordsError(f"{out}: already exists; choose a new backup file name")
@@ -74,6 +86,8 @@ def restore(
     verification raises RecordsError listing the problems, unless ``force``: then it is restored and
     the problems are recorded in the ``db.restore`` audit entry.
     """
+    if is_postgresql(db_path):
+        raise RecordsError(SERVER_BACKUP_HINT)
     check_backup(source)
     source, db_path = Path(source), Path(db_path)
     with tempfile.TemporaryDirectory(prefix="xunhu-restore-") as scratch:

@@ -34,16 +34,19 @@ import pandas as pd
 
 from layers.datasets import REPO_ROOT
 from records import chain, schema_postgres
-from records.backend import PostgresConnection, SQLiteConnection, begin_write, dialect, is_postgresql
+from records.backend import (
+    PostgresConnection,
+    RecordsError,
+    SQLiteConnection,
+    begin_write,
+    dialect,
+    is_postgresql,
+)
 
 BUSY_TIMEOUT_SECONDS = 60.0
 #: Local time of the detachments (the planner writes stop times in +08:00); naive times given on the
 #: command line are read in this zone.
 LOCAL_TZ = timezone(timedelta(hours=8))
-
-
-class RecordsError(Exception):
-    """Bad input or a forbidden operation; the message is meant for the user as is."""
 
 
 def default_db_path() -> Path | str:
@@ -144,7 +147,7 @@ def parse_time_of_day(text: str, field: str) -> time:
 def time_range_sql(
     column: str, since: datetime | None, until: datetime | None, epoch: bool = False
 ) -> tuple[str, list]:
-    """SQL condition (``1`` when open) and parameters for ``since <= column < until``.
+    """SQL condition (``1 = 1`` when open) and parameters for ``since <= column < until``.
 
     Bounds may be datetimes or pandas Timestamps (naive = UTC); ``epoch`` compares against a
     column of epoch seconds instead of stored time text.
@@ -157,7 +160,7 @@ def time_range_sql(
         moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
         clauses.append(f"{column} {op} ?")
         params.append(int(moment.timestamp()) if epoch else utc_text(moment.to_pydatetime()))
-    return (" AND ".join(clauses) or "1"), params
+    return (" AND ".join(clauses) or "1 = 1"), params
 
 
 def now_text() -> str:

@@ -248,7 +248,7 @@ MIGRATIONS: tuple[tuple[int, str, tuple[MigrationStep, ...]], ...] = (
             CREATE TABLE track_points (
                 track_id BIGINT NOT NULL REFERENCES tracks(track_id),
                 seq INTEGER NOT NULL,
-                time_s BIGINT NOT NULL,
+                time_s DOUBLE PRECISION NOT NULL,  -- GPS logs at 5 Hz keep their fractions
                 lon DOUBLE PRECISION NOT NULL,
                 lat DOUBLE PRECISION NOT NULL,
                 geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED,

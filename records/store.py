@@ -15,14 +15,14 @@ import pandas as pd
 
 from records import audit, backup, infer, plans, tracks, visits
 from records.backend import Connection, read_frame
-from records.db import connect, default_db_path, schema_version
+from records.db import connect, db_target, schema_version
 
 
 class Store:
     """The records database at ``path`` (created and migrated on open)."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path is not None else default_db_path()
+        self.path = db_target(path)
         self.conn: Connection = connect(self.path)
 
     def close(self) -> None:

@@ -122,7 +122,7 @@ def record_visit(
     with transaction(conn):
         # IS, not =: it also matches the NULLs of reason, lon/lat, plan_id and supersedes.
         same = conn.execute(
-            f"SELECT visit_id FROM visits WHERE {' AND '.join(f'{column} IS ?' for column in stored)}",
+            f"SELECT visit_id FROM visits WHERE {' AND '.join(f'{column} IS NOT DISTINCT FROM ?' for column in stored)}",
             tuple(stored.values()),
         ).fetchone()
         if same is not None:

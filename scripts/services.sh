@@ -9,6 +9,7 @@
 #   xunhu      owns the database and runs the migrations
 #   xunhu_app  what the dashboard and workers use: no UPDATE/DELETE on append-only tables
 # Local connections are trusted: this is a development server; docs/deployment.md shows production.
+# XUNHU_PG_THROWAWAY=1 (the test script sets it) creates the cluster without fsync, for speed.
 # The last lines of `start` are the environment to use, e.g. eval "$(bash scripts/services.sh start | tail -3)".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +63,12 @@ start() {
       echo "port = $PORT"
       echo "unix_socket_directories = '$DATA'"
       echo "max_connections = 200"
-      echo "fsync = on"
+      if [ "${XUNHU_PG_THROWAWAY:-0}" = 1 ]; then
+        # CI and test runs: nothing here must survive a crash, and each test clones a database.
+        echo "fsync = off"
+        echo "synchronous_commit = off"
+        echo "full_page_writes = off"
+      fi
     } >>"$DATA/postgresql.conf"
   fi
   if ! as_server "$bin/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then

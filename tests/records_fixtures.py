@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +10,8 @@ import gpxpy.gpx
 from shapely.geometry import Point, box
 
 from layers.schema import WGS84
+from records.backend import table_names
+from records.db import connect
 
 #: Two sites near Urumqi: a point source and a small polygon zone 5 km east of it.
 SITE_LON, SITE_LAT = 87.62, 43.82
@@ -92,10 +93,14 @@ def small_plan(name: str = "week-48", day: str = "2026-11-24") -> dict:
     }
 
 
-def dump(db: Path) -> str:
-    """Full SQL text of a database: equal dumps mean equal content."""
-    conn = sqlite3.connect(db)
+def dump(db: Path | str) -> str:
+    """Every row of every table, as text, on either engine: equal dumps mean equal content."""
+    conn = connect(db, migrate_schema=False)
     try:
-        return "\n".join(conn.iterdump())
+        return "\n".join(
+            f"{table}: {row!r}"
+            for table in sorted(table_names(conn))
+            for row in sorted(repr(tuple(row)) for row in conn.execute(f"SELECT * FROM {table}"))
+        )
     finally:
         conn.close()

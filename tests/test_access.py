@@ -34,6 +34,8 @@ from records.db import LOCAL_TZ, RecordsError
 from records.store import open_store
 from records.visits import Visit
 
+pytestmark = pytest.mark.records
+
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 PASSWORD = "correct horse battery"
 DAY1, DAY2 = date(2026, 11, 24), date(2026, 11, 25)
@@ -81,10 +83,10 @@ def plan(name: str, routes: dict[str, list[tuple[str, date]]], **extra) -> dict:
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, new_db):
     """A joint Urumqi-Changji plan (T1 two days, T2 one day), a Kashgar plan with its own T1, and one
     account of each kind."""
-    with open_store(tmp_path / "access.sqlite") as store:
+    with open_store(new_db("access")) as store:
         joint = store.save_plan(
             plan("joint", {"T1": [("PS-U1", DAY1), ("PS-U2", DAY2)], "T2": [("PS-C1", DAY1)]}),
             actor="chief-u",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
+from records_backends import REFUSED
+from records_fixtures import dump
 
 from records import accounts, audit
 from records.accounts import (
@@ -34,6 +35,8 @@ from records.cli.demo_accounts import DEMO_ACCOUNTS
 from records.db import RecordsError
 from records.store import Store, open_store
 
+pytestmark = pytest.mark.records
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Cheap argon2 parameters so that a test can log in many times; the real default is tested once.
 FAST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
@@ -42,8 +45,8 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "accounts.sqlite") as opened:
+def store(tmp_path, new_db):
+    with open_store(new_db("accounts")) as opened:
         yield opened
 
 
@@ -105,18 +108,18 @@ def test_unknown_user_and_wrong_password_look_the_same_but_are_logged_apart(stor
     assert log["details"].iloc[1]["failed_attempts"] == 1
 
 
-def test_unknown_usernames_are_logged_only_as_a_keyed_fingerprint(store, alice, tmp_path):
+def test_unknown_usernames_are_logged_only_as_a_keyed_fingerprint(store, alice, tmp_path, new_db):
     # Someone types the password into the username field: it must not reach the audit log.
     for typed in (PASSWORD, " Correct Horse Battery ", "x\x00y" * 100, ""):
         failure(store, typed, PASSWORD)
     actors = store.audit_log(action="auth.failure")["actor"].tolist()
-    dumped = "\n".join(line for line in store.conn.iterdump())
+    dumped = dump(store.path)
     assert PASSWORD not in dumped and "horse" not in dumped.lower() and "xyxy" not in dumped
     # The same name (in any case) correlates, another does not; the empty name says so.
     assert actors[0] == actors[1] != actors[2]
     assert actors[3] == "unknown#(empty)"
     # The key is per database: the same name in another database gets another fingerprint.
-    with open_store(tmp_path / "other.sqlite") as other:
+    with open_store(new_db("other", migrated=False)) as other:  # migrated anew: its own key
         assert accounts.unknown_name(other, PASSWORD) != actors[0] == accounts.unknown_name(store, PASSWORD)
 
 
@@ -246,11 +249,12 @@ def test_database_keeps_accounts_and_refuses_to_rewrite_the_audit_log(store, ali
         ("DELETE FROM accounts", "accounts cannot be deleted"),
         ("UPDATE accounts SET username = 'eve'", "keeps its username"),
         (
-            "INSERT INTO audit_log (at, actor, action, object) VALUES ('2026-01-01T00:00:00Z', ' ', 'x', 'y')",
+            "INSERT INTO audit_log (audit_id, at, actor, action, object) "
+            "VALUES (9999, '2026-01-01T00:00:00Z', ' ', 'x', 'y')",
             "must name its actor",
         ),
     ]:
-        with pytest.raises(sqlite3.IntegrityError, match=message):
+        with pytest.raises(REFUSED, match=message):
             store.conn.execute(sql)
     assert len(store.audit_log()) == count
     assert store.audit_log()["actor"].str.strip().ne("").all()
@@ -279,8 +283,8 @@ def run_cli(db: Path, *args: str, stdin: str = "") -> subprocess.CompletedProces
     )
 
 
-def test_create_admin_cli_with_password_on_stdin(tmp_path):
-    db = tmp_path / "cli.sqlite"
+def test_create_admin_cli_with_password_on_stdin(tmp_path, new_db):
+    db = new_db("cli")
     weak = run_cli(db, "create-admin", "--username", "root", "--password-stdin", stdin="short\n")
     assert weak.returncode == 1 and "at least 10 characters" in weak.stderr
     made = run_cli(db, "create-admin", "--username", "Root", "--password-stdin", stdin=PASSWORD + "\n")
@@ -294,10 +298,10 @@ def test_create_admin_cli_with_password_on_stdin(tmp_path):
         assert store.audit_log(action="account.create")["actor"].tolist() == ["installer"]
 
 
-def test_create_admin_prompts_twice_and_refuses_a_mismatch(tmp_path, monkeypatch, capsys):
+def test_create_admin_prompts_twice_and_refuses_a_mismatch(tmp_path, monkeypatch, capsys, new_db):
     from records.cli import create_admin
 
-    monkeypatch.setenv("XUNHU_DB", str(tmp_path / "prompt.sqlite"))
+    monkeypatch.setenv("XUNHU_DB", str(new_db("prompt")))
     answers = iter(["first long password", "second long password"])
     monkeypatch.setattr(cli_passwords.getpass, "getpass", lambda prompt: next(answers))
     assert create_admin.main(["--username", "root"]) == 1
@@ -310,10 +314,10 @@ def test_create_admin_prompts_twice_and_refuses_a_mismatch(tmp_path, monkeypatch
     assert create_admin.main(["--username", "root2", "--force"]) == 0
 
 
-def test_add_account_and_account_commands(tmp_path, monkeypatch, capsys):
+def test_add_account_and_account_commands(tmp_path, monkeypatch, capsys, new_db):
     from records.cli import account, add_account
 
-    db = tmp_path / "add.sqlite"
+    db = new_db("add")
     monkeypatch.setenv("XUNHU_DB", str(db))
     argv = ["--username", "li", "--role", "officer", "--detachment", "650100", "--generate-password"]
     assert add_account.main(argv) == 1  # an officer without a team
@@ -331,10 +335,10 @@ def test_add_account_and_account_commands(tmp_path, monkeypatch, capsys):
     assert "no account 'nobody'" in capsys.readouterr().err
 
 
-def test_demo_accounts_get_random_passwords_written_privately(tmp_path, monkeypatch, capsys):
+def test_demo_accounts_get_random_passwords_written_privately(tmp_path, monkeypatch, capsys, new_db):
     from records.cli import demo_accounts
 
-    db, out = tmp_path / "demo.sqlite", tmp_path / "secrets" / "demo-accounts.txt"
+    db, out = new_db("demo"), tmp_path / "secrets" / "demo-accounts.txt"
     monkeypatch.setenv("XUNHU_DB", str(db))
     assert demo_accounts.main(["--out", str(REPO_ROOT / "demo-accounts.txt")]) == 1
     assert "var/ only" in capsys.readouterr().err

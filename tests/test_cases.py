@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
+from records_backends import REFUSED, behind_guards, run_outside
 
 from records import audit, cases, evidence, tasks, visits
 from records.db import LOCAL_TZ, RecordsError, connect
 from records.integrity import verify
+
+pytestmark = pytest.mark.records
 
 SITE, LON, LAT = "PS-00003", 87.660349, 43.748888
 
@@ -41,8 +44,8 @@ def _photo(path, lon: float, lat: float, taken: str) -> str:
 
 
 @pytest.fixture
-def conn(tmp_path):
-    connection = connect(tmp_path / "records.sqlite")
+def conn(tmp_path, new_db):
+    connection = connect(new_db("records"))
     yield connection
     connection.close()
 
@@ -90,13 +93,13 @@ def test_closing_a_case_without_a_follow_up_visit_is_refused_in_code_and_by_the_
     ):
         cases.change_state(conn, case["case_no"], "closed", actor="chief1")
     # The violation visit itself does not verify anything, even written past the code.
-    with pytest.raises(sqlite3.IntegrityError, match="closes only with a later compliant visit"):
+    with pytest.raises(REFUSED, match="closes only with a later compliant visit"):
         conn.execute("UPDATE cases SET state = 'closed', verified_visit_id = visit_id")
-    with pytest.raises(sqlite3.IntegrityError, match="may only go open -> rectifying -> closed"):
+    with pytest.raises(REFUSED, match="may only go open -> rectifying -> closed"):
         conn.execute("UPDATE cases SET state = 'open'")
-    with pytest.raises(sqlite3.IntegrityError, match="keeps what was found"):
+    with pytest.raises(REFUSED, match="keeps what was found"):
         conn.execute("UPDATE cases SET category = 'other'")
-    with pytest.raises(sqlite3.IntegrityError, match="cannot be deleted"):
+    with pytest.raises(REFUSED, match="cannot be deleted"):
         conn.execute("DELETE FROM cases")
     assert cases.find_case(conn, case["case_no"])["state"] == "rectifying"
 
@@ -142,7 +145,7 @@ def test_escalating_cancels_the_follow_up_and_is_final(conn, case):
     assert tasks.tasks_frame(conn, state="cancelled")["closed_note"].tolist() == ["case 2026-0001 escalated"]
     with pytest.raises(RecordsError, match="deadline is final"):
         cases.set_deadline(conn, case["case_no"], dt.date(2027, 2, 1), actor="chief1")
-    with pytest.raises(sqlite3.IntegrityError, match="cannot be changed"):
+    with pytest.raises(REFUSED, match="cannot be changed"):
         conn.execute("UPDATE cases SET rectify_by = '2027-02-01'")
 
 
@@ -168,7 +171,7 @@ def test_a_photo_taken_50_km_from_the_visit_is_flagged_and_a_nearby_one_is_not(c
     )
 
 
-def test_evidence_is_stored_by_sha256_and_a_changed_file_is_reported_on_read(conn, case, tmp_path):
+def test_evidence_is_stored_by_sha256_and_a_changed_file_is_reported_on_read(conn, case, tmp_path, new_db):
     report = tmp_path / "report.pdf"
     report.write_bytes(b"%PDF-1.4 sampling report: COD 480 mg/L")
     evidence_id = evidence.add_evidence(conn, case["case_id"], report, "chief1")
@@ -182,16 +185,16 @@ def test_evidence_is_stored_by_sha256_and_a_changed_file_is_reported_on_read(con
         evidence.read_evidence(conn, evidence_id)
     (problem,) = evidence.verify_evidence(conn)
     assert f"evidence {evidence_id} (report.pdf, case {case['case_id']})" in problem
-    run = _records(tmp_path, "case", "show", "2026-0001")
+    run = _records(new_db("records"), "case", "show", "2026-0001")
     assert run.returncode == 1 and "PROBLEM" in run.stdout and "changed" in run.stdout
     stored.unlink()
     with pytest.raises(RecordsError, match="is missing"):
         evidence.read_evidence(conn, evidence_id)
-    with pytest.raises(sqlite3.IntegrityError, match="cannot be changed"):
+    with pytest.raises(REFUSED, match="cannot be changed"):
         conn.execute("UPDATE evidence SET sha256 = ?", ("0" * 64,))
 
 
-def _records(tmp_path, *argv: str) -> subprocess.CompletedProcess:
+def _records(db: Path | str, *argv: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             sys.executable,
@@ -199,7 +202,7 @@ def _records(tmp_path, *argv: str) -> subprocess.CompletedProcess:
             "records",
             *argv,
             "--db",
-            str(tmp_path / "records.sqlite"),
+            str(db),
             "--actor",
             "chief1",
         ],
@@ -209,52 +212,55 @@ def _records(tmp_path, *argv: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_cli_opens_updates_and_shows_a_case_with_clear_errors(tmp_path):
+def test_cli_opens_updates_and_shows_a_case_with_clear_errors(tmp_path, new_db):
     photo = _photo(tmp_path / "far.jpg", LON, LAT + 0.45, "2026-12-01T10:20")
     visit = ["record-visit", "--site", SITE, "--team", "T1", "--start", "2026-12-01T10:00"]
     visit += ["--end", "2026-12-01T11:00", "--lon", str(LON), "--lat", str(LAT), "--outcome", "violation"]
     run = _records(
-        tmp_path, *visit, "--finding", "illegal_discharge", "--rectify-by", "2026-12-12", "--evidence", photo
+        new_db("records"),
+        *visit,
+        "--finding",
+        "illegal_discharge",
+        "--rectify-by",
+        "2026-12-12",
+        "--evidence",
+        photo,
     )
     assert run.returncode == 0, run.stderr
     assert "case 2026-0001 opened (illegal_discharge), rectify by 2026-12-12" in run.stdout
     assert "taken 50.0 km from the visit's position" in run.stderr
-    bad = _records(tmp_path, *visit, "--finding", "permit", "--rectify-by", "soon")
+    bad = _records(new_db("records"), *visit, "--finding", "permit", "--rectify-by", "soon")
     assert bad.returncode == 1 and "--rectify-by: 'soon' is not a date (YYYY-MM-DD)" in bad.stderr
-    refused = _records(tmp_path, "case", "update", "2026-0001", "--state", "closed")
+    refused = _records(new_db("records"), "case", "update", "2026-0001", "--state", "closed")
     assert refused.returncode == 1 and "is open and cannot move to closed" in refused.stderr
     assert (
         _records(
-            tmp_path, "case", "update", "2026-0001", "--state", "rectifying", "--note", "ordered"
+            new_db("records"), "case", "update", "2026-0001", "--state", "rectifying", "--note", "ordered"
         ).returncode
         == 0
     )
-    tasks_run = _records(tmp_path, "tasks", "--due-before", "2026-12-13")
+    tasks_run = _records(new_db("records"), "tasks", "--due-before", "2026-12-13")
     assert "follow-up of case 2026-0001, due 12-12" in tasks_run.stdout
-    assert "no tasks" in _records(tmp_path, "tasks", "--due-before", "2026-12-12").stdout
-    shown = _records(tmp_path, "case", "show", "2026-0001")
+    assert "no tasks" in _records(new_db("records"), "tasks", "--due-before", "2026-12-12").stdout
+    shown = _records(new_db("records"), "case", "show", "2026-0001")
     assert shown.returncode == 0 and "open->rectifying ordered" in shown.stdout and "FLAGGED" in shown.stdout
-    assert "2026-0001" in _records(tmp_path, "case", "list", "--state", "rectifying").stdout
-    assert _records(tmp_path, "verify").returncode == 0
+    assert "2026-0001" in _records(new_db("records"), "case", "list", "--state", "rectifying").stdout
+    assert _records(new_db("records"), "verify").returncode == 0
 
 
-def test_verify_finds_a_hand_edited_case_history_and_evidence_row(conn, case, tmp_path):
+def test_verify_finds_a_hand_edited_case_history_and_evidence_row(conn, case, tmp_path, new_db):
     report = tmp_path / "report.pdf"
     report.write_bytes(b"%PDF-1.4 sampling report")
     evidence_id = evidence.add_evidence(conn, case["case_id"], report, "chief1")
     cases.change_state(conn, case["case_no"], "rectifying", actor="chief1")
     assert verify(conn).problems == []
-    # Someone with the file drops the guards, rewrites history, and puts the guards back.
+    # Someone with the database lifts the guards, rewrites history, and puts the guards back.
+    db = new_db("records")
     for table, sql in (
         ("case_events", "UPDATE case_events SET to_state = 'escalated' WHERE kind = 'state'"),
         ("evidence", f"UPDATE evidence SET file_name = 'other.pdf' WHERE evidence_id = {evidence_id}"),
     ):
-        trigger = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE name = ?", (f"{table}_no_update",)
-        ).fetchone()[0]
-        conn.execute(f"DROP TRIGGER {table}_no_update")
-        conn.execute(sql)
-        conn.execute(trigger)
+        run_outside(db, behind_guards(db, table, sql))
     problems = verify(conn).problems
     assert any(p.startswith("case_events:") for p in problems), problems
     assert any(p.startswith("evidence:") for p in problems), problems

@@ -4,12 +4,12 @@ task (a night check for night-time problems), and closing only with a later visi
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import subprocess
 import sys
 
 import geopandas as gpd
 import pytest
+from records_backends import REFUSED
 from shapely.geometry import Point, box
 
 from layers.schema import WGS84
@@ -22,12 +22,14 @@ SITES = gpd.GeoDataFrame(
     geometry=[Point(87.60, 43.80), box(87.625, 43.79, 87.635, 43.81)],
     crs=WGS84,
 )
+
+pytestmark = pytest.mark.records
 RECEIVED = dt.datetime(2026, 12, 2, 23, 10, tzinfo=LOCAL_TZ)
 
 
 @pytest.fixture
-def conn(tmp_path):
-    connection = connect(tmp_path / "records.sqlite")
+def conn(tmp_path, new_db):
+    connection = connect(new_db("records"))
     yield connection
     connection.close()
 
@@ -117,16 +119,14 @@ def test_closing_needs_a_later_visit_at_the_site_and_a_reply(conn):
         complaints.close_complaint(conn, complaint_id, elsewhere, "done", "clerk")
     with pytest.raises(RecordsError, match="reply: empty"):
         complaints.close_complaint(conn, complaint_id, checked, "  ", "clerk")
-    with pytest.raises(
-        sqlite3.IntegrityError, match="closes only with a visit at its site after it was received"
-    ):
+    with pytest.raises(REFUSED, match="closes only with a visit at its site after it was received"):
         conn.execute("UPDATE complaints SET state = 'closed', visit_id = ?, reply = 'x'", (before,))
     complaints.close_complaint(conn, complaint_id, checked, "Discharge stopped; case opened.", "clerk")
     row = complaints.complaints_frame(conn).iloc[0]
     assert (row["state"], row["visit_id"]) == ("closed", checked)
     with pytest.raises(RecordsError, match="already closed"):
         complaints.close_complaint(conn, complaint_id, checked, "again", "clerk")
-    with pytest.raises(sqlite3.IntegrityError, match="changes only once"):
+    with pytest.raises(REFUSED, match="changes only once"):
         conn.execute("UPDATE complaints SET nature = 'something else'")
     assert audit.entries(conn, obj=f"complaint:{complaint_id}")["action"].tolist() == [
         "complaint.add",
@@ -134,8 +134,8 @@ def test_closing_needs_a_later_visit_at_the_site_and_a_reply(conn):
     ]
 
 
-def test_cli_adds_lists_and_closes_a_complaint(tmp_path):
-    db = str(tmp_path / "records.sqlite")
+def test_cli_adds_lists_and_closes_a_complaint(tmp_path, new_db):
+    db = str(new_db("records"))
 
     def records(*argv: str) -> subprocess.CompletedProcess:
         cmd = [sys.executable, "-m", "records", *argv, "--db", db, "--actor", "clerk"]

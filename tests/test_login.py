@@ -26,6 +26,8 @@ from records.sessions import IDLE_TIMEOUT
 from records.store import open_store
 from views.session import client_source
 
+pytestmark = pytest.mark.records
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,8 +65,9 @@ def test_login_page_explains_itself_and_hides_every_page(demo_records):
     assert any("SIMULATED" in caption.value for caption in at.main.caption)
 
 
-def test_fresh_database_tells_how_to_create_the_first_admin(tmp_path, monkeypatch):
-    monkeypatch.setenv("XUNHU_DB", str(tmp_path / "fresh.sqlite"))
+@pytest.mark.sqlite_only  # the SIMULATED demo snapshot is a SQLite file; a server starts empty
+def test_fresh_database_tells_how_to_create_the_first_admin(tmp_path, monkeypatch, new_db):
+    monkeypatch.setenv("XUNHU_DB", str(new_db("fresh")))
     monkeypatch.setenv("XUNHU_NOW", DEMO_NOW)
     at = _shell()
     assert not at.exception
@@ -72,7 +75,7 @@ def test_fresh_database_tells_how_to_create_the_first_admin(tmp_path, monkeypatc
     assert "python -m records create-admin --username" in help_text
     assert "python -m records demo-accounts" in help_text
     # First start installed the simulated history from the shipped snapshot.
-    with open_store(tmp_path / "fresh.sqlite") as store:
+    with open_store(new_db("fresh")) as store:
         assert len(store.plans()) > 0 and store.visits()["simulated"].all()
 
 

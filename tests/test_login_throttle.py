@@ -27,6 +27,8 @@ from records.accounts import (
 )
 from records.db import connect
 
+pytestmark = pytest.mark.records
+
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
 FAST_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
@@ -55,8 +57,8 @@ class CountingHasher(PasswordHasher):
 
 
 @pytest.fixture
-def db(tmp_path) -> Path:
-    path = tmp_path / "throttle.sqlite"
+def db(tmp_path, new_db) -> Path:
+    path = new_db("throttle")
     conn = connect(path)
     create_account(conn, "alice", PASSWORD, "manager", actor="root", hasher=PasswordHasher(**FAST_PARAMS))
     conn.close()
@@ -154,7 +156,7 @@ def test_the_right_password_after_the_limit_is_refused_even_while_the_others_are
 
 
 def _process_attempt(db: str, password: str) -> str:
-    return attempt(Path(db), "alice", password, PasswordHasher(**FAST_PARAMS))
+    return attempt(db, "alice", password, PasswordHasher(**FAST_PARAMS))
 
 
 def test_parallel_processes_check_at_most_the_limit(db):

@@ -18,6 +18,8 @@ SITES = gpd.GeoDataFrame(
     geometry=[Point(87.6, 43.8), Point(87.7, 43.8), Point(86.1, 41.7)],
     crs=WGS84,
 )
+
+pytestmark = pytest.mark.records
 NOW = dt.datetime(2027, 1, 20, 12, 0, tzinfo=LOCAL_TZ)
 
 
@@ -33,8 +35,8 @@ def _visit(conn, site: str, start: str, outcome: str) -> int:
 
 
 @pytest.fixture
-def conn(tmp_path):
-    conn = connection = connect(tmp_path / "records.sqlite")
+def conn(tmp_path, new_db):
+    conn = connection = connect(new_db("records"))
     # two cases (a repeat offender), one closed on time after 9 days, one overdue and open.
     first = cases.open_case(
         conn,

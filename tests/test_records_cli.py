@@ -13,6 +13,8 @@ from layers.cli import dispatch
 from records.__main__ import COMMANDS
 from records.store import open_store
 
+pytestmark = pytest.mark.records
+
 
 def cli(command: str, *args: str) -> int:
     import importlib
@@ -25,8 +27,8 @@ def layers_cli(argv: list[str]) -> int:
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "cli.sqlite"
+def db(tmp_path, monkeypatch, new_db):
+    path = new_db("cli")
     monkeypatch.setenv("XUNHU_DB", str(path))
     monkeypatch.setenv("XUNHU_ACTOR", "tester")
     return path
@@ -53,7 +55,7 @@ def test_plan_lifecycle_and_assignments(db, tmp_path, capsys):
         assert store.audit_log()["actor"].unique().tolist() == ["tester"]
 
 
-def test_bad_input_gives_one_line_errors(db, tmp_path, capsys):
+def test_bad_input_gives_one_line_errors(db, tmp_path, capsys, new_db):
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     assert cli("save-plan", str(broken)) == 1
@@ -78,16 +80,15 @@ def test_bad_input_gives_one_line_errors(db, tmp_path, capsys):
         )
         == 1
     )
-    assert cli("restore", "--from", str(tmp_path / "missing.sqlite")) == 1
     err = capsys.readouterr().err
     assert "broken.json: not JSON (line 1" in err
     assert "--day: '24/11/2026' is not a date" in err
     assert "--start: 'soon' is not an ISO-8601 time" in err
-    assert "no such backup file" in err
     assert "Traceback" not in err
 
 
-def test_record_list_export_backup_restore(db, tmp_path, capsys):
+@pytest.mark.sqlite_only
+def test_record_list_export_backup_restore(db, tmp_path, capsys, new_db):
     base = ["--team", "T1", "--lon", "87.6", "--lat", "43.8", "--officers", "Li;Wang"]
     assert (
         cli(
@@ -201,3 +202,10 @@ def test_log_draw_keeps_a_verified_cli_draw_as_evidence_and_refuses_an_edited_on
     assert "not a random draw record" in capsys.readouterr().err
     with open_store(db) as store:
         assert len(store.audit_log(action="draw.external")) == 1
+
+
+@pytest.mark.sqlite_only
+def test_restore_names_a_missing_backup_file(db, tmp_path, capsys):
+    assert cli("restore", "--from", str(tmp_path / "missing.sqlite")) == 1
+    err = capsys.readouterr().err
+    assert "no such backup file" in err and "Traceback" not in err

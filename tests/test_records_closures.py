@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import sys
 import types
 from dataclasses import dataclass
 
 import pytest
+from records_backends import REFUSED
 from shapely.geometry import Point, Polygon, mapping
 
 from records import access, closures
@@ -16,13 +16,15 @@ from records.db import RecordsError
 from records.store import open_store
 from tests.dashboard_fixtures import account_for
 
+pytestmark = pytest.mark.records
+
 URUMQI = (87.62, 43.82)
 GOOD = dict(name="G216 乌鲁木齐南 沙尘暴", reason="sandstorm", first_day="2026-12-07", last_day="2026-12-09")
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "records.sqlite") as opened:
+def store(tmp_path, new_db):
+    with open_store(new_db("records")) as opened:
         yield opened
 
 
@@ -85,11 +87,11 @@ def test_a_geometry_that_is_not_an_area_is_refused(store):
 
 def test_rows_can_be_neither_changed_nor_deleted(store):
     stored = _circle(store)
-    with pytest.raises(sqlite3.IntegrityError, match="cannot be changed"):
+    with pytest.raises(REFUSED, match="cannot be changed"):
         store.conn.execute(
             "UPDATE road_closures SET last_day = '2026-12-31' WHERE closure_id = ?", (stored.closure_id,)
         )
-    with pytest.raises(sqlite3.IntegrityError, match="cannot be deleted"):
+    with pytest.raises(REFUSED, match="cannot be deleted"):
         store.conn.execute("DELETE FROM road_closures WHERE closure_id = ?", (stored.closure_id,))
     assert closures.get_closure(store, stored.closure_id) == stored
 

@@ -12,6 +12,8 @@ from records_fixtures import SITES, small_plan
 from records.store import open_store
 from simulation.history import Noise, execute_plan, store_execution, straight_legs
 
+pytestmark = pytest.mark.records
+
 REGISTRY = SITES.assign(risk_level=[5, 2], service_minutes=[60, 30])
 
 
@@ -78,8 +80,8 @@ def test_same_seed_same_history():
     assert [t[2].sha256 for t in a.tracks] == [t[2].sha256 for t in b.tracks]
 
 
-def test_stored_execution_is_simulated_complete_and_not_repeated(tmp_path):
-    with open_store(tmp_path / "demo.sqlite") as store:
+def test_stored_execution_is_simulated_complete_and_not_repeated(tmp_path, new_db):
+    with open_store(new_db("demo")) as store:
         counts = store_execution(store.conn, small_plan(), "demo week", seed=3, sites=REGISTRY)
         assert counts["visits"] == len(store.visits()) >= 1
         assert store.visits()["simulated"].all()
@@ -93,8 +95,8 @@ def test_stored_execution_is_simulated_complete_and_not_repeated(tmp_path):
         assert set(store.audit_log()["actor"]) == {"simulation"}
 
 
-def test_glitches_are_dropped_before_storing(tmp_path):
-    with open_store(tmp_path / "g.sqlite") as store:
+def test_glitches_are_dropped_before_storing(tmp_path, new_db):
+    with open_store(new_db("g")) as store:
         counts = store_execution(
             store.conn, small_plan(), "glitchy", seed=5, noise=Noise(glitch_per_fix=0.05)
         )
@@ -122,13 +124,13 @@ solver: {seconds: 1, seed: 1}
 
 
 @pytest.mark.slow
-def test_demo_history_plans_executes_and_is_idempotent(tmp_path):
+def test_demo_history_plans_executes_and_is_idempotent(tmp_path, new_db):
     """The real planner's plan JSON goes through save, approve, execute and done."""
     from simulation.history import HistoryOptions, ensure_demo_history, simulate_history
 
     scenario = tmp_path / "tiny.yaml"
     scenario.write_text(SMALL_SCENARIO, encoding="utf-8")
-    db = tmp_path / "history.sqlite"
+    db = new_db("history")
     options = HistoryOptions(weeks=2, effort=3, road_geometry=False)
     weeks = simulate_history(db, options, [scenario], workers=1)
     assert [w["plan_key"] for w in weeks] == [

@@ -14,12 +14,14 @@ from records.draws import COMMIT_ACTION, EXTERNAL_ACTION, RESULT_ACTION, file_ex
 from records.store import open_store
 from views.coverage_results import latest_draw
 
+pytestmark = pytest.mark.records
+
 URUMQI = "650100"
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "draws.sqlite") as opened:
+def store(tmp_path, new_db):
+    with open_store(new_db("draws")) as opened:
         yield opened
 
 
@@ -63,7 +65,9 @@ def test_a_re_draw_needs_a_reason_and_is_logged_as_one(store, registry):
     assert again["attempt"] == commit["attempt"] == 2
     assert commit["redraw_of"] == [first["audit_id"]] and commit["reason"] == "wrong level"
     # Another scope (county level, or another period) is a first draw of its own.
-    assert system_draw(store.conn, targets, roster, "2026Q4", level="county", regions=(URUMQI,))["attempt"] == 1
+    assert (
+        system_draw(store.conn, targets, roster, "2026Q4", level="county", regions=(URUMQI,))["attempt"] == 1
+    )
     assert system_draw(store.conn, targets, roster, "2027Q1", regions=(URUMQI,))["attempt"] == 1
 
 

@@ -11,15 +11,19 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from argon2 import PasswordHasher
+from records_backends import REFUSED, behind_guards, run_outside
 from records_fixtures import SITES, drive_and_dwell, small_plan, write_gpx
 
 from records import access, audit
 from records.__main__ import COMMANDS
 from records.accounts import create_account
-from records.db import LOCAL_TZ, RecordsError, connect, migrate
-from records.integrity import expected_triggers, verify
+from records.backend import inserted_id
+from records.db import LOCAL_TZ, RecordsError, connect, migrate, transaction
+from records.integrity import verify
 from records.store import open_store
 from records.visits import Visit
+
+pytestmark = pytest.mark.records
 
 T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 DAY = date(2026, 11, 24)
@@ -34,9 +38,9 @@ def visit(site_id: str = "PS0001") -> Visit:
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch):
+def db(tmp_path, monkeypatch, new_db):
     """A database with a done plan, an approved one, two visits, and a GPX track with inferred visits."""
-    path = tmp_path / "records.sqlite"
+    path = new_db("records")
     monkeypatch.setenv("XUNHU_DB", str(path))
     with open_store(path) as store:
         done = store.save_plan(small_plan("week-48"), actor="chief").plan_id
@@ -50,21 +54,13 @@ def db(tmp_path, monkeypatch):
     return path
 
 
-def outside(db, script: str) -> None:
-    """Run SQL from a plain sqlite3 session, as someone with the file but not the application would."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        conn.executescript(script)
-    finally:
-        conn.close()
-
-
 def verify_output(capsys) -> tuple[int, str]:
     status = cli("verify")
     return status, capsys.readouterr().out
 
 
 # REPLACE and UPSERT ---------------------------------------------------------------------------------
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     ("statement", "message"),
     [
@@ -106,8 +102,8 @@ def verify_output(capsys) -> tuple[int, str]:
 )
 def test_replace_from_a_plain_sqlite_session_is_refused(db, statement, message, capsys):
     before = sqlite3.connect(db).execute("SELECT count(*) FROM audit_log").fetchone()
-    with pytest.raises(sqlite3.IntegrityError, match=message):
-        outside(db, statement)
+    with pytest.raises(REFUSED, match=message):
+        run_outside(db, statement)
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == before
     assert conn.execute("SELECT DISTINCT recorded_by FROM visits").fetchall() == [("officer",)]
@@ -125,21 +121,25 @@ def test_insert_or_ignore_of_a_known_inferred_visit_still_skips_it(db):
 # verify -------------------------------------------------------------------------------------------
 def test_verify_passes_on_a_healthy_database(db, capsys):
     status, out = verify_output(capsys)
-    entries = sqlite3.connect(db).execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    conn = connect(db)
+    entries = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    conn.close()
     assert status == 0
     assert out.startswith(f"audit log: {entries} entries, chain intact, no gaps; triggers: all ")
     assert len(out.strip().splitlines()) == 1
 
 
+@pytest.mark.sqlite_only
 def test_verify_names_a_dropped_trigger(db, capsys):
-    outside(db, "DROP TRIGGER visits_no_update")
+    run_outside(db, "DROP TRIGGER visits_no_update")
     status, out = verify_output(capsys)
     assert status == 1
     assert "trigger visits_no_update is missing" in out
 
 
+@pytest.mark.sqlite_only
 def test_verify_names_an_altered_or_added_trigger(db, capsys):
-    outside(
+    run_outside(
         db,
         "DROP TRIGGER visits_no_update; CREATE TRIGGER visits_no_update BEFORE UPDATE OF notes ON visits "
         "BEGIN SELECT RAISE(ABORT, 'no'); END; CREATE TRIGGER sneaky AFTER INSERT ON visits BEGIN "
@@ -151,16 +151,11 @@ def test_verify_names_an_altered_or_added_trigger(db, capsys):
     assert "unexpected trigger sneaky" in out
 
 
-def _edit(table: str, change: str, where: str) -> str:
-    """Lift a table's no-update trigger, change a row, and put the identical trigger back."""
-    trigger = f"{table}_no_update"
-    return (
-        f"DROP TRIGGER {trigger}; UPDATE {table} SET {change} WHERE {where}; {expected_triggers()[trigger]};"
-    )
-
-
 def test_verify_names_a_hand_edited_audit_entry(db, capsys):
-    outside(db, _edit("audit_log", "actor = 'mallory'", "action = 'plan.save'"))
+    run_outside(
+        db,
+        behind_guards(db, "audit_log", "UPDATE audit_log SET actor = 'mallory' WHERE action = 'plan.save'"),
+    )
     status, out = verify_output(capsys)
     assert status == 1
     assert "audit entry 1 (plan.save plan:1): its content" in out
@@ -169,11 +164,13 @@ def test_verify_names_a_hand_edited_audit_entry(db, capsys):
 
 
 def test_verify_names_a_hand_edited_visit(db, capsys):
-    outside(db, _edit("visits", "recorded_by = 'mallory'", "visit_id = 2"))
-    status, out = verify_output(capsys)
-    entry = (
-        sqlite3.connect(db).execute("SELECT audit_id FROM audit_log WHERE object = 'visit:2'").fetchone()[0]
+    run_outside(
+        db, behind_guards(db, "visits", "UPDATE visits SET recorded_by = 'mallory' WHERE visit_id = 2")
     )
+    status, out = verify_output(capsys)
+    conn = connect(db)
+    entry = conn.execute("SELECT audit_id FROM audit_log WHERE object = 'visit:2'").fetchone()[0]
+    conn.close()
     assert status == 1
     assert out.splitlines()[1:] == [
         f"- visits: visit_id 2, sealed by audit entry {entry} (visit.record visit:2), changed or removed "
@@ -182,7 +179,7 @@ def test_verify_names_a_hand_edited_visit(db, capsys):
 
 
 def test_verify_names_a_deleted_audit_entry_and_the_broken_link(db, capsys):
-    outside(db, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE audit_id = 3;")
+    run_outside(db, behind_guards(db, "audit_log", "DELETE FROM audit_log WHERE audit_id = 3"))
     status, out = verify_output(capsys)
     assert status == 1
     assert "audit log: entry 3 missing (deleted?)" in out
@@ -190,16 +187,17 @@ def test_verify_names_a_deleted_audit_entry_and_the_broken_link(db, capsys):
     assert "plan 1 is done but the audit log has it approved" in out  # entry 3 was its plan.done
 
 
+@pytest.mark.sqlite_only
 def test_verify_names_the_last_audit_entry_deleted(db, capsys):
     last = sqlite3.connect(db).execute("SELECT max(audit_id) FROM audit_log").fetchone()[0]
-    outside(db, f"DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE audit_id = {last};")
+    run_outside(db, f"DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE audit_id = {last};")
     status, out = verify_output(capsys)
     assert status == 1
     assert f"audit log: entry {last} missing at the end of the log" in out
 
 
 def test_verify_names_rows_added_outside_the_application(db, capsys):
-    outside(
+    run_outside(
         db,
         "INSERT INTO visits (site_id, team_id, started_at, ended_at, outcome, source, recorded_at, "
         "recorded_by) VALUES ('PS0001', 'T1', '2026-11-24T02:00:00Z', '2026-11-24T03:00:00Z', 'compliant', "
@@ -211,10 +209,14 @@ def test_verify_names_rows_added_outside_the_application(db, capsys):
 
 
 def test_verify_names_a_plan_turned_back_to_draft_or_given_another_approver(db, capsys):
-    outside(
+    run_outside(
         db,
-        "DROP TRIGGER plans_status_forward; UPDATE plans SET status = 'draft' WHERE plan_id = 1; "
-        "UPDATE plans SET approved_by = 'mallory' WHERE plan_id = 2;",
+        behind_guards(
+            db,
+            "plans",
+            "UPDATE plans SET status = 'draft' WHERE plan_id = 1; "
+            "UPDATE plans SET approved_by = 'mallory' WHERE plan_id = 2",
+        ),
     )
     status, out = verify_output(capsys)
     assert status == 1
@@ -246,8 +248,11 @@ def test_concurrent_writers_keep_one_unbroken_chain(db):
         conn.close()
 
 
-def test_an_old_database_gets_its_entries_chained_and_its_records_sealed(tmp_path, capsys, monkeypatch):
-    path = tmp_path / "old.sqlite"
+@pytest.mark.sqlite_only
+def test_an_old_database_gets_its_entries_chained_and_its_records_sealed(
+    tmp_path, capsys, monkeypatch, new_db
+):
+    path = new_db("old")
     conn = connect(path, migrate_schema=False)
     migrate(conn, target=4)
     conn.execute(
@@ -264,19 +269,22 @@ def test_an_old_database_gets_its_entries_chained_and_its_records_sealed(tmp_pat
     assert verify_output(capsys)[0] == 0
     with open_store(path) as store:
         assert store.audit_log()["action"].tolist() == ["visit.record", "records.chain_start"]
-    outside(path, _edit("visits", "recorded_by = 'mallory'", "visit_id = 1"))
+    run_outside(
+        path, behind_guards(path, "visits", "UPDATE visits SET recorded_by = 'mallory' WHERE visit_id = 1")
+    )
     status, out = verify_output(capsys)
     assert status == 1
     assert "visits: visit_id 1, sealed by audit entry 2 (records.chain_start db)" in out
 
 
 # restore ------------------------------------------------------------------------------------------
-def test_restore_refuses_a_doctored_backup_unless_forced(db, tmp_path, capsys):
+@pytest.mark.sqlite_only
+def test_restore_refuses_a_doctored_backup_unless_forced(db, tmp_path, capsys, new_db):
     doctored = tmp_path / "doctored.sqlite"
     with open_store(db) as store:
         store.backup(doctored)
         store.record_visit(visit("PS0009"), actor="officer")
-    outside(doctored, "DROP TRIGGER plans_content_frozen; UPDATE plans SET created_by = 'mallory';")
+    run_outside(doctored, "DROP TRIGGER plans_content_frozen; UPDATE plans SET created_by = 'mallory';")
     assert cli("restore", "--from", str(doctored), "--actor", "admin") == 1
     err = capsys.readouterr().err
     assert "backup fails verification, not restored (--force restores it anyway" in err
@@ -294,7 +302,8 @@ def test_restore_refuses_a_doctored_backup_unless_forced(db, tmp_path, capsys):
     assert "trigger plans_content_frozen is missing (dropped?)" in entry["details"]["problems"]
 
 
-def test_a_clean_backup_restores_and_still_verifies(db, tmp_path, capsys):
+@pytest.mark.sqlite_only
+def test_a_clean_backup_restores_and_still_verifies(db, tmp_path, capsys, new_db):
     out = tmp_path / "clean.sqlite"
     with open_store(db) as store:
         store.backup(out)
@@ -305,15 +314,16 @@ def test_a_clean_backup_restores_and_still_verifies(db, tmp_path, capsys):
     assert verify_output(capsys)[0] == 0
 
 
-def test_a_backup_from_before_the_chain_restores(tmp_path, capsys, monkeypatch):
-    old = tmp_path / "schema4.sqlite"
+@pytest.mark.sqlite_only
+def test_a_backup_from_before_the_chain_restores(tmp_path, capsys, monkeypatch, new_db):
+    old = new_db("schema4")
     conn = connect(old, migrate_schema=False)
     migrate(conn, target=4)
     conn.execute(
         "INSERT INTO audit_log (at, actor, action, object) VALUES ('2026-01-01T00:00:00Z', 'x', 'db.init', 'db')"
     )
     conn.close()
-    target = tmp_path / "restored.sqlite"
+    target = new_db("restored")
     monkeypatch.setenv("XUNHU_DB", str(target))
     assert cli("restore", "--from", str(old)) == 0
     assert verify_output(capsys)[0] == 0
@@ -336,19 +346,21 @@ def test_a_plan_whose_release_at_is_not_a_time_is_not_saved(db):
 def _stored_with_release_at(db, value: str, status: str) -> int:
     """A plan stored before release_at was checked (inserted as an older version would have)."""
     plan = {**small_plan("week-51"), "release_at": value}
-    conn = sqlite3.connect(db)
-    with conn:
-        cursor = conn.execute(
-            "INSERT INTO plans (plan_key, version, plan_json, content_sha256, status, created_at, created_by) "
-            "VALUES ('week-51', 1, ?, 'x', ?, '2026-11-20T00:00:00Z', 'chief')",
-            (json.dumps(plan), status),
+    conn = connect(db)
+    with transaction(conn):
+        plan_id = inserted_id(
+            conn.execute(
+                "INSERT INTO plans (plan_key, version, plan_json, content_sha256, status, created_at, "
+                "created_by) VALUES ('week-51', 1, ?, 'x', ?, '2026-11-20T00:00:00Z', 'chief') RETURNING plan_id",
+                (json.dumps(plan), status),
+            )
         )
         conn.execute(
             "INSERT INTO assignments (plan_id, team_id, day, seq, site_id) VALUES (?, 'T1', ?, 1, 'PS0001')",
-            (cursor.lastrowid, DAY.isoformat()),
+            (plan_id, DAY.isoformat()),
         )
     conn.close()
-    return int(cursor.lastrowid)
+    return plan_id
 
 
 def test_a_stored_draft_with_a_bad_release_at_cannot_be_approved(db):

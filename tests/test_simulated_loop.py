@@ -15,6 +15,8 @@ from records.db import connect
 from records.integrity import verify
 from simulation.history import HistoryOptions, Noise, receive_complaints, simulate_history
 
+pytestmark = pytest.mark.records
+
 SCENARIO = """
 name: tiny loop
 start: 2026-11-23
@@ -35,10 +37,10 @@ solver: {seconds: 1, seed: 1}
 
 
 @pytest.mark.slow
-def test_simulated_weeks_open_cases_receive_complaints_and_serve_tasks(tmp_path):
+def test_simulated_weeks_open_cases_receive_complaints_and_serve_tasks(tmp_path, new_db):
     scenario = tmp_path / "tiny.yaml"
     scenario.write_text(SCENARIO, encoding="utf-8")
-    db = tmp_path / "history.sqlite"
+    db = new_db("history")
     weeks = simulate_history(
         db, HistoryOptions(weeks=4, effort=3, road_geometry=False), [scenario], workers=1
     )
@@ -74,10 +76,10 @@ def test_simulated_weeks_open_cases_receive_complaints_and_serve_tasks(tmp_path)
         conn.close()
 
 
-def test_complaints_are_received_once_per_week(tmp_path):
+def test_complaints_are_received_once_per_week(tmp_path, new_db):
     targets = load_targets()
     sites = targets[targets["prefecture_code"] == "659001"]["site_id"].tolist()
-    conn = connect(tmp_path / "r.sqlite")
+    conn = connect(new_db("r"))
     week, noise = dt.date(2026, 11, 23), Noise(complaints_per_week=3)
     try:
         first = receive_complaints(conn, sites, week, targets, np.random.default_rng(1), noise)

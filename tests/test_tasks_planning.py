@@ -18,6 +18,8 @@ from planning.scenario import ScenarioError, parse_scenario, parse_tasks, with_t
 from records import cases, complaints, tasks, visits
 from records.db import LOCAL_TZ, connect
 
+pytestmark = pytest.mark.records
+
 #: Six sites on a ring around Urumqi; the plans below keep only mandatory ones (min_priority 100).
 TARGETS = make_targets(ring_sites(6, radius_deg=0.3))
 SITE = "PS-00003"
@@ -49,8 +51,8 @@ def _stops(plan: dict, site: str) -> list[dict]:
 
 
 @pytest.fixture
-def conn(tmp_path):
-    connection = connect(tmp_path / "records.sqlite")
+def conn(tmp_path, new_db):
+    connection = connect(new_db("records"))
     yield connection
     connection.close()
 
@@ -181,8 +183,8 @@ def test_bad_task_sections_name_the_field(value, field):
     assert error.value.field == field
 
 
-def test_plan_cli_reads_the_open_tasks_from_the_database(tmp_path):
-    db = tmp_path / "records.sqlite"
+def test_plan_cli_reads_the_open_tasks_from_the_database(tmp_path, new_db):
+    db = new_db("records")
     with connect(db) as conn:
         complaints.add_complaint(
             conn,

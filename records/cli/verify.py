@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from records.cli import parser, run
-from records.db import RecordsError, connect, default_db_path
+from records.db import RecordsError, connect, db_target, exists
 from records.integrity import verify
 
 
@@ -19,8 +17,8 @@ def main(argv: list[str]) -> int:
     args = cli.parse_args(argv)
 
     def body() -> int:
-        path = Path(args.db or default_db_path())
-        if not path.is_file():
+        path = db_target(args.db)
+        if not exists(path):
             raise RecordsError(f"{path}: no records database there")
         conn = connect(path)
         try:

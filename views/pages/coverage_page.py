@@ -27,6 +27,7 @@ from coverage.grid import DEFAULT_RESOLUTION, FINE_RESOLUTION
 from layers.datasets import load_context
 from layers.schema import CATEGORIES, XINJIANG_METRIC_CRS
 from layers.spreadsheet import csv_text, export_notes, has_simulated, rounded, workbook_bytes
+from records.backend import is_postgresql
 from records.db import LOCAL_TZ as BEIJING
 from records.db import default_db_path
 from records.loop_figures import region_figures
@@ -256,9 +257,15 @@ def quick_period(choice: str, day: date) -> tuple[date, date]:
 def db_stamp() -> tuple[str, tuple[int, int], tuple[int, int]]:
     """The records database path with the (mtime, size) of the file and of its write-ahead log.
 
-    Writes land in the ``-wal`` file until a checkpoint, so the main file alone may not change.
+    Writes land in the ``-wal`` file until a checkpoint, so the main file alone may not change. A
+    PostgreSQL database has no file: every write there appends an audit entry, so the last audit id
+    stands in for the file's stamp.
     """
     path = default_db_path()
+    if is_postgresql(path):
+        with data.records_store() as store:
+            last = store.conn.execute("SELECT coalesce(max(audit_id), 0) FROM audit_log").fetchone()[0]
+        return str(path), (int(last), 0), (0, 0)
 
     def stat(file: Path) -> tuple[int, int]:
         return (file.stat().st_mtime_ns, file.stat().st_size) if file.exists() else (0, 0)
