@@ -160,3 +160,36 @@ def test_table_and_chips_name_codes_in_the_page_language(data_copy):
             assert not set(table[["layer", "kind", "category", "status"]].to_numpy().ravel()) & all_codes()
         kinds = at.multiselect(key=f"layers.kind.{lang}")
         assert text("kind", "key_discharge_unit", lang) in kinds.options
+
+
+def test_an_office_register_in_excel_with_chinese_headers_imports_from_the_page(data_copy):
+    """The chief uploads the permit system's .xlsx (only Chinese headers, DMS, no site_id column)."""
+    office = REPO_ROOT / "tests" / "data" / "office"
+    content = (office / "permit_register.xlsx").read_bytes()
+    at = _run("chief", lang="zh")
+    at.selectbox(key="layers.target_layer.zh").select("pollution_source").run()
+    at.file_uploader(key="layers.upload").upload(
+        "排污单位名录.xlsx", content, "application/vnd.ms-excel"
+    ).run()
+    assert not at.exception
+    at.button(key="layers.do_import").click().run()
+    assert not at.exception
+    assert any("排污单位名录.xlsx" in s.value for s in at.success)
+    stored = load_targets()
+    names = set(stored.loc[stored["site_id"].str.startswith("PS-9165"), "name"])
+    assert "米东区测试化工有限公司" in names  # id from the credit code, Chinese name intact
+
+
+def test_positions_picked_on_baidu_are_converted_when_the_chief_says_so(data_copy):
+    office = REPO_ROOT / "tests" / "data" / "office"
+    content = (office / "picked_bd09.csv").read_bytes()
+    at = _run("chief", lang="zh")
+    at.selectbox(key="layers.target_layer.zh").select("pollution_source").run()
+    at.selectbox(key="layers.datum.zh").select("bd09").run()
+    at.file_uploader(key="layers.upload").upload("picked.csv", content, "text/csv").run()
+    at.button(key="layers.do_import").click().run()
+    assert not at.exception
+    stored = load_targets().set_index("name")
+    point = stored.loc["米东区测试化工有限公司", "geometry"]
+    # The true position of this unit (tests/data/office/make_corpus.py TRUTH) is within metres.
+    assert abs(point.x - 87.6550) < 1e-4 and abs(point.y - 43.9610) < 1e-4

@@ -36,7 +36,9 @@ from views.web_text import web_text
 MAP_HEIGHT_PX = 520
 SITE_ZOOM = 11
 IMPORT_ROLES = ("chief", "admin")
-UPLOAD_TYPES = ["geojson", "json", "gpkg", "zip", "csv"]
+UPLOAD_TYPES = ["geojson", "json", "gpkg", "zip", "csv", "xlsx", "xls"]
+#: Where coordinates typed into a register came from: GPS/WGS-84, or a web map that offsets them.
+WEB_MAP_DATUMS = (None, "gcj02", "bd09")
 REPORT_COLUMNS = ["file", "row", "field", "value", "reason"]
 TABLE_COLUMNS = [
     "site_id",
@@ -115,10 +117,10 @@ T = register(
             "坐标系（文件未注明时，如 EPSG:4326）",
             "CRS when the file does not say (e.g. EPSG:4326)",
         ),
-        "layers.gcj02": (
-            "坐标取自国内网络地图（GCJ-02）",
-            "Coordinates copied from a Chinese web map (GCJ-02)",
-        ),
+        "layers.datum": ("坐标来源", "Coordinates from"),
+        "layers.datum.none": ("GPS / 测绘（WGS-84、CGCS2000）", "GPS / survey (WGS-84, CGCS2000)"),
+        "layers.datum.gcj02": ("高德 / 腾讯地图（GCJ-02）", "Amap / Tencent map (GCJ-02)"),
+        "layers.datum.bd09": ("百度地图拾取（BD-09）", "Baidu map picker (BD-09)"),
         "layers.unreadable": ("文件无法读取：{error}", "The file cannot be read: {error}"),
         "layers.valid": (
             "文件有效：{n} 个点位可以导入。",
@@ -367,11 +369,17 @@ def _import(account_name: str) -> None:
         key=language_key("layers.target_layer"),
     )
     crs = options[1].text_input(T("layers.crs"), key="layers.crs").strip() or None
-    gcj02 = options[2].checkbox(T("layers.gcj02"), key="layers.gcj02")
+    datum = options[2].selectbox(
+        T("layers.datum"),
+        WEB_MAP_DATUMS,
+        format_func=lambda key: T(f"layers.datum.{key or 'none'}"),
+        key=language_key("layers.datum"),
+    )
     if upload is None:
         return
     content = upload.getvalue()
-    signature = (upload.name, hashlib.sha256(content).hexdigest(), layer, crs, gcj02)
+    signature = (upload.name, hashlib.sha256(content).hexdigest(), layer, crs, datum)
+    reading = {"layer": layer, "crs": crs, "gcj02": datum == "gcj02", "bd09": datum == "bd09"}
     done = st.session_state.get("layers.imported")
     if done is not None and done[0] == signature:
         st.success(done[1])
@@ -383,7 +391,7 @@ def _import(account_name: str) -> None:
         path = Path(folder) / Path(upload.name).name
         path.write_bytes(content)
         try:
-            report = check_file(str(path), layer=layer, crs=crs, gcj02=gcj02, existing_ids=existing)
+            report = check_file(str(path), existing_ids=existing, **reading)
         except (LayerFileError, ValueError) as error:
             st.error(T("layers.unreadable", error=str(error).replace(folder + "/", "")))
             return
@@ -392,7 +400,7 @@ def _import(account_name: str) -> None:
             T("layers.import_button"), disabled=not report.ok, type="primary", key="layers.do_import"
         ):
             return
-        result = import_file(path, layer=layer, crs=crs, gcj02=gcj02)
+        result = import_file(path, **reading)
     if not result.ok:
         st.error(T("layers.import_failed"))
         _report(result.report)
@@ -403,7 +411,7 @@ def _import(account_name: str) -> None:
         store.log(
             "layers.import",
             f"file:{upload.name}",
-            {"added": result.added, "replaced": result.replaced, "layer": layer, "gcj02": gcj02},
+            {"added": result.added, "replaced": result.replaced, "layer": layer, "datum": datum or "wgs84"},
             account_name,
         )
     message = T("layers.imported", name=upload.name, added=result.added, replaced=result.replaced)
