@@ -152,11 +152,17 @@ def _run_here(job_id: int, raw: dict, chief_closures: list) -> None:
         box.update(label=T("plan.solved", seconds=seconds), state="complete", expanded=False)
 
 
-def _ended(message: str) -> None:
-    """The job ended without a plan: say so (until the next solve) and stop polling."""
-    st.session_state["plan.job.ended"] = message
+def _ended(message: str, kind: str = "error") -> None:
+    """The job ended without a plan: say so (``kind`` error or info, until the next solve) and stop
+    polling."""
+    st.session_state["plan.job.ended"] = (kind, message)
     st.session_state.pop(JOB, None)
-    st.error(message)
+    _say_ended()
+
+
+def _say_ended() -> None:
+    kind, message = st.session_state["plan.job.ended"]
+    (st.info if kind == "info" else st.error)(message)
 
 
 def _take_result(job: jobs.Job) -> None:
@@ -188,13 +194,11 @@ def _job_panel() -> None:
     if job.state == "done":
         _take_result(job)
         st.rerun()
-    if job.state in ("failed", "cancelled"):
-        message = (
-            T("plan.job.cancelled", id=job.job_id)
-            if job.state == "cancelled"
-            else T("plan.failed", message=job.error or "")
-        )
-        _ended(message)
+    if job.state == "cancelled":
+        _ended(T("plan.job.cancelled", id=job.job_id), "info")
+        st.rerun()
+    if job.state == "failed":
+        _ended(T("plan.failed", message=job.error or ""))
         st.rerun()
     raw = submitted["raw"]
     label = (
@@ -202,18 +206,19 @@ def _job_panel() -> None:
         if job.state == "queued"
         else T("plan.job.running", id=job.job_id, worker=job.worker or "", attempt=job.attempts)
     )
-    with st.status(label, expanded=True, state="running"):
-        st.caption(T("plan.solving", days=raw["days"], teams=len(raw.get("teams") or [])))
-        lines = job.progress_lines()
-        steps = [line for line in lines if not line.lstrip().startswith("search ")]
-        search = [line for line in lines if line.lstrip().startswith("search ")]
-        for line in steps:
-            st.write(line)
-        if search:
-            st.code(search[-1].strip())
-        waited = dt.datetime.now(dt.UTC).timestamp() - float(submitted.get("submitted") or 0)
-        if job.state == "queued" and not busy_elsewhere and waited > NO_WORKER_HINT_S:
-            st.warning(T("plan.job.no_worker"))
+    # Not as a context manager: leaving the block would mark the box complete.
+    box = st.status(label, expanded=True, state="running")
+    box.caption(T("plan.solving", days=raw["days"], teams=len(raw.get("teams") or [])))
+    lines = job.progress_lines()
+    for line in lines:
+        if not line.lstrip().startswith("search "):
+            box.write(line)
+    search = [line for line in lines if line.lstrip().startswith("search ")]
+    if search:
+        box.code(search[-1].strip())
+    waited = dt.datetime.now(dt.UTC).timestamp() - float(submitted.get("submitted") or 0)
+    if job.state == "queued" and not busy_elsewhere and waited > NO_WORKER_HINT_S:
+        box.warning(T("plan.job.no_worker"))
     if st.button(T("plan.job.cancel"), key="plan.job.cancel"):
         try:
             with records_store() as store:
@@ -276,7 +281,7 @@ def render() -> None:
         except RecordsError as exc:
             st.error(T("plan.failed", message=exc))
     elif state.get("plan.job.ended"):
-        st.error(state["plan.job.ended"])
+        _say_ended()
     if state.get(JOB) is not None:
         _job_panel()
     result = state.get(STATE)
