@@ -338,3 +338,23 @@ def test_cli_plan_queue_submits_starts_a_local_worker_and_prints_progress(new_db
     with closing(connect(db)) as conn:
         job = follow(conn, 1, quiet, timeout_s=1)
         assert job.state == "done" and get_plan(conn, job.plan_id)["plan_key"] == "cli tiny"
+
+
+def test_a_session_can_run_its_own_job_in_process(new_db):
+    from planning.worker import run_in_process, solve_request
+
+    db = new_db("jobs")
+    with closing(connect(db)) as conn:
+        older = jobs.submit(conn, tiny_request("someone else's"), actor="t")
+        mine = jobs.submit(conn, tiny_request("mine"), actor="chief")
+        # Claiming a given job leaves the older one to the workers.
+        job = jobs.claim(conn, "inline:test", lease_s=60, job_id=mine)
+        assert job.job_id == mine and jobs.get_job(conn, older).state == "queued"
+        said: list[str] = []
+        done = run_in_process(
+            conn, job, lambda say: solve_request(job.request, job.time_limit_s, say), said.append
+        )
+        assert done.state == "done" and done.worker == "inline:test"
+        assert any(line.startswith("search:") for line in said)
+        assert done.progress_lines()[-1].startswith("done in")
+        assert get_plan(conn, done.plan_id)["created_by"] == "chief"
