@@ -190,7 +190,12 @@ class Worker:
                     break
                 time.sleep(self.poll_s)
                 continue
-            self.run_job(job)
+            try:
+                self.run_job(job)
+            except database_errors() as exc:
+                # Lost the database mid-job: the job's lease lapses and a worker retries it.
+                self.say(f"job {job.job_id}: queue unreachable ({str(exc).strip()}); left to a retry")
+                self._reconnect()
             ran += 1
             idle_since = time.monotonic()
             if once:
@@ -260,7 +265,12 @@ class Worker:
         elapsed = time.monotonic() - started
         if outcome[0] == "done":
             lines.append(f"done in {elapsed:.1f} s")
-            plan_id = jobs.finish(self.conn, job, outcome[1], jobs.progress_text(lines, elapsed))
+            try:
+                plan_id = jobs.finish(self.conn, job, outcome[1], jobs.progress_text(lines, elapsed))
+            except jobs.RecordsError as exc:  # the records refuse the plan: retrying would not help
+                jobs.fail(self.conn, job, f"the plan could not be stored: {exc}", jobs.progress_text(lines))
+                self.say(f"job {job.job_id}: failed: the plan could not be stored: {exc}")
+                return "failed"
             if plan_id is None:
                 self.say(f"job {job.job_id}: solved, but the job is no longer ours; result dropped")
                 return "lost"
