@@ -363,7 +363,8 @@ def ensure_local_workers(db: str | Path | None = None, count: int | None = None,
     this process started are alive; return how many are alive. Each exits by itself once the queue
     has been empty for ``idle_s`` seconds, so nothing stays behind on a laptop."""
     count = local_worker_count(db) if count is None else count
-    target = str(db_target(db))
+    target = db_target(db)
+    target = target if is_postgresql(target) else str(Path(target).resolve())  # the workers run in the repo
     with _LOCAL_LOCK:
         _LOCAL[:] = [p for p in _LOCAL if p.poll() is None]
         while len(_LOCAL) < count:
