@@ -479,6 +479,16 @@ def running_now(conn: Connection) -> bool:
     return int(row[0]) > 0
 
 
+def unfinished_of(conn: Connection, actor: str) -> Job | None:
+    """The newest queued or running job ``actor`` submitted (a page reloaded while it solved)."""
+    row = conn.execute(
+        "SELECT * FROM solve_jobs WHERE submitted_by = ? AND state IN ('queued', 'running') "
+        "ORDER BY job_id DESC LIMIT 1",
+        (actor,),
+    ).fetchone()
+    return None if row is None else _job(row)
+
+
 def busy(conn: Connection) -> bool:
     """True while any job is queued or running (a lapsed running job still needs a retry)."""
     row = conn.execute("SELECT count(*) FROM solve_jobs WHERE state IN ('queued', 'running')").fetchone()

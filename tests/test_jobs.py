@@ -358,3 +358,54 @@ def test_a_session_can_run_its_own_job_in_process(new_db):
         assert any(line.startswith("search:") for line in said)
         assert done.progress_lines()[-1].startswith("done in")
         assert get_plan(conn, done.plan_id)["created_by"] == "chief"
+
+
+def _plan_week_page() -> None:
+    from views.pages.plan_week import render
+
+    render()
+
+
+def test_the_plan_week_page_follows_a_queued_job_to_its_plan(new_db, monkeypatch):
+    """A page opened while the chief's job waits (a reload) polls it, and shows the plan once a
+    worker has stored it."""
+    from argon2 import PasswordHasher
+    from streamlit.testing.v1 import AppTest
+
+    from records.accounts import create_account
+    from records.store import open_store
+
+    db = new_db("jobs")
+    monkeypatch.setenv("XUNHU_DB", str(db))
+    with open_store(db) as store:
+        chief = create_account(
+            store,
+            "chief-queue",
+            "correct horse battery",
+            "chief",
+            detachment="650100",
+            hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1),
+        )
+    with closing(connect(db)) as conn:
+        job_id = jobs.submit(conn, jobs.plan_request(tiny_scenario("page queue")), actor="chief-queue")
+    at = AppTest.from_function(_plan_week_page, default_timeout=120)
+    at.session_state["account"] = chief
+    at.session_state["lang"] = "en"
+    at.run()
+    assert not at.exception
+    assert [s.label for s in at.status] == [f"Solve job {job_id} is queued (0 ahead)…"]
+    assert "plan.result" not in at.session_state
+    worker = Worker(db, lease_s=10, say=quiet)
+    try:
+        assert worker.run(once=True) == 1
+    finally:
+        worker.close()
+    at.run()  # the panel's next look
+    assert not at.exception
+    result = at.session_state["plan.result"]
+    with closing(connect(db)) as conn:
+        job = jobs.get_job(conn, job_id)
+        assert job.state == "done" and result["draft_id"] == job.plan_id
+        assert result["plan"] == get_plan(conn, job.plan_id)["plan"]
+    assert f"Solve job {job_id} done: draft plan {job.plan_id}" in [c.value for c in at.caption]
+    assert any(s.value == "Checker: 0 violations." for s in at.success)

@@ -152,6 +152,23 @@ def _run_here(job_id: int, raw: dict, chief_closures: list) -> None:
         box.update(label=T("plan.solved", seconds=seconds), state="complete", expanded=False)
 
 
+def _resume_job(account) -> None:
+    """After a reload (a new session) follow the account's job still queued or running, if any."""
+    with records_store() as store:
+        job = jobs.unfinished_of(store.conn, account.username)
+    if job is None:
+        return
+    closures = [str(c.get("id", "")) for c in job.request.get("closures") or []]
+    st.session_state[JOB] = {
+        "job_id": job.job_id,
+        "raw": job.request["scenario"],
+        "closure_ids": [
+            int(c.removeprefix("chief-")) for c in closures if c.removeprefix("chief-").isdigit()
+        ],
+        "submitted": dt.datetime.fromisoformat(job.submitted_at.replace("Z", "+00:00")).timestamp(),
+    }
+
+
 def _ended(message: str, kind: str = "error") -> None:
     """The job ended without a plan: say so (``kind`` error or info, until the next solve) and stop
     polling."""
@@ -282,6 +299,8 @@ def render() -> None:
             st.error(T("plan.failed", message=exc))
     elif state.get("plan.job.ended"):
         _say_ended()
+    elif state.get(JOB) is None and state.get(STATE) is None:
+        _resume_job(account)
     if state.get(JOB) is not None:
         _job_panel()
     result = state.get(STATE)
