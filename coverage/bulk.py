@@ -362,6 +362,7 @@ def region_report(
     include_visits: bool = True,
     workers: int = 2,
     timings: dict[str, float] | None = None,
+    draw_files: list[str] | tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """The ``report`` table (:func:`coverage.stats.region_stats`) for ``[since, until)`` with the track
     coverage computed in the database.
@@ -369,7 +370,8 @@ def region_report(
     ``model`` is a :class:`coverage.inputs.CoverageModel` (default: the shipped registry at
     resolution 6, priorities on ``since``). Visits (all up to ``until``: they set which sites are
     due) are read into Python; only those from ``since`` on cover area, as in ``report``.
-    ``timings`` (when given) receives the seconds of each stage.
+    ``timings`` (when given) receives the seconds of each stage; ``draw_files`` are random-draw JSON
+    files (as ``report --draw``; they need the visits).
     """
     from coverage.inputs import load_model
     from coverage.stats import region_stats
@@ -399,7 +401,14 @@ def region_report(
         covered |= model.covered(in_period, None)["last_covered_at"].notna().to_numpy()
         simulated = simulated or bool(in_period["simulated"].any())
     sites = model.sites(visits, since, until)
-    table = region_stats(model.grid, model.weights["weight"], covered, sites, None, by, model.regions)
+    draws = None
+    if draw_files:
+        from coverage.inputs import read_draws
+
+        if visits is None:
+            raise ValueError("random-draw targets need the visits (drop --no-visits)")
+        draws = read_draws(list(draw_files), visits, (since, until))
+    table = region_stats(model.grid, model.weights["weight"], covered, sites, draws, by, model.regions)
     table.attrs["cells_covered_by_tracks"] = int(tracks["last_covered_at"].notna().sum())
     table.attrs["cells_covered"] = int(covered.sum())
     table.attrs["simulated"] = bool(simulated)
@@ -435,6 +444,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--by", choices=sorted(BY_LEVELS), default="prefecture")
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
     parser.add_argument("--workers", type=int, default=2, help="database connections working in parallel")
+    parser.add_argument("--draw", action="append", default=[], help="random-draw JSON (repeatable)")
     parser.add_argument("--no-visits", action="store_true", help="count track coverage only")
     inputs.add_model_arguments(parser)
     args = parser.parse_args(argv)
@@ -447,7 +457,9 @@ def main(argv: list[str]) -> int:
     try:
         since, until = inputs.period(args.since, args.until)
         model = inputs.model_for(args, as_of=since)
-        table = region_report(url, since, until, model, args.by, not args.no_visits, max(1, args.workers))
+        table = region_report(
+            url, since, until, model, args.by, not args.no_visits, max(1, args.workers), draw_files=args.draw
+        )
     except (inputs.InputError, ValueError, *database_errors()) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -6,6 +6,10 @@ The comparison tests run only on PostgreSQL + PostGIS (``--records-backend postg
 
 from __future__ import annotations
 
+import io
+import json
+from datetime import timedelta
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +23,7 @@ from records.backend import read_frame
 from records.db import connect
 from records.gpx_read import Track
 from records.tracks import store_track
+from records.visits import Visit, record_visit, visits_frame
 
 pytestmark = pytest.mark.records
 
@@ -181,12 +186,61 @@ def test_bulk_cells_equal_python_cells(pg_url: str, model, workers: int, bucket_
     )
 
 
+def _store_visits(url: str, model) -> None:
+    """Visits at point sites: in the period with and without a position, and one before it."""
+    sites = model.targets[
+        (model.targets.geom_type == "Point") & model.targets["county_code"].str.startswith("6501")
+    ]
+    first, second, third = sites.iloc[:3].itertuples()
+    day = (SINCE + pd.Timedelta(days=3, hours=3)).to_pydatetime()
+    visits = [
+        Visit(
+            first.site_id,
+            "T01",
+            day,
+            day + timedelta(hours=1),
+            "compliant",
+            lon=first.geometry.x + 0.01,
+            lat=first.geometry.y,
+            simulated=True,
+        ),
+        Visit(
+            second.site_id,
+            "T01",
+            day + timedelta(hours=2),
+            day + timedelta(hours=3),
+            "violation",
+            simulated=True,
+        ),
+        Visit(
+            third.site_id,
+            "T01",
+            day - timedelta(days=30),
+            day - timedelta(days=30, hours=-1),
+            "compliant",
+            lon=third.geometry.x,
+            lat=third.geometry.y,
+            simulated=True,
+        ),
+    ]
+    with connect(url) as conn:
+        for visit in visits:
+            record_visit(conn, visit, actor="test")
+
+
 def test_bulk_report_equals_python_report(pg_url: str, model) -> None:
-    """The per-prefecture table of coverage.bulk equals the ``report`` table on the same records."""
+    """The per-prefecture table of coverage.bulk equals the ``report`` table on the same records
+    (tracks, and visits: those before the period set which sites are due, those in it cover area)."""
     _store_tracks(pg_url)
+    _store_visits(pg_url, model)
     points = _python_points(pg_url)
-    expected = model.region_table(None, points, SINCE, UNTIL, "prefecture")
+    with connect(pg_url) as conn:
+        visits = visits_frame(conn, None, UNTIL, include_inferred=True)
+    assert len(visits) == 3
+    expected = model.region_table(visits, points, SINCE, UNTIL, "prefecture")
     got = bulk.region_report(pg_url, SINCE, UNTIL, model, "prefecture")
+    assert got.attrs["cells_covered"] > got.attrs["cells_covered_by_tracks"]  # the visits add cells
+    assert got["sites_inspected"].iloc[-1] >= 2  # (the registry adds inspections dated in the period)
     assert got.attrs["simulated"]
     assert list(got["prefecture_code"]) == list(expected["prefecture_code"]) == [*PREFECTURES, "total"]
     assert (got["area_coverage_pct"] > 0).all()
@@ -213,3 +267,29 @@ def test_empty_period(pg_url: str, model) -> None:
         pg_url, model.grid, pd.Timestamp("2025-01-01T00:00Z"), pd.Timestamp("2025-02-01T00:00Z")
     )
     assert got["last_covered_at"].isna().all() and len(got) == len(model.grid)
+
+
+def test_cli_needs_a_postgresql_url(tmp_path, capsys) -> None:
+    from coverage.bulk import main
+
+    assert main(["--db", str(tmp_path / "x.sqlite"), "--since", "2026-06-01", "--until", "2026-06-07"]) == 1
+    assert "postgresql://" in capsys.readouterr().err
+
+
+def test_cli_writes_the_report(pg_url: str, tmp_path) -> None:
+    """``python -m coverage bulk`` on a prefecture: CSV with the SIMULATED note and a total row."""
+    from coverage.bulk import main
+
+    _store_tracks(pg_url)
+    draw = tmp_path / "draw.json"
+    draw.write_text(
+        json.dumps({"period": "2026-06", "result": [{"site_id": "PS-00001"}, {"site_id": "PS-00002"}]})
+    )
+    out = tmp_path / "bulk.csv"
+    argv = ["--db", pg_url, "--since", "2026-06-01", "--until", "2026-06-07", "--prefecture", "650100"]
+    assert main([*argv, "--draw", str(draw), "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "SIMULATED" in text
+    table = pd.read_csv(io.StringIO(text), comment="#", dtype={"prefecture_code": str})
+    assert list(table["prefecture_code"]) == ["650100", "total"]
+    assert table["area_coverage_pct"].iloc[0] > 0 and table["draw_targets"].iloc[0] == 2
