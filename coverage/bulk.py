@@ -329,7 +329,8 @@ def covered_rows(
     default_bucket, default_margin = bucket_sizes(grid)
     bucket_m, margin_m = bucket_m or default_bucket, margin_m or default_margin
     reach = max(radii.half_width_m(m) for m in TRANSPORTS) + margin_m
-    with connect(url) as conn:
+    # Readers only: no migration here (the records' own tools migrate the schema).
+    with connect(url, migrate_schema=False) as conn:
         ranges = track_ranges(conn, since, until, max(1, workers))
     sql = covered_sql(radii, margin_m, bucket_m)
 
