@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from records.db import RecordsError, connect, default_db_path
+from records.db import RecordsError, connect, db_target, exists
 
 #: The shipped snapshot, made by ``python -m simulation history`` (see data/demo/README.md).
 DEMO_SNAPSHOT = Path(__file__).resolve().parent.parent / "data" / "demo" / "records_demo.sqlite.gz"
@@ -25,10 +25,11 @@ def install_demo_snapshot(snapshot: str | Path = DEMO_SNAPSHOT, path: str | Path
     Simulating the history takes minutes; unpacking the snapshot takes a second. The copy is
     atomic and never overwrites: it is unpacked next to the target and hard-linked into place, so
     a concurrent first start or an existing database wins. The schema is then migrated to the
-    current version. Returns True if the snapshot was installed.
+    current version. Returns True if the snapshot was installed. A PostgreSQL database is never
+    seeded with the simulated history: a server holds real records.
     """
-    target = Path(path) if path is not None else default_db_path()
-    if target.exists():
+    target = db_target(path)
+    if exists(target):
         return False
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False) as part:
