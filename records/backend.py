@@ -12,8 +12,10 @@ Why a small dialect layer rather than SQLAlchemy Core: the records hold about 15
 statements whose semantics are the point (append-only triggers, the audit hash chain, the
 ``BEGIN IMMEDIATE`` locking discipline), the portable subset of SQL covers all of them (``RETURNING``,
 ``ON CONFLICT DO NOTHING``, ``coalesce``), and rewriting them as expression trees would change every
-module without making a single guarantee stronger. Measured: the wrapper adds one cached string
-rewrite per statement (about 1 µs, see ``bench/RESULTS.md``).
+module without making a single guarantee stronger. Measured (``bench/bench_records_seam.py``,
+figures in ``bench/RESULTS.md``): the wrapper costs 10–25 µs per statement over raw psycopg (a
+cached placeholder rewrite and rows readable by name), under a millisecond for a whole page run;
+on SQLite it costs nothing, the connection is ``sqlite3``'s own.
 
 Writers are serialised on both engines. SQLite does it with ``BEGIN IMMEDIATE`` (one writer per
 file); PostgreSQL with a transaction-scoped advisory lock taken at ``BEGIN``
@@ -84,13 +86,17 @@ class Row(tuple):
         return list(type(self)._index)
 
 
+@lru_cache(maxsize=512)
+def _row_type(names: tuple[str, ...]) -> type[Row]:
+    """The :class:`Row` subclass for one list of column names (made once: a statement runs often)."""
+    return type("Row", (Row,), {"_index": {name: i for i, name in enumerate(names)}, "__slots__": ()})
+
+
 def _row_factory(cursor: Any):
     """psycopg row factory building :class:`Row` objects for the cursor's columns."""
     if cursor.description is None:
         return tuple
-    index = {column.name: i for i, column in enumerate(cursor.description)}
-    row_type = type("Row", (Row,), {"_index": index, "__slots__": ()})
-    return row_type
+    return _row_type(tuple(column.name for column in cursor.description))
 
 
 @lru_cache(maxsize=1024)
