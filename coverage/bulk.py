@@ -435,19 +435,14 @@ def prefecture_report(
 def main(argv: list[str]) -> int:
     """``python -m coverage bulk``: the ``report`` table with track coverage computed in PostgreSQL."""
     from coverage import inputs
-    from coverage.stats import BY_LEVELS
+    from coverage.stats import add_report_arguments
     from records.backend import database_errors, is_postgresql
     from records.db import default_db_path
 
     parser = argparse.ArgumentParser(prog="python -m coverage bulk", description=main.__doc__)
-    parser.add_argument("--since", required=True, help="first day of the period (YYYY-MM-DD, local)")
-    parser.add_argument("--until", required=True, help="last day of the period (inclusive)")
-    parser.add_argument("--by", choices=sorted(BY_LEVELS), default="prefecture")
-    parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    add_report_arguments(parser)
     parser.add_argument("--workers", type=int, default=2, help="database connections working in parallel")
-    parser.add_argument("--draw", action="append", default=[], help="random-draw JSON (repeatable)")
     parser.add_argument("--no-visits", action="store_true", help="count track coverage only")
-    inputs.add_model_arguments(parser)
     args = parser.parse_args(argv)
     url = args.db or default_db_path()
     if not is_postgresql(url):

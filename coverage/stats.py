@@ -135,17 +135,24 @@ def region_stats(
     return table[order]
 
 
-def main(argv: list[str]) -> int:
-    """``python -m coverage report``: per-region coverage for a period as CSV or JSON."""
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every per-region report command shares (``report`` and ``bulk``)."""
     from coverage import inputs
 
-    parser = argparse.ArgumentParser(prog="python -m coverage report", description=main.__doc__)
     parser.add_argument("--since", required=True, help="first day of the period (YYYY-MM-DD, local)")
     parser.add_argument("--until", required=True, help="last day of the period (inclusive)")
     parser.add_argument("--by", choices=sorted(BY_LEVELS), default="prefecture")
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
     parser.add_argument("--draw", action="append", default=[], help="random-draw JSON (repeatable)")
     inputs.add_model_arguments(parser)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m coverage report``: per-region coverage for a period as CSV or JSON."""
+    from coverage import inputs
+
+    parser = argparse.ArgumentParser(prog="python -m coverage report", description=main.__doc__)
+    add_report_arguments(parser)
     args = parser.parse_args(argv)
     try:
         since, until = inputs.period(args.since, args.until)
