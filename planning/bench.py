@@ -4,6 +4,12 @@ Each Solomon file is solved with :data:`VRPTW_PARAMS` (``--runs`` times with see
 ``--seed`` + 1, ...; the median run is reported) and re-checked by :func:`planning.vrptw.evaluate`. ``--seconds`` is a CPU-time budget per instance, shared by the
 workers (two workers get half each), unless ``--budget wall`` asks for that many wall seconds
 per worker. The gap is taken against ``BKS.csv`` beside the first file (or ``--bks``).
+
+``--engine`` picks the search (:mod:`planning.pyvrp_engine`): ``xunhu`` (the core, default),
+``pyvrp`` (PyVRP 0.14 on the translated :class:`~planning.core.RoutingProblem`), ``portfolio``
+(with two workers PyVRP and the core in parallel on the same budget, the better kept; with one
+worker PyVRP when the problem fits) or ``pyvrp-direct`` (plain PyVRP on data built straight from
+the file with PyVRP's own classes, as a user of PyVRP would, for a side-by-side reference).
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from planning import ruin_recreate
-from planning.core import SolveParams, solve
-from planning.vrptw import customer_routes, evaluate, load_solomon, read_bks, to_problem
+from planning import pyvrp_engine, ruin_recreate
+from planning.core import RoutingSolution, SolveParams, Visit
+from planning.vrptw import SolomonInstance, customer_routes, evaluate, load_solomon, read_bks, to_problem
 
 VRPTW_PARAMS = SolveParams(
     first_solution="LOCAL_CHEAPEST_COST_INSERTION",
@@ -46,6 +52,7 @@ class BenchRow:
     exact_time_feasible: bool
     settings: str
     gap_range: tuple[float, float] | None = None
+    engine: str = "xunhu"
 
     @property
     def gap_percent(self) -> float | None:
@@ -83,10 +90,79 @@ def _lambdas(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def bench_vrptw(path: str | Path, params: SolveParams, bks: dict[str, float]) -> BenchRow:
-    """Solve one Solomon instance with ``params`` and check the result independently."""
+ENGINES = (*pyvrp_engine.ENGINES, "pyvrp-direct")
+"""Values of ``--engine``."""
+
+
+def direct_pyvrp(instance: SolomonInstance, params: SolveParams) -> RoutingSolution:
+    """Plain PyVRP on ``instance``: data built with PyVRP's own classes from the file's coordinates
+    and DIMACS-rounded distances (not through :class:`~planning.core.RoutingProblem`), solved with
+    PyVRP's defaults and seed ``params.seed`` on the same CPU budget. Only the customer routes,
+    dropped nodes, status and effort of the result are filled in."""
+    import time
+
+    import pyvrp
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    ready, due, service = instance.scaled_times()
+    distance = instance.scaled_distance
+    locations = [pyvrp.Location(float(x), float(y)) for x, y in instance.coords]
+    clients = [
+        pyvrp.Client(
+            location=i,
+            delivery=[int(instance.demand[i])],
+            service_duration=int(service[i]),
+            tw_early=int(ready[i]),
+            tw_late=int(due[i]),
+        )
+        for i in range(1, len(locations))
+    ]
+    data = pyvrp.ProblemData(
+        locations,
+        clients,
+        [pyvrp.Depot(location=0, tw_early=int(ready[0]), tw_late=int(due[0]))],
+        [
+            pyvrp.VehicleType(
+                instance.fleet, capacity=[instance.capacity], tw_early=int(ready[0]), tw_late=int(due[0])
+            )
+        ],
+        [distance],
+        [distance],
+    )
+    cpu = params.cpu_seconds if params.cpu_seconds is not None else float("inf")
+    result = pyvrp.solve(
+        data, stop=pyvrp_engine._Budget(cpu, params.seconds), seed=params.seed, collect_stats=False
+    )
+    routes = [
+        [activity.idx + 1 for activity in route if activity.is_client()] for route in result.best.routes()
+    ]
+    served = {c for route in routes for c in route}
+    return RoutingSolution(
+        routes=tuple(tuple(Visit(c, 0, 0) for c in [0, *route, 0]) for route in routes),
+        dropped=tuple(c for c in range(1, len(locations)) if c not in served),
+        objective=int(result.cost()) if result.is_feasible() else 0,
+        status="feasible" if result.is_feasible() else "infeasible",
+        solve_seconds=time.perf_counter() - started,
+        stats={
+            "engine": "pyvrp-direct",
+            "settings": f"plain PyVRP 0.14 seed={params.seed}",
+            "cpu_seconds": time.process_time() - cpu_started,
+        },
+    )
+
+
+def bench_vrptw(
+    path: str | Path, params: SolveParams, bks: dict[str, float], engine: str = "xunhu"
+) -> BenchRow:
+    """Solve one Solomon instance with ``params`` and ``engine`` (:data:`ENGINES`) and check the
+    result independently."""
     instance = load_solomon(path)
-    solution = solve(to_problem(instance), params)
+    if engine == "pyvrp-direct":
+        if params.workers != 1:
+            raise ValueError("--engine pyvrp-direct runs one search: use --workers 1")
+        solution = direct_pyvrp(instance, params)
+    else:
+        solution = pyvrp_engine.solve_with(to_problem(instance), params, engine)
     if not solution.feasible:
         raise RuntimeError(f"{path}: the solver found no solution ({solution.status})")
     routes = customer_routes(solution)
@@ -103,6 +179,7 @@ def bench_vrptw(path: str | Path, params: SolveParams, bks: dict[str, float]) ->
         feasible=evaluation.feasible,
         exact_time_feasible=not evaluation.exact_time_violations,
         settings=solution.stats.get("settings", ""),
+        engine=solution.stats.get("engine", engine),
     )
 
 
@@ -127,15 +204,15 @@ def markdown_table(rows: list[BenchRow]) -> str:
     """Rows as a Markdown table followed by mean and median gaps per instance size."""
     lines = [
         "| instance | n | distance | vehicles | BKS | gap % | gap range % | CPU s | wall s | feasible "
-        "| exact-time feasible |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| exact-time feasible | engine |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row.instance} | {row.customers} | {row.distance:.1f} | {row.vehicles} | "
             f"{_fmt(row.bks, 1)} | {_fmt(row.gap_percent)} | {_range(row.gap_range)} | {row.cpu_seconds:.1f} | "
             f"{row.wall_seconds:.1f} | {'yes' if row.feasible else 'NO'} | "
-            f"{'yes' if row.exact_time_feasible else 'no'} |"
+            f"{'yes' if row.exact_time_feasible else 'no'} | {row.engine} |"
         )
     lines.append("")
     for size, gaps in gaps_by_size(rows).items():
@@ -178,6 +255,13 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         help="share of the budget for ruin-and-recreate, 0 for OR-Tools alone (default: VRPTW_PARAMS)",
     )
+    vrptw.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="xunhu",
+        help="xunhu: the routing core (default); pyvrp: PyVRP on the translated problem; portfolio: "
+        "both in parallel with --workers 2 (PyVRP alone with 1); pyvrp-direct: plain PyVRP from the file",
+    )
     vrptw.add_argument("--seed", type=int, default=0, help="seed of the first run; run k uses seed + k")
     vrptw.add_argument("--runs", type=int, default=1, help="runs per instance; the median is reported")
     vrptw.add_argument("--bks", type=Path, help="BKS.csv (default: beside the first file)")
@@ -197,19 +281,19 @@ def main(argv: list[str]) -> int:
         params = vrptw_params(
             args.seconds, args.workers, args.budget, args.restart_lambdas, args.ruin_recreate
         )
-        if params.ruin_recreate:
+        if params.ruin_recreate and args.engine in ("xunhu", "portfolio"):
             print(f"compiling the ruin-and-recreate search: {ruin_recreate.warm_up():.1f} s", flush=True)
         rows = []
         for path in args.files:
             runs = []
             for run in range(args.runs):
-                row = bench_vrptw(path, replace(params, seed=args.seed + run), bks)
+                row = bench_vrptw(path, replace(params, seed=args.seed + run), bks, args.engine)
                 runs.append(row)
                 print(
                     f"{row.instance}\tdistance {row.distance:.1f}\tvehicles {row.vehicles}\t"
                     f"BKS {_fmt(row.bks, 1)}\tgap {_fmt(row.gap_percent)} %\t"
                     f"CPU {row.cpu_seconds:.1f} s\twall {row.wall_seconds:.1f} s\t"
-                    f"{'feasible' if row.feasible else 'INFEASIBLE'}",
+                    f"{'feasible' if row.feasible else 'INFEASIBLE'}\t{row.engine}",
                     flush=True,
                 )
             rows.append(median_run(runs))
