@@ -18,14 +18,11 @@ Prints each run and the medians; the goal is 3 s for later visits.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,45 +33,11 @@ from conftest import LOGIN_LABELS  # noqa: E402
 from dashboard_fixtures import DEMO_NOW, make_demo_db  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+from tools.dashboard_server import start_dashboard, stop_dashboard  # noqa: E402
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 WAIT_MS = 120_000
 COVERAGE_MENU = "覆盖情况"
-
-
-def start_server(db: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    """The dashboard on a free port with the demo clock; waits until it answers its health check."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false",
-            "--server.fileWatcherType=none",
-        ],  # fmt: skip
-        cwd=REPO,
-        env={**os.environ, "XUNHU_DB": str(db), "XUNHU_NOW": DEMO_NOW},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return server, f"http://127.0.0.1:{port}/"
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit(f"the dashboard did not start; see {log}")
 
 
 def login_to_map_s(page: Page, url: str, username: str, password: str) -> float:
@@ -104,7 +67,8 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="xunhu-bench-browser-"))
     accounts = make_demo_db(folder / "records.sqlite")
     username, password = accounts["manager"]
-    server, url = start_server(folder / "records.sqlite", folder / "server.log")
+    env = {"XUNHU_DB": str(folder / "records.sqlite"), "XUNHU_NOW": DEMO_NOW}
+    server, url = start_dashboard(env, folder / "server.log", timeout_s=120)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -123,8 +87,7 @@ def main() -> int:
                 )
             browser.close()
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop_dashboard(server)
         shutil.rmtree(folder, ignore_errors=True)
     later = rows[1:]
     print(

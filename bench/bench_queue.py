@@ -33,7 +33,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,6 +53,7 @@ from records import audit  # noqa: E402
 from records.backend import url_with_database  # noqa: E402
 from records.db import connect  # noqa: E402
 from records.plans import get_plan  # noqa: E402
+from tools.dashboard_server import start_dashboard  # noqa: E402
 
 DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:54329/postgres"
 DATABASE = "bench_queue"
@@ -93,39 +93,6 @@ def start_worker(db: str, name: str, log) -> subprocess.Popen:
     )
 
 
-def start_server(db: str, log) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless=true",
-            f"--server.port={port}",
-        ]
-        + ["--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
-        cwd=REPO,
-        env={**os.environ, "XUNHU_DB": db, "XUNHU_LOCAL_WORKERS": "0", "PYTHONPATH": str(REPO)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}_stcore/health", timeout=2) as reply:
-                if reply.status == 200:
-                    return server, url
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise RuntimeError("dashboard did not start")
-
-
 class Sampler(threading.Thread):
     """Calls ``probe`` every ``every`` seconds until stopped; keeps the durations (s)."""
 
@@ -162,9 +129,11 @@ def one_run(db: str, n_jobs: int, n_workers: int, effort: int, logs: Path, run: 
     from playwright.sync_api import expect, sync_playwright
 
     connect(db).close()  # migrate once before the race
-    server_log = (logs / f"server-{run}.log").open("wb")
     worker_log = (logs / f"workers-{run}.log").open("wb")
-    server, url = start_server(db, server_log)
+    # The bench starts its own workers: the dashboard must not start local ones.
+    server, url = start_dashboard(
+        {"XUNHU_DB": db, "XUNHU_LOCAL_WORKERS": "0"}, logs / f"server-{run}.log", 90
+    )
     workers = {f"w{k}": start_worker(db, f"r{run}-w{k}", worker_log) for k in range(1, n_workers + 1)}
     poll_conn = connect(db)
     watched = {"job": None}

@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +16,9 @@ from pathlib import Path
 import pytest
 from dashboard_fixtures import DEMO_NOW, make_demo_db
 from records_backends import backend, migrate_template, new_db  # noqa: F401  (new_db is a fixture)
+
+from tools.dashboard_server import DashboardDidNotStart
+from tools.dashboard_server import dashboard_server as serve_dashboard
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -87,60 +85,14 @@ def browser_context_args(browser_context_args: dict) -> dict:
     return {**browser_context_args, "viewport": {"width": 1400, "height": 1300}}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def dashboard_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
     """Run ``streamlit run app.py`` on a free loopback port with ``env``; yield its URL."""
-    port = _free_port()
-    with log_path.open("wb") as log:
-        # Popen (not a shell `&`) so teardown terminates exactly this process.
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless=true",
-                f"--server.port={port}",
-                "--server.address=127.0.0.1",
-                "--browser.gatherUsageStats=false",
-                "--server.fileWatcherType=none",
-            ],
-            cwd=REPO_ROOT,
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"streamlit exited with {server.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"streamlit not healthy after {SERVER_START_TIMEOUT_S} s:\n{log_path.read_text()}"
-                )
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        with serve_dashboard(env, log_path, SERVER_START_TIMEOUT_S) as url:
+            yield url
+    except DashboardDidNotStart as problem:
+        pytest.fail(str(problem))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Maintenance scripts and small helpers shared by the tests and the benchmarks."""
