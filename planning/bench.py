@@ -131,7 +131,7 @@ def direct_pyvrp(instance: SolomonInstance, params: SolveParams) -> RoutingSolut
     )
     cpu = params.cpu_seconds if params.cpu_seconds is not None else float("inf")
     result = pyvrp.solve(
-        data, stop=pyvrp_engine._Budget(cpu, params.seconds), seed=params.seed, collect_stats=False
+        data, stop=pyvrp_engine.CpuBudget(cpu, params.seconds), seed=params.seed, collect_stats=False
     )
     routes = [
         [activity.idx + 1 for activity in route if activity.is_client()] for route in result.best.routes()

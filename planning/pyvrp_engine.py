@@ -251,7 +251,7 @@ def from_pyvrp(
     )
 
 
-class _Budget:
+class CpuBudget:
     """PyVRP stopping criterion: stop once the process has used ``cpu_seconds`` of CPU or
     ``wall_seconds`` of wall time since the first call."""
 
@@ -277,7 +277,7 @@ def solve_pyvrp(problem: RoutingProblem, params: SolveParams) -> RoutingSolution
     started, cpu_started = time.perf_counter(), time.process_time()
     translation = to_pyvrp(problem)
     cpu_budget = math.inf if params.cpu_seconds is None else params.cpu_seconds
-    budget = _Budget(cpu_budget - (time.process_time() - cpu_started), params.seconds)
+    budget = CpuBudget(cpu_budget - (time.process_time() - cpu_started), params.seconds)
     result = pyvrp.solve(translation.data, stop=budget, seed=params.seed, collect_stats=False)
     stats = {
         "engine": "pyvrp",
