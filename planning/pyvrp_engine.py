@@ -25,6 +25,7 @@ import math
 import multiprocessing
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -334,8 +335,10 @@ def _parallel(problem: RoutingProblem, variants: Sequence[tuple[str, SolveParams
     then fewer dropped nodes, then the lower objective) with ``stats["workers"]`` listing each."""
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")
-    with context.Pool(len(variants)) as pool:
-        results = pool.map(_run, [(problem, engine, params) for engine, params in variants])
+    # An executor, not a Pool: a process that dies at start fails the solve (BrokenProcessPool)
+    # instead of being replaced for ever while map() waits.
+    with ProcessPoolExecutor(len(variants), mp_context=context) as pool:
+        results = list(pool.map(_run, [(problem, engine, params) for engine, params in variants]))
     best = min(results, key=lambda s: (not s.feasible, len(s.dropped), s.objective))
     workers = [
         {
