@@ -65,13 +65,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+#: pytest's own ``__main__``, before any AppTest ran.
+PYTEST_MAIN = sys.modules["__main__"]
+
+
 @pytest.fixture(autouse=True)
-def _keep_main_module() -> Iterator[None]:
-    """Put back ``__main__`` after each test: AppTest leaves its page script there, and a process
-    started with ``spawn`` later (the solver portfolios) would re-run that script and die."""
-    main = sys.modules["__main__"]
+def _pytest_main_module() -> Iterator[None]:
+    """Run each test with pytest's ``__main__``: AppTest (also in module-scoped fixtures) leaves its
+    page script there, and a process started with ``spawn`` (the solver portfolios) would re-run
+    that script and die."""
+    sys.modules["__main__"] = PYTEST_MAIN
     yield
-    sys.modules["__main__"] = main
+    sys.modules["__main__"] = PYTEST_MAIN
 
 
 def _in_ci() -> bool:
