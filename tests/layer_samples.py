@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import warnings
 import zipfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 from shapely.geometry import Point, box
 
+from layers.datasets import REPO_ROOT
 from layers.schema import WGS84
 
 URUMQI = (87.6168, 43.8256)
@@ -236,3 +238,14 @@ def geometry_defect_features() -> list[tuple[dict[str, object], object]]:
         feature("PA-6", "protected_area", "nature_reserve", {"type": "Polygon", "coordinates": [notched_ring(x, y, 0.04)]}),
         feature("PA-7", "protected_area", "nature_reserve", {"type": "Point", "coordinates": list(HAMI)}),
     ]  # fmt: skip
+
+
+def private_data_copy(tmp_path: Path, monkeypatch) -> Path:
+    """A private copy of the shipped data (geo, registry, SOURCES.md) that a test may change, made
+    the data directory of every tool (``XUNHU_DATA_DIR``)."""
+    copy = tmp_path / "data"
+    for part in ("geo", "registry"):
+        shutil.copytree(REPO_ROOT / "data" / part, copy / part)
+    shutil.copy(REPO_ROOT / "data" / "SOURCES.md", copy / "SOURCES.md")
+    monkeypatch.setenv("XUNHU_DATA_DIR", str(copy))
+    return copy

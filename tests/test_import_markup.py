@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 from hostile_samples import SITES, hostile_targets
-from layer_samples import points_as_csv_rows, valid_mixed, valid_points, write_csv
+from layer_samples import points_as_csv_rows, private_data_copy, valid_mixed, valid_points, write_csv
 
 from layers.datasets import REPO_ROOT, load_targets
 from layers.importer import import_file
@@ -23,10 +22,7 @@ def _markup_warnings(problems) -> list:
 @pytest.fixture
 def data_copy(tmp_path, monkeypatch):
     """A private copy of the shipped geo and registry files that the test may change."""
-    copy = tmp_path / "data"
-    for part in ("geo", "registry"):
-        shutil.copytree(REPO_ROOT / "data" / part, copy / part)
-    monkeypatch.setenv("XUNHU_DATA_DIR", str(copy))
+    copy = private_data_copy(tmp_path, monkeypatch)
     return copy
 
 

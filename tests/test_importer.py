@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 
 import geopandas as gpd
 import pytest
-from layer_samples import every_defect_rows, valid_mixed, write_csv
+from layer_samples import every_defect_rows, private_data_copy, valid_mixed, write_csv
 
 from layers.datasets import REGISTRY_FILES, REPO_ROOT, data_path, load_targets
 from layers.importer import import_file
@@ -19,10 +18,7 @@ from layers.importer import import_file
 @pytest.fixture
 def data_copy(tmp_path, monkeypatch):
     """A private copy of the shipped data (geo + registry) that the test may change."""
-    copy = tmp_path / "data"
-    for part in ("geo", "registry"):
-        shutil.copytree(REPO_ROOT / "data" / part, copy / part)
-    monkeypatch.setenv("XUNHU_DATA_DIR", str(copy))
+    copy = private_data_copy(tmp_path, monkeypatch)
     return copy
 
 

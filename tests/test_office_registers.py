@@ -14,6 +14,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from layer_samples import private_data_copy
 from shapely.geometry import Point
 
 from layers import check as check_cli
@@ -44,11 +45,7 @@ TRUTH = {row[0]: (row[4], row[5]) for row in CORPUS.TRUTH}
 @pytest.fixture
 def data_copy(tmp_path, monkeypatch):
     """A private copy of the shipped data (geo + registry) that the test may change."""
-    copy = tmp_path / "data"
-    for part in ("geo", "registry"):
-        shutil.copytree(REPO_ROOT / "data" / part, copy / part)
-    shutil.copy(REPO_ROOT / "data" / "SOURCES.md", copy / "SOURCES.md")
-    monkeypatch.setenv("XUNHU_DATA_DIR", str(copy))
+    copy = private_data_copy(tmp_path, monkeypatch)
     return copy
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 
 import pandas as pd
 import pytest
 from dashboard_fixtures import account_for
-from layer_samples import every_defect_rows, points_as_csv_rows, valid_points, write_csv
+from layer_samples import every_defect_rows, points_as_csv_rows, private_data_copy, valid_points, write_csv
 from streamlit.testing.v1 import AppTest
 
 from layers.datasets import REPO_ROOT, load_targets
@@ -27,11 +26,7 @@ def _page() -> None:
 @pytest.fixture
 def data_copy(tmp_path, monkeypatch):
     """A private copy of the shipped data and an empty records database."""
-    copy = tmp_path / "data"
-    for part in ("geo", "registry"):
-        shutil.copytree(REPO_ROOT / "data" / part, copy / part)
-    shutil.copy(REPO_ROOT / "data" / "SOURCES.md", copy / "SOURCES.md")
-    monkeypatch.setenv("XUNHU_DATA_DIR", str(copy))
+    copy = private_data_copy(tmp_path, monkeypatch)
     monkeypatch.setenv("XUNHU_DB", str(tmp_path / "records.sqlite"))
     monkeypatch.setenv("XUNHU_NOW", NOW)
     # The registry cache is process-wide: start from this copy.
