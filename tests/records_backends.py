@@ -54,7 +54,9 @@ def migrate_template() -> None:
     from records.db import connect
 
     with psycopg.connect(admin_url(), autocommit=True) as admin:
-        for (stale,) in admin.execute("SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'").fetchall():
+        for (stale,) in admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'"
+        ).fetchall():
             admin.execute(f"DROP DATABASE {stale} WITH (FORCE)")
         admin.execute(f"ALTER DATABASE {TEMPLATE} IS_TEMPLATE false")
         admin.execute(
@@ -119,6 +121,8 @@ def behind_guards(db: str | Path, table: str, sql: str) -> str:
         return f"ALTER TABLE {table} DISABLE TRIGGER USER; {sql}; ALTER TABLE {table} ENABLE TRIGGER USER;"
     from records.integrity import expected_triggers
 
-    triggers = {name: text for name, text in expected_triggers().items() if re.search(rf"\bON {table}\b", text)}
+    triggers = {
+        name: text for name, text in expected_triggers().items() if re.search(rf"\bON {table}\b", text)
+    }
     drops = "".join(f"DROP TRIGGER {name}; " for name in triggers)
     return f"{drops}{sql}; " + "".join(f"{text}; " for text in triggers.values())
