@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from dashboard_fixtures import account_for
+from export_reading import split_export
 from records_fixtures import drive_and_dwell, write_gpx
 from streamlit.testing.v1 import AppTest
 
@@ -206,3 +208,46 @@ def test_closing_the_loop_figures_per_region_match_the_database(tiny_db):
     urumqi = loop[loop["Region"].str.contains("乌鲁木齐")]
     assert urumqi["Open cases"].tolist() == [open_cases] == [1]
     assert loop["Open cases"].iloc[-1] == open_cases and loop["Region"].iloc[-1] == "Total"
+
+
+def test_downloads_in_chinese_have_chinese_headers_rounded_numbers_and_the_attribution(
+    tiny_db, monkeypatch, tmp_path
+):
+    """The CSV and Excel the page hands out, in Chinese: headers in the page language, numbers to
+    0.01, the data attribution first (CSV ``#`` lines, an Excel "说明" sheet); a click does not
+    rerun the page."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files: dict[str, bytes] = {}
+    load = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        files[str(filename)] = path_or_data
+        return load(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    at = _run(account_for("manager"), lang="zh")
+    assert not at.exception
+    buttons = at.get("download_button")
+    assert len(buttons) == 2 and all(button.proto.ignore_rerun for button in buttons)
+    (csv_name,) = [name for name in files if name.endswith(".csv")]
+    (xlsx_name,) = [name for name in files if name.endswith(".xlsx")]
+
+    path = tmp_path / "regions.csv"
+    path.write_bytes(files[csv_name])
+    notes, body = split_export(path)
+    assert notes[0].startswith("数据来源与署名：") and "OpenStreetMap" in notes[0]
+    frame = pd.read_csv(io.StringIO(body))
+    assert {"地州代码", "地州市", "加权覆盖率 %", "点位覆盖率 %", "应检点位"} <= set(frame.columns)
+    assert not [c for c in frame.columns if re.fullmatch(r"[a-z_]+", c)], list(frame.columns)
+    for column in frame.select_dtypes("float").columns:
+        values = frame[column].dropna()
+        assert (values.round(2) == values).all(), (column, values.tolist())
+    assert frame["点位覆盖率 %"].notna().any()
+
+    book = pd.read_excel(io.BytesIO(files[xlsx_name]), sheet_name=None)
+    assert list(book)[-1] == "说明"
+    assert book["说明"].iloc[0, 0].startswith("数据来源与署名：")
+    for name, sheet in book.items():
+        english = [c for c in sheet.columns if re.fullmatch(r"[a-z_]+", str(c))]
+        assert not english, (name, english)

@@ -924,3 +924,14 @@ def test_open_tasks_of_the_records_join_the_plan_as_mandatory_sites(tmp_path, mo
     plan = at.session_state["plan.result"]["plan"]
     serving = [s for t in plan["teams"] for s in t["stops"] if s.get("tasks")]
     assert [s["id"] for s in serving] == [site], f"complaint {complaint} served once, at its site"
+
+
+def test_downloads_of_the_plan_do_not_rerun_the_page(solved):
+    """A download click only downloads: the page is not rerun and greyed (the chief's complaint)."""
+    at, _, _ = solved
+    buttons = at.get("download_button")
+    # The scenario YAML and, for the chosen team, GPX, KML, CSV, route sheet and plan JSON.
+    assert len(buttons) == 6, [b.proto.label for b in buttons]
+    assert all(b.proto.ignore_rerun for b in buttons), [
+        b.proto.label for b in buttons if not b.proto.ignore_rerun
+    ]

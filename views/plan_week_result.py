@@ -267,20 +267,35 @@ def _downloads(plan: dict, plan_json: str, legs: dict) -> None:
     team_legs = legs.get(chosen, [])
     cols = st.columns(5)
     cols[0].download_button(
-        T("plan.download.gpx"), team_gpx(plan, team, team_legs), f"{stem}.gpx", "application/gpx+xml"
+        T("plan.download.gpx"),
+        team_gpx(plan, team, team_legs),
+        f"{stem}.gpx",
+        "application/gpx+xml",
+        on_click="ignore",
     )
     cols[1].download_button(
         T("plan.download.kml"),
         team_kml(plan, team, team_legs),
         f"{stem}.kml",
         "application/vnd.google-earth.kml+xml",
+        on_click="ignore",
     )
-    cols[2].download_button(T("plan.download.csv"), _team_csv(plan, team), f"{stem}.csv", "text/csv")
+    cols[2].download_button(
+        T("plan.download.csv"), _team_csv(plan, team), f"{stem}.csv", "text/csv", on_click="ignore"
+    )
     cols[3].download_button(
-        T("plan.download.sheet"), route_sheet_html(plan, team, targets()), f"{stem}.html", "text/html"
+        T("plan.download.sheet"),
+        route_sheet_html(plan, team, targets()),
+        f"{stem}.html",
+        "text/html",
+        on_click="ignore",
     )
     cols[4].download_button(
-        T("plan.download.json"), plan_json, f"{stem.rsplit('-', 1)[0]}.json", "application/json"
+        T("plan.download.json"),
+        plan_json,
+        f"{stem.rsplit('-', 1)[0]}.json",
+        "application/json",
+        on_click="ignore",
     )
 
 

@@ -486,6 +486,7 @@ def _downloads(
         file_name=f"{stem}.csv",
         mime="text/csv",
         key="coverage.csv",
+        on_click="ignore",
     )
     blind = _blind_table(spots) if not spots.empty else pd.DataFrame(columns=list(BLIND_LABELS))
     sheets = {
@@ -500,6 +501,7 @@ def _downloads(
         file_name=f"{stem}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         key="coverage.xlsx",
+        on_click="ignore",
     )
 
 

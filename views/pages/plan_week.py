@@ -289,6 +289,7 @@ def render() -> None:
             f"{raw['name']}.yaml".replace(" ", "_"),
             "application/x-yaml",
             key="plan.download_yaml",
+            on_click="ignore",
         )
     if solve and raw is not None:
         try:
