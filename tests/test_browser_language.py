@@ -118,6 +118,21 @@ def _shots(page: Page, name: str) -> None:
     page.set_viewport_size(WIDE)
 
 
+def _chips_fit(page: Page) -> None:
+    """Every chosen chip of every multiselect is wholly inside its box (they wrap, none cut off)."""
+    tags = page.get_by_test_id("stMultiSelectTagsContainer").evaluate_all(
+        """boxes => boxes.flatMap(box => {
+            const outer = box.getBoundingClientRect();
+            return [...box.querySelectorAll('[data-tag]')].map(tag => {
+                const r = tag.getBoundingClientRect();
+                return [tag.innerText, r.right <= outer.right + 1 && r.bottom <= outer.bottom + 1];
+            });
+        })"""
+    )
+    assert len(tags) >= 4, tags  # the region and the three layers at least
+    assert all(inside for _, inside in tags), f"chips cut off: {tags}"
+
+
 def _assert_chinese(page: Page, name: str) -> None:
     text = _main_text(page)
     assert re.search(r"[\u4e00-\u9fff]", text), f"{name}: no Chinese text"
@@ -168,6 +183,10 @@ def test_chief_pages_show_no_english_codes_in_chinese(page: Page, log_in):
     expect(page.locator(MAP)).to_have_count(1, timeout=WAIT_MS)
     _assert_chinese(page, "plan week")
     _shots(page, "chief_plan_week")
+    page.set_viewport_size(PHONE)
+    expect(page.get_by_text("保护地（近似边界）", exact=True)).to_be_visible(timeout=WAIT_MS)
+    _chips_fit(page)
+    page.set_viewport_size(WIDE)
     for link, heading, name in (
         ("覆盖情况", "覆盖情况", "chief_coverage"),
         ("图层", "图层与点位", "chief_layers"),
