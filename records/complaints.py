@@ -9,7 +9,11 @@ its urgency (:data:`RESPONSE_HOURS`). Intake sets a check task at the site due a
 
 A complaint closes (:func:`close_complaint`) only with a visit at its site that started after the
 complaint was received and inspected the site, and with the reply sent to the complainant; the
-database refuses anything else (migration 8). Intake and closing are audited in their transaction.
+database refuses anything else (migration 8). A night-time complaint closes only with a night visit
+(the one its night check needs, :func:`records.tasks.is_night`). Closing also marks done the
+complaint's check task that the visit serves but that is still open (a visit recorded before the
+complaint was entered), so a closed complaint leaves no check for the planner. Intake and closing
+are audited in their transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from shapely.geometry import Point
 from layers.schema import WGS84, XINJIANG_BBOX, XINJIANG_METRIC_CRS
 from records import audit, tasks
 from records.backend import Connection, inserted_id, read_frame
-from records.db import RecordsError, now_text, transaction, utc_text
+from records.db import LOCAL_TZ, RecordsError, now_text, transaction, utc_text
 
 CHANNELS = ("12369", "letter", "online", "other")
 #: Response deadline after receipt, by urgency (hours).
@@ -219,11 +223,39 @@ def close_complaint(
                 f"visit: {visit_id} does not check the complaint: it must start after it was received "
                 f"({row['received_at']}) and inspect the site (outcome {visit['outcome']})"
             )
+        started = datetime.fromisoformat(visit["started_at"].replace("Z", "+00:00"))
+        if row["night"] and not tasks.is_night(started):
+            local = started.astimezone(LOCAL_TZ).strftime("%H:%M")
+            raise RecordsError(
+                f"visit: {visit_id} started at {local}, but complaint {complaint_id} is about a problem at "
+                f"night: close it with a night check (a visit starting {tasks.NIGHT_STARTS:%H:%M}-"
+                f"{tasks.NIGHT_ENDS:%H:%M} local time)"
+            )
         conn.execute(
             "UPDATE complaints SET state = 'closed', visit_id = ?, reply = ?, closed_at = ?, closed_by = ? "
             "WHERE complaint_id = ?",
             (visit_id, reply.strip(), now_text(), actor, complaint_id),
         )
+        for task in conn.execute(
+            "SELECT task_id FROM tasks WHERE complaint_id = ? AND state = 'open' ORDER BY task_id",
+            (complaint_id,),
+        ).fetchall():
+            conn.execute(
+                "UPDATE tasks SET state = 'done', visit_id = ?, closed_at = ?, closed_note = ? WHERE task_id = ?",
+                (
+                    visit_id,
+                    now_text(),
+                    f"visit {visit_id} ({visit['outcome']}), complaint closed",
+                    task["task_id"],
+                ),
+            )
+            audit.append(
+                conn,
+                "task.done",
+                f"task:{task['task_id']}",
+                {"visit_id": visit_id, "outcome": visit["outcome"], "site_id": visit["site_id"]},
+                actor,
+            )
         audit.append(
             conn,
             "complaint.close",

@@ -134,6 +134,30 @@ def test_closing_needs_a_later_visit_at_the_site_and_a_reply(conn):
     ]
 
 
+def test_a_night_complaint_closes_only_with_a_night_visit_which_also_serves_its_check(conn):
+    # Both visits are entered before the complaint (received at 23:10 the day before, entered late),
+    # so neither served the night check when it was recorded.
+    day = _visit(conn, "PS-1", RECEIVED + dt.timedelta(hours=12))  # 11:10 next morning
+    night = _visit(conn, "PS-1", RECEIVED + dt.timedelta(hours=1))  # 00:10
+    complaint_id = complaints.add_complaint(
+        conn,
+        complaints.Complaint(RECEIVED, "solvent smell after midnight", site_id="PS-1", night=True),
+        sites=SITES,
+        actor="clerk",
+    )
+    (task_id,) = tasks.tasks_frame(conn)["task_id"].tolist()
+    with pytest.raises(RecordsError, match=f"visit: {day} started at 11:10, but complaint .* at night"):
+        complaints.close_complaint(conn, complaint_id, day, "nothing smelt", "clerk")
+    assert complaints.complaints_frame(conn, "open")["complaint_id"].tolist() == [complaint_id]
+    assert tasks.tasks_frame(conn)["task_id"].tolist() == [task_id]
+
+    complaints.close_complaint(conn, complaint_id, night, "Odour confirmed at night.", "clerk")
+    assert tasks.tasks_frame(conn).empty  # the closed complaint leaves no check for the planner
+    done = tasks.tasks_frame(conn, "done").iloc[0]
+    assert (done["task_id"], done["visit_id"]) == (task_id, night)
+    assert audit.entries(conn, obj=f"task:{task_id}")["action"].tolist() == ["task.open", "task.done"]
+
+
 def test_cli_adds_lists_and_closes_a_complaint(tmp_path, new_db):
     db = str(new_db("records"))
 
