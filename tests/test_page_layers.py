@@ -188,3 +188,30 @@ def test_positions_picked_on_baidu_are_converted_when_the_chief_says_so(data_cop
     point = stored.loc["米东区测试化工有限公司", "geometry"]
     # The true position of this unit (tests/data/office/make_corpus.py TRUTH) is within metres.
     assert abs(point.x - 87.6550) < 1e-4 and abs(point.y - 43.9610) < 1e-4
+
+
+def test_the_chief_card_shows_last_visits_with_outcomes_and_the_open_case(data_copy):
+    """事前研判 on the chief's card: the site's recorded visits with outcomes, then its open case."""
+    import datetime as dt
+
+    from records.cases import open_case
+    from records.db import LOCAL_TZ
+    from records.store import open_store
+    from records.visits import Visit
+
+    at = _run("chief")
+    site = str(_targets_table(at)["site_id"].iloc[0])
+    start = dt.datetime(2026, 11, 12, 10, 0, tzinfo=LOCAL_TZ)
+    with open_store() as store:
+        store.record_visit(Visit(site, "T1", start, start + dt.timedelta(hours=1), "compliant"), actor="o")
+        later = start + dt.timedelta(days=5)
+        violation = store.record_visit(
+            Visit(site, "T2", later, later + dt.timedelta(hours=1), "violation", notes="bypass pipe"),
+            actor="o",
+        )
+        case = open_case(store.conn, violation, "illegal_discharge", actor="chief")
+    at.selectbox(key="layers.site").set_value(site).run()
+    assert not at.exception
+    lines = [t.value for t in at.text]
+    assert lines[:2] == ["Visit 2026-11-17 (T2): violation — bypass pipe", "Visit 2026-11-12 (T1): compliant"]
+    assert any(line.startswith(f"Case {case['case_no']}: ") for line in lines[2:])

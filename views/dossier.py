@@ -1,5 +1,6 @@
 """A site's dossier on its card (事前研判): open cases and deadlines, complaints of the last year and
-the tasks due there, so the officer arrives knowing why (recent visits are shown by each card).
+the tasks due there, so the officer arrives knowing why; with ``visits=True`` (the chief's Layers card)
+also the last visits with their outcomes (the officer's My sites card shows them itself).
 
 Reads :func:`records.loop_figures.site_dossier`; used by the chief's Layers card and the officer's
 My sites card. Text is rendered as Streamlit text (never HTML), so imported names stay inert.
@@ -37,15 +38,19 @@ T = register(
         "dossier.complaint.open": ("待办", "open"),
         "dossier.complaint.closed": ("已办结", "closed"),
         "dossier.task": ("任务：{kind}，{due} 前 — {reason}", "Task: {kind}, due {due} — {reason}"),
+        "dossier.visit": ("检查 {day}（{team}）：{outcome}{note}", "Visit {day} ({team}): {outcome}{note}"),
     }
 )
 
 
-def show_dossier(site_id: str) -> None:
-    """The site's open cases, complaints of the last year and open tasks, one line each."""
+def show_dossier(site_id: str, visits: bool = False) -> None:
+    """The site's open cases, complaints of the last year and open tasks, one line each; its last
+    visits with outcomes first when ``visits``."""
     with data.records_store() as store:
         dossier = site_dossier(store.conn, site_id, now())
     st.markdown(f"**{T('dossier.title')}**")
+    for line in _visit_lines(dossier["visits"]) if visits else []:
+        st.text(line)
     lines = (
         _case_lines(dossier["cases"])
         + _complaint_lines(dossier["complaints"])
@@ -59,6 +64,24 @@ def show_dossier(site_id: str) -> None:
 
 def _day(moment: pd.Timestamp) -> str:
     return f"{moment.tz_convert(LOCAL_TZ):%Y-%m-%d}"
+
+
+def _visit_lines(visits: pd.DataFrame) -> list[str]:
+    lines = []
+    for visit in visits.itertuples():
+        why = next(
+            (str(text) for text in (visit.reason, visit.notes) if isinstance(text, str) and text.strip()), ""
+        )
+        lines.append(
+            T(
+                "dossier.visit",
+                day=_day(visit.started_at),
+                team=visit.team_id,
+                outcome=label("outcome", visit.outcome),
+                note=f" — {why}" if why else "",
+            )
+        )
+    return lines
 
 
 def _case_lines(cases: pd.DataFrame) -> list[str]:

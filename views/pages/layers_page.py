@@ -287,7 +287,7 @@ def _card(site: pd.Series) -> None:
             {T(f"layers.col.priority_{factor}"): float(site[f"priority_{factor}"]) for factor in FACTORS}
         )
         st.bar_chart(parts, horizontal=True, height=180)
-        show_dossier(str(site["site_id"]))
+        show_dossier(str(site["site_id"]), visits=True)
 
 
 def _map(shown: gpd.GeoDataFrame, site: pd.Series | None) -> None:
