@@ -189,9 +189,20 @@ def test_the_page_explains_the_blind_spot_rule_and_where_the_records_end(tiny_db
     assert blind["rank_weight"].is_monotonic_decreasing
 
 
-def test_closing_the_loop_figures_per_region_match_the_database(tiny_db):
+def test_closing_the_loop_figures_per_region_match_the_database(tiny_db, monkeypatch):
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
     from records.cases import open_case
     from records.loop_figures import FIGURE_COLUMNS
+
+    files: dict[str, bytes] = {}
+    load = MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):
+        files[str(filename)] = path_or_data
+        return load(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
 
     with open_store() as store:
         visit = store.visits().iloc[0]
@@ -208,6 +219,11 @@ def test_closing_the_loop_figures_per_region_match_the_database(tiny_db):
     urumqi = loop[loop["Region"].str.contains("乌鲁木齐")]
     assert urumqi["Open cases"].tolist() == [open_cases] == [1]
     assert loop["Open cases"].iloc[-1] == open_cases and loop["Region"].iloc[-1] == "Total"
+    # ... and the Excel export carries the same figures on its own sheet.
+    (xlsx_name,) = [name for name in files if name.endswith(".xlsx")]
+    sheet = pd.read_excel(io.BytesIO(files[xlsx_name]), sheet_name="closing the loop")
+    assert sheet["Open cases"].tolist() == loop["Open cases"].tolist()
+    assert sheet["Region"].iloc[-1] == "Total" and sheet["Open cases"].iloc[-1] == open_cases
 
 
 def test_downloads_in_chinese_have_chinese_headers_rounded_numbers_and_the_attribution(
