@@ -248,6 +248,17 @@ def test_cli_opens_updates_and_shows_a_case_with_clear_errors(tmp_path, new_db):
     assert _records(new_db("records"), "verify").returncode == 0
 
 
+def test_cli_refuses_a_violation_without_its_finding_and_stores_nothing(new_db):
+    visit = ["record-visit", "--site", SITE, "--team", "T1", "--start", "2026-12-01T10:00"]
+    visit += ["--end", "2026-12-01T11:00", "--lon", str(LON), "--lat", str(LAT), "--outcome", "violation"]
+    refused = _records(new_db("records"), *visit)
+    assert refused.returncode == 1
+    assert "--outcome violation opens a case: give --finding CATEGORY" in refused.stderr
+    assert "illegal_discharge" in refused.stderr and "Traceback" not in refused.stderr
+    listed = _records(new_db("records"), "visits", "list")
+    assert listed.returncode == 0 and SITE not in listed.stdout
+
+
 def test_verify_finds_a_hand_edited_case_history_and_evidence_row(conn, case, tmp_path, new_db):
     report = tmp_path / "report.pdf"
     report.write_bytes(b"%PDF-1.4 sampling report")

@@ -101,6 +101,8 @@ def test_record_list_export_backup_restore(db, tmp_path, capsys, new_db):
             "2026-11-24T10:00",
             "--outcome",
             "violation",
+            "--finding",
+            "illegal_discharge",
             "--notes",
             "pipe",
             *base,

@@ -1,9 +1,10 @@
 """``python -m records record-visit --site PS0001 --team T1 --start ... --end ... --outcome ...``.
 
 Without --lon/--lat the visit is placed at the site's point from the registry, when it is there.
-A violation with ``--finding CATEGORY`` opens a case in the same transaction (deadline
+A violation needs ``--finding CATEGORY`` and opens a case in the same transaction (deadline
 ``--rectify-by`` or the category's default, evidence files ``--evidence``); see
-``docs/closing-the-loop.md``.
+``docs/closing-the-loop.md``. A violation without its finding is refused and nothing is stored: a
+finding without a case would never be followed up.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def main(argv: list[str]) -> int:
     cli.add_argument("--source", choices=SOURCES, default="planned")
     cli.add_argument("--plan-id", type=int)
     cli.add_argument(
-        "--finding", choices=CATEGORIES, help="with --outcome violation: open a case of this category"
+        "--finding", choices=CATEGORIES, help="with --outcome violation (required): the case's category"
     )
     cli.add_argument("--rectify-by", help="rectification deadline YYYY-MM-DD (default: by category)")
     cli.add_argument("--description", default="", help="what was found (the case's description)")
@@ -60,8 +61,12 @@ def main(argv: list[str]) -> int:
     def body() -> int:
         if args.outcome != "violation" and (args.finding or args.rectify_by or args.evidence):
             raise RecordsError("--finding/--rectify-by/--evidence: only with --outcome violation")
-        if (args.rectify_by or args.evidence) and not args.finding:
-            raise RecordsError("--finding: give the finding category to open a case")
+        if args.outcome == "violation" and not args.finding:
+            raise RecordsError(
+                "--outcome violation opens a case: give --finding CATEGORY (one of "
+                + ", ".join(CATEGORIES)
+                + "); nothing was stored"
+            )
         rectify_by = parse_day(args.rectify_by, "--rectify-by") if args.rectify_by else None
         lon, lat = (
             (args.lon, args.lat)
@@ -108,8 +113,6 @@ def main(argv: list[str]) -> int:
                     f"warning: evidence {row['file_name']}: {'; '.join(json.loads(row['flags']))}",
                     file=sys.stderr,
                 )
-        elif args.outcome == "violation":
-            print("note: no case opened; give --finding CATEGORY to open one", file=sys.stderr)
         return 0
 
     return run(body)
