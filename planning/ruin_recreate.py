@@ -61,8 +61,6 @@ def _import_numba():
 njit = _import_numba().njit
 
 MISSING_PENALTY = 10**12
-RETRIES = 20
-"""Optional customers left out that an iteration tries to insert again, on average."""
 NEAR_REST = 64
 """Customers per rest node whose absence pulls a bed there (see ``_recreate``)."""
 PULL_SHARE = 0.5
@@ -79,9 +77,12 @@ class SisrParams:
 
     ``removed_customers`` is c̄, the average number of customers removed per iteration;
     ``max_string`` L_max; ``split_rate`` α and ``split_depth`` β of the split-string removal;
-    ``blink_rate`` the chance an insertion position is skipped. Temperatures are fractions of the
-    average arc cost of the starting solution, so they suit any cost unit; the temperature falls
-    exponentially from ``start_temperature`` to ``end_temperature`` over the time budget.
+    ``blink_rate`` the chance an insertion position is skipped; ``retries`` how many optional
+    customers left out an iteration offers again, on average (each scans every route).
+    Temperatures are fractions of the average arc cost of the starting solution (of a greedy
+    construction when the search starts from empty routes), so they suit any cost unit; the
+    temperature falls exponentially from ``start_temperature`` to ``end_temperature`` over the
+    budget.
     """
 
     removed_customers: float = 10.0
@@ -89,6 +90,7 @@ class SisrParams:
     split_rate: float = 0.5
     split_depth: float = 0.01
     blink_rate: float = 0.01
+    retries: float = 10.0
     start_temperature: float = 1.0
     end_temperature: float = 0.01
     chunk_iterations: int = 2000
@@ -96,7 +98,14 @@ class SisrParams:
     def removal_and_insertion(self) -> np.ndarray:
         """The settings the compiled loop reads, in its order (see ``_ruin`` and ``_recreate``)."""
         return np.array(
-            [self.removed_customers, self.max_string, self.split_rate, self.split_depth, self.blink_rate]
+            [
+                self.removed_customers,
+                self.max_string,
+                self.split_rate,
+                self.split_depth,
+                self.blink_rate,
+                self.retries,
+            ]
         )
 
 
@@ -205,8 +214,7 @@ def improve(
     best, candidate = current.copy(), current.copy()
     start_objective = int(_objective(arrays, current))
     totals = np.array([start_objective, start_objective], dtype=np.int64)
-    arcs = sum(len(route) + 1 for route in routes if route)
-    arc_cost = current.route_cost.sum() / arcs if arcs else float(np.mean(problem.cost))
+    arc_cost = _arc_cost(arrays, current)
     t_start = max(1e-9, params.start_temperature * arc_cost)
     t_end = max(1e-9, min(t_start, params.end_temperature * arc_cost))
     settings = params.removal_and_insertion()
@@ -268,6 +276,27 @@ def improve_best_of(
         ],
     )
     return routes_out, stats
+
+
+def _arc_cost(arrays: _Arrays, state: _State) -> float:
+    """The average arc cost of ``state``'s routes, the scale of the annealing temperatures.
+
+    Routes that are all empty (a week planned from scratch) have no arcs: the scale is then
+    taken from a greedy construction on a copy (beds first, then customers by the cost of
+    leaving them out, no blinks). The mean of the whole cost matrix, used before, was dominated
+    by far and forbidden pairs: on the 400-site patrol week it was 30 times the arcs of a plan,
+    so the search never cooled down enough to settle."""
+    built = state
+    if not state.lengths.any():
+        built = state.copy()
+        customers = arrays.customers
+        order = customers[np.lexsort((-arrays.penalty[customers], ~arrays.rest[customers]))]
+        dirty = np.zeros(len(state.lengths), dtype=np.bool_)
+        _insert(arrays, built, np.zeros(6), dirty, order, _scratch(arrays))
+    arcs = int((built.lengths + 1)[built.lengths > 0].sum())
+    if arcs == 0:
+        return float(np.mean(arrays.cost))
+    return float(built.route_cost.sum()) / arcs
 
 
 def duty_schedules(
@@ -938,7 +967,13 @@ def _recreate(a, s, settings, dirty, removed, n_removed, scratch):
     its cheapest member. A rest member's cost is lowered by the pull of the customers left out
     near it: a bed near unvisited customers opens the way to them (inserted one by one, a far
     cluster never pays for the drive to its first member)."""
-    for c in _recreate_order(a, removed, n_removed):
+    _insert(a, s, settings, dirty, _recreate_order(a, removed, n_removed), scratch)
+
+
+@njit(cache=True)
+def _insert(a, s, settings, dirty, order, scratch):
+    """Insert the customers of ``order`` in that order, as :func:`_recreate` describes."""
+    for c in order:
         g = a.group[c]
         if g < 0:
             v, p, delta = _best_insertion(a, s, c, settings[4], scratch)
@@ -1009,7 +1044,7 @@ def _iterate(a, current, candidate, best, totals, settings, iterations, temperat
         for c in a.customers:
             if a.group[c] < 0 and a.penalty[c] < MISSING_PENALTY and current.vehicle_of[c] < 0:
                 left_out += 1
-        retry = min(1.0, RETRIES / left_out) if left_out else 1.0
+        retry = min(1.0, settings[5] / left_out) if left_out else 1.0
         for c in a.customers:
             g = a.group[c]
             if (

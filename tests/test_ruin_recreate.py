@@ -8,6 +8,7 @@ import itertools
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +210,37 @@ def test_a_wall_clock_budget_alone_cools_the_search_down() -> None:
     hot, last = stats["temperatures"]
     # From 1 to 0.01 average arc costs: the last chunk runs within a few per cent of the end.
     assert last < 0.1 * hot
+
+
+def test_a_week_planned_from_scratch_anneals_on_the_scale_of_its_routes() -> None:
+    # Three vehicles kept to each half of the customers: pairs across the halves are
+    # priced far (as a patrol week's matrix holds far and closed pairs), so the mean of the matrix
+    # says nothing about the arcs a plan uses. From empty routes, the temperatures must follow
+    # the arcs of a plan, or the search stays too hot to settle.
+    base = random_vrptw(seed=5, customers=24, vehicles=6, capacity=500)
+    half = {i: 0 if i <= 12 else 1 for i in range(1, 25)}
+    cost = np.array(base.cost)
+    for i in range(1, 25):
+        for j in range(1, 25):
+            if half[i] != half[j]:
+                cost[i, j] = 50_000
+    nodes = (
+        base.nodes[0],
+        *(
+            replace(n, vehicles=(0, 1, 2) if half[i] == 0 else (3, 4, 5))
+            for i, n in enumerate(base.nodes[1:], 1)
+        ),
+    )
+    problem = replace(base, nodes=nodes, cost=cost)
+    routes, stats = improve(problem, [[]] * 6, iterations=3000, seed=2)
+    total, problems = route_cost_and_violations(problem, routes)
+    assert not problems and sorted(sum(routes, [])) == list(range(1, 25))
+    arcs = sum(len(route) + 1 for route in routes)
+    hot, cold = stats["temperatures"]
+    # The start temperature is one average arc of a greedy plan: well within the arcs' scale,
+    # far below the matrix mean (over 20,000 here).
+    assert hot < 3 * total / arcs < np.mean(cost) / 10
+    assert cold < hot / 10
 
 
 def test_r101_comes_within_one_percent_of_the_optimum_in_five_cpu_seconds() -> None:
