@@ -5,11 +5,13 @@ Each Solomon file is solved with :data:`VRPTW_PARAMS` (``--runs`` times with see
 workers (two workers get half each), unless ``--budget wall`` asks for that many wall seconds
 per worker. The gap is taken against ``BKS.csv`` beside the first file (or ``--bks``).
 
-``--engine`` picks the search (:mod:`planning.pyvrp_engine`): ``xunhu`` (the core, default),
-``pyvrp`` (PyVRP 0.14 on the translated :class:`~planning.core.RoutingProblem`), ``portfolio``
-(with two workers PyVRP and the core in parallel on the same budget, the better kept; with one
-worker PyVRP when the problem fits) or ``pyvrp-direct`` (plain PyVRP on data built straight from
-the file with PyVRP's own classes, as a user of PyVRP would, for a side-by-side reference).
+``--engine`` picks the search (:mod:`planning.pyvrp_engine`): ``portfolio`` (the default: with
+one worker PyVRP when the problem fits, else the core; with two workers PyVRP and the core in
+parallel on the same budget, the better kept), ``xunhu`` (the core alone), ``pyvrp`` (PyVRP 0.14
+on the translated :class:`~planning.core.RoutingProblem`) or ``pyvrp-direct`` (plain PyVRP on data
+built straight from the file with PyVRP's own classes, as a user of PyVRP would, for a
+side-by-side reference). The default is PyVRP for plain VRPTW because it is closer to the
+best-known solutions than the core at every budget measured (``bench/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def direct_pyvrp(instance: SolomonInstance, params: SolveParams) -> RoutingSolut
 
 
 def bench_vrptw(
-    path: str | Path, params: SolveParams, bks: dict[str, float], engine: str = "xunhu"
+    path: str | Path, params: SolveParams, bks: dict[str, float], engine: str = "portfolio"
 ) -> BenchRow:
     """Solve one Solomon instance with ``params`` and ``engine`` (:data:`ENGINES`) and check the
     result independently."""
@@ -258,9 +260,10 @@ def _parser() -> argparse.ArgumentParser:
     vrptw.add_argument(
         "--engine",
         choices=ENGINES,
-        default="xunhu",
-        help="xunhu: the routing core (default); pyvrp: PyVRP on the translated problem; portfolio: "
-        "both in parallel with --workers 2 (PyVRP alone with 1); pyvrp-direct: plain PyVRP from the file",
+        default="portfolio",
+        help="portfolio (default): PyVRP when the problem fits (with --workers 2 PyVRP and the core in "
+        "parallel, the better kept); xunhu: the routing core alone; pyvrp: PyVRP on the translated "
+        "problem; pyvrp-direct: plain PyVRP from the file",
     )
     vrptw.add_argument("--seed", type=int, default=0, help="seed of the first run; run k uses seed + k")
     vrptw.add_argument("--runs", type=int, default=1, help="runs per instance; the median is reported")

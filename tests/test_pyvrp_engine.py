@@ -152,7 +152,13 @@ def test_unknown_engine_is_an_error() -> None:
 
 def test_bench_cli_engines_on_r101_with_a_tiny_budget(capsys) -> None:
     # With one worker the portfolio picks PyVRP for a problem that fits.
-    for engine, label in (("pyvrp", "pyvrp"), ("pyvrp-direct", "pyvrp-direct"), ("portfolio", "pyvrp")):
+    engines = (
+        ("xunhu", "xunhu"),
+        ("pyvrp", "pyvrp"),
+        ("pyvrp-direct", "pyvrp-direct"),
+        ("portfolio", "pyvrp"),
+    )
+    for engine, label in engines:
         status = bench.main(["vrptw", str(INSTANCES / "R101.txt"), "--seconds", "0.5", "--engine", engine])
         out = capsys.readouterr().out
         assert status == 0, out

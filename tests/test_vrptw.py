@@ -69,6 +69,8 @@ def test_bench_cli_on_r101_with_a_tiny_budget(capsys) -> None:
     assert status == 0
     line = next(line for line in out.splitlines() if line.startswith("R101\t"))
     assert "feasible" in line and "BKS 1637.7" in line
+    # Plain VRPTW fits PyVRP's model: the default engine (portfolio, one worker) takes PyVRP.
+    assert line.endswith("\tpyvrp")
     assert "100 customers (1 instances): mean gap" in out
 
 
