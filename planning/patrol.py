@@ -371,7 +371,8 @@ class _Builder:
             [
                 i.kind == "lodging" and self.matrix.ids[i.point] != f"town:{scenario.teams[i.team].base.id}"
                 for i in info
-            ]
+            ],
+            dtype=bool,
         )
         cost[:, away] += rules.night_away_cost_minutes
         problem = RoutingProblem(
@@ -394,7 +395,7 @@ class _Builder:
         """Integer drive minutes between nodes; arcs no duty could drive, and the ones the day
         structure rules out, cost more than the horizon."""
         blocked = horizon + 1
-        points = np.array([i.point for i in info])
+        points = np.array([i.point for i in info], dtype=np.int64)
         real = points >= 0
         drive = np.full((len(info), len(info)), blocked, dtype=np.int64)
         sub = self.minutes[np.ix_(points[real], points[real])]
@@ -682,14 +683,19 @@ def search_week(
         + (f"{budget_seconds:g} s" if budget_effort is None else f"effort {budget_effort}")
     )
     searched = time.perf_counter()
-    routes, stats = ruin_recreate.improve_best_of(
-        model.problem,
-        [[] for _ in model.problem.vehicles],
-        [scenario.solver_seed + k for k in range(SEARCHES)],
-        wall_seconds=budget_seconds,
-        iterations=None if budget_effort is None else budget_effort * ITERATIONS_PER_EFFORT,
-        progress=lambda elapsed, objective: say(f"search {elapsed:6.1f} s  objective {objective}"),
-    )
+    empty = [[] for _ in model.problem.vehicles]
+    if len(model.problem.depots) == len(model.problem.nodes):
+        # Nothing left to place (a re-plan late in a week whose sites are all done or kept).
+        routes, stats = empty, {"iterations": 0, "objective": 0, "searches": []}
+    else:
+        routes, stats = ruin_recreate.improve_best_of(
+            model.problem,
+            empty,
+            [scenario.solver_seed + k for k in range(SEARCHES)],
+            wall_seconds=budget_seconds,
+            iterations=None if budget_effort is None else budget_effort * ITERATIONS_PER_EFFORT,
+            progress=lambda elapsed, objective: say(f"search {elapsed:6.1f} s  objective {objective}"),
+        )
     say(f"search: {stats['iterations']} iterations in {time.perf_counter() - searched:.1f} s")
     solver = {
         "seed": scenario.solver_seed,

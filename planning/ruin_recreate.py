@@ -308,6 +308,8 @@ def duty_schedules(
     departure is the next duty's. ``start`` is the service start (``arrive`` plus any wait) and
     ``depart = start + service`` except at rest nodes. Raises ``ValueError`` for a route the
     search would not accept."""
+    if not problem.vehicles:  # a re-plan whose every team has finished its week
+        return []
     warm_up()
     arrays = _problem_arrays(problem)
     _state(problem, routes, arrays)  # raises for infeasible routes

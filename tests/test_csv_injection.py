@@ -112,6 +112,8 @@ def test_visit_export_cli(tmp_path, monkeypatch):
             "2026-11-24T10:00",
             "--outcome",
             "violation",
+            "--finding",
+            "other",
             "--notes",
             FORMULA,
         )  # fmt: skip

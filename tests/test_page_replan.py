@@ -39,7 +39,7 @@ def _sites_page() -> None:
 
 @pytest.fixture(scope="module")
 def week():
-    targets = make_targets(ring_sites(18, radius_deg=0.8, service_minutes=60))
+    targets = make_targets(ring_sites(36, radius_deg=0.8, service_minutes=60))
     raw = scenario_dict(
         name="replan-test",
         days=3,

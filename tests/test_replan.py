@@ -76,6 +76,21 @@ def test_nothing_changed_keeps_the_past_and_most_of_the_rest(week):
     assert info["replaces"]["name"] == plan["scenario"]["name"] and len(info["replaces"]["sha256"]) == 64
 
 
+def test_a_replan_with_nothing_left_to_place_keeps_the_week():
+    # A small week done on day 1: re-planned on day 2 nothing is left to place (the model had no
+    # customer: "the problem has no customers"), on day 3 the team's last day has begun (the
+    # model had no node at all: an IndexError). Both must still give the week's plan.
+    targets = make_targets(ring_sites(6, radius_deg=0.3, service_minutes=60))
+    scenario = parse_scenario(scenario_dict(days=3, teams=[{"id": "T1", "base": "Urumqi"}]))
+    plan = plan_week(scenario, targets=targets, network=None, effort=2).to_dict()
+    sites = [s["id"] for s in plan["teams"][0]["stops"] if s["type"] == "site"]
+    assert len(sites) == 6 and all(s["arrive"] < "2026-11-24" for s in plan["teams"][0]["stops"][:-2])
+    for now in ("2026-11-24T12:00", "2026-11-25T12:00"):
+        moment = dt.datetime.fromisoformat(now).replace(tzinfo=BEIJING)
+        new = _checked(replan(plan, moment, targets=targets, network=None, effort=2).to_dict(), targets)
+        assert [s["id"] for s in new["teams"][0]["stops"] if s["type"] == "site"] == sites, now
+
+
 def test_recorded_visits_are_respected(week):
     targets, plan = week
     before = _sites_by_day(plan)
