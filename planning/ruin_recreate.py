@@ -292,7 +292,8 @@ def _arc_cost(arrays: _Arrays, state: _State) -> float:
         customers = arrays.customers
         order = customers[np.lexsort((-arrays.penalty[customers], ~arrays.rest[customers]))]
         dirty = np.zeros(len(state.lengths), dtype=np.bool_)
-        _insert(arrays, built, np.zeros(6), dirty, order, _scratch(arrays))
+        no_blinks = SisrParams(blink_rate=0.0).removal_and_insertion()
+        _insert(arrays, built, no_blinks, dirty, order, _scratch(arrays))
     arcs = int((built.lengths + 1)[built.lengths > 0].sum())
     if arcs == 0:
         return float(np.mean(arrays.cost))
