@@ -1,6 +1,7 @@
 """Benchmark of the weekly planner: 5 teams x 5 days over 400 candidate sites (northern Xinjiang).
 
     .venv/bin/python bench/bench_patrol.py [--runs 3] [--effort K | --seconds N] [--start 2026-11-23]
+        [--seed S]
 
 Each run plans from scratch (the travel matrix comes from the on-disk cache after the first run)
 under the scenario's working-time rules, checks the plan with the project's checker and the
@@ -71,9 +72,13 @@ def main() -> int:
     parser.add_argument(
         "--start", default=SCENARIO["start"], help="first day (winter closures apply from October)"
     )
+    parser.add_argument(
+        "--seed", type=int, default=SCENARIO["solver"]["seed"], help="solver seed (default 1)"
+    )
     args = parser.parse_args()
     targets = load_targets()
-    scenario = parse_scenario({**SCENARIO, "start": args.start})
+    solver = {**SCENARIO["solver"], "seed": args.seed}
+    scenario = parse_scenario({**SCENARIO, "start": args.start, "solver": solver})
     lodging = {town.id for town in lodging_candidates(scenario)}
     rows = []
     for run in range(args.runs):
