@@ -189,11 +189,10 @@ def test_the_page_explains_the_blind_spot_rule_and_where_the_records_end(tiny_db
     assert blind["rank_weight"].is_monotonic_decreasing
 
 
-def test_closing_the_loop_figures_per_region_match_the_database(tiny_db, monkeypatch):
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, bytes]:
+    """The files the page's download buttons hand out, by file name, filled as the page runs."""
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    from records.cases import open_case
-    from records.loop_figures import FIGURE_COLUMNS
 
     files: dict[str, bytes] = {}
     load = MemoryMediaFileStorage.load_and_get_id
@@ -203,6 +202,12 @@ def test_closing_the_loop_figures_per_region_match_the_database(tiny_db, monkeyp
         return load(self, path_or_data, mimetype, kind, filename)
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    return files
+
+
+def test_closing_the_loop_figures_per_region_match_the_database(tiny_db, downloads):
+    from records.cases import open_case
+    from records.loop_figures import FIGURE_COLUMNS
 
     with open_store() as store:
         visit = store.visits().iloc[0]
@@ -220,37 +225,27 @@ def test_closing_the_loop_figures_per_region_match_the_database(tiny_db, monkeyp
     assert urumqi["Open cases"].tolist() == [open_cases] == [1]
     assert loop["Open cases"].iloc[-1] == open_cases and loop["Region"].iloc[-1] == "Total"
     # ... and the Excel export carries the same figures on its own sheet.
-    (xlsx_name,) = [name for name in files if name.endswith(".xlsx")]
-    sheet = pd.read_excel(io.BytesIO(files[xlsx_name]), sheet_name="closing the loop")
+    (xlsx_name,) = [name for name in downloads if name.endswith(".xlsx")]
+    sheet = pd.read_excel(io.BytesIO(downloads[xlsx_name]), sheet_name="closing the loop")
     assert sheet["Open cases"].tolist() == loop["Open cases"].tolist()
     assert sheet["Region"].iloc[-1] == "Total" and sheet["Open cases"].iloc[-1] == open_cases
 
 
 def test_downloads_in_chinese_have_chinese_headers_rounded_numbers_and_the_attribution(
-    tiny_db, monkeypatch, tmp_path
+    tiny_db, downloads, tmp_path
 ):
     """The CSV and Excel the page hands out, in Chinese: headers in the page language, numbers to
     0.01, the data attribution first (CSV ``#`` lines, an Excel "说明" sheet); a click does not
     rerun the page."""
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    files: dict[str, bytes] = {}
-    load = MemoryMediaFileStorage.load_and_get_id
-
-    def keep(self, path_or_data, mimetype, kind, filename=None):
-        files[str(filename)] = path_or_data
-        return load(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
     at = _run(account_for("manager"), lang="zh")
     assert not at.exception
     buttons = at.get("download_button")
     assert len(buttons) == 2 and all(button.proto.ignore_rerun for button in buttons)
-    (csv_name,) = [name for name in files if name.endswith(".csv")]
-    (xlsx_name,) = [name for name in files if name.endswith(".xlsx")]
+    (csv_name,) = [name for name in downloads if name.endswith(".csv")]
+    (xlsx_name,) = [name for name in downloads if name.endswith(".xlsx")]
 
     path = tmp_path / "regions.csv"
-    path.write_bytes(files[csv_name])
+    path.write_bytes(downloads[csv_name])
     notes, body = split_export(path)
     assert notes[0].startswith("数据来源与署名：") and "OpenStreetMap" in notes[0]
     frame = pd.read_csv(io.StringIO(body))
@@ -261,7 +256,7 @@ def test_downloads_in_chinese_have_chinese_headers_rounded_numbers_and_the_attri
         assert (values.round(2) == values).all(), (column, values.tolist())
     assert frame["点位覆盖率 %"].notna().any()
 
-    book = pd.read_excel(io.BytesIO(files[xlsx_name]), sheet_name=None)
+    book = pd.read_excel(io.BytesIO(downloads[xlsx_name]), sheet_name=None)
     assert list(book)[-1] == "说明"
     assert book["说明"].iloc[0, 0].startswith("数据来源与署名：")
     for name, sheet in book.items():
