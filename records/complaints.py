@@ -236,26 +236,11 @@ def close_complaint(
             "WHERE complaint_id = ?",
             (visit_id, reply.strip(), now_text(), actor, complaint_id),
         )
-        for task in conn.execute(
+        still_open = conn.execute(
             "SELECT task_id FROM tasks WHERE complaint_id = ? AND state = 'open' ORDER BY task_id",
             (complaint_id,),
-        ).fetchall():
-            conn.execute(
-                "UPDATE tasks SET state = 'done', visit_id = ?, closed_at = ?, closed_note = ? WHERE task_id = ?",
-                (
-                    visit_id,
-                    now_text(),
-                    f"visit {visit_id} ({visit['outcome']}), complaint closed",
-                    task["task_id"],
-                ),
-            )
-            audit.append(
-                conn,
-                "task.done",
-                f"task:{task['task_id']}",
-                {"visit_id": visit_id, "outcome": visit["outcome"], "site_id": visit["site_id"]},
-                actor,
-            )
+        ).fetchall()
+        tasks.mark_done(conn, [task["task_id"] for task in still_open], visit, ", complaint closed", actor)
         audit.append(
             conn,
             "complaint.close",

@@ -135,20 +135,26 @@ def serve_tasks(conn: Connection, visit_id: int, actor: str) -> list[Row]:
         if row["kind"] != "night_check" or is_night(started)
     ]
     with transaction(conn):
-        for row in served:
-            note = f"visit {visit_id} ({visit['outcome']})"
-            conn.execute(
-                "UPDATE tasks SET state = 'done', visit_id = ?, closed_at = ?, closed_note = ? WHERE task_id = ?",
-                (visit_id, now_text(), note, row["task_id"]),
-            )
-            audit.append(
-                conn,
-                "task.done",
-                f"task:{row['task_id']}",
-                {"visit_id": visit_id, "outcome": visit["outcome"], "site_id": visit["site_id"]},
-                actor,
-            )
+        mark_done(conn, [row["task_id"] for row in served], visit, "", actor)
     return served
+
+
+def mark_done(conn: Connection, task_ids: list[int], visit: Row, note: str, actor: str) -> None:
+    """Mark tasks done by ``visit`` (a visits row), each audited; the closing note names the visit
+    and its outcome, then ``note``. Runs in the caller's transaction."""
+    closed_note = f"visit {visit['visit_id']} ({visit['outcome']}){note}"
+    for task_id in task_ids:
+        conn.execute(
+            "UPDATE tasks SET state = 'done', visit_id = ?, closed_at = ?, closed_note = ? WHERE task_id = ?",
+            (visit["visit_id"], now_text(), closed_note, task_id),
+        )
+        audit.append(
+            conn,
+            "task.done",
+            f"task:{task_id}",
+            {"visit_id": visit["visit_id"], "outcome": visit["outcome"], "site_id": visit["site_id"]},
+            actor,
+        )
 
 
 def tasks_frame(
