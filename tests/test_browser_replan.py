@@ -20,7 +20,7 @@ import pytest
 from argon2 import PasswordHasher
 from conftest import BROWSER_WAIT_MS, LOGIN_LABELS, dashboard_server
 from patrol_fixtures import scenario_dict
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from layers.datasets import load_targets
 from planning.patrol import plan_week
@@ -106,6 +106,22 @@ def _log_in(page: Page, url: str, username: str, path: str) -> None:
     expect(page.get_by_role("button", name=LOGIN_LABELS["logout"])).to_be_visible(timeout=WAIT_MS)
 
 
+def _choose(page: Page, select: Locator, value: str) -> None:
+    """Pick ``value`` in a selectbox. A rerun still settling from the previous input redraws the
+    box and closes its list (CI once waited 30 s for an option that had gone), so the list is
+    opened again until the option shows."""
+    option = page.get_by_role("option", name=value, exact=True)
+    for _ in range(3):
+        select.click()
+        try:
+            expect(option).to_be_visible(timeout=5000)
+            break
+        except AssertionError:
+            continue
+    option.click()
+    expect(select).to_have_value(value, timeout=WAIT_MS)
+
+
 def _shoot(page: Page, width: int, name: str) -> None:
     """Screenshots at ``width`` of the diff table and of the old/new map."""
     page.set_viewport_size({"width": width, "height": 1300})
@@ -140,15 +156,8 @@ def test_chief_replans_a_team_out_for_two_days_and_the_officer_sees_version_2(
         # Wait for the rerun: only the "unavailable" kind asks for a first day.
         expect(form.get_by_label(OVERRIDES("overrides.from"), exact=True)).to_be_visible(timeout=WAIT_MS)
         # T1 is the default team: pick the busy one whatever it is.
-        form.get_by_label(OVERRIDES("overrides.team"), exact=True).click()
-        page.get_by_role("option", name=team, exact=True).click()
-        expect(form.get_by_label(OVERRIDES("overrides.team"), exact=True)).to_have_value(
-            team, timeout=WAIT_MS
-        )
-        for label, day in (("overrides.from", DAY2), ("overrides.to", DAY3)):
-            form.get_by_label(OVERRIDES(label), exact=True).click()
-            page.get_by_role("option", name=day, exact=True).click()
-            expect(form.get_by_label(OVERRIDES(label), exact=True)).to_have_value(day, timeout=WAIT_MS)
+        for label, value in (("overrides.team", team), ("overrides.from", DAY2), ("overrides.to", DAY3)):
+            _choose(page, form.get_by_label(OVERRIDES(label), exact=True), value)
         form.get_by_role("button", name=OVERRIDES("overrides.add")).click()
         line = OVERRIDES("overrides.line.unavailable", team=team, first=DAY2, last=DAY3)
         expect(page.get_by_text(line)).to_be_visible(timeout=WAIT_MS)
