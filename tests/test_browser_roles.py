@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from records.access import NOT_AVAILABLE
 from records.store import open_store
@@ -36,6 +36,19 @@ def _menu(page: Page) -> set[str]:
 def _screenshot(page: Page, name: str) -> None:
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT_DIR / name)
+
+
+def _wait_for_idle(page: Page) -> None:
+    """Wait until the app runs no script: an input made during a run may be redrawn away."""
+    page.wait_for_timeout(300)  # a run shows its status only after a moment
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=WAIT_MS)
+
+
+def _expect_answer(page: Page, expected: Locator) -> None:
+    """Wait for ``expected`` or an error; on an error, fail with what the page said."""
+    errors = page.get_by_test_id("stAlertContentError").or_(page.get_by_test_id("stException"))
+    expect(expected.or_(errors).first).to_be_visible(timeout=WAIT_MS)
+    assert errors.count() == 0, errors.all_inner_texts()
 
 
 def _urumqi_plan(db: Path) -> int:
@@ -115,9 +128,10 @@ def test_officer_records_a_visit_on_a_phone(browser: Browser, app_with_accounts,
         # A compliant visit (a violation also needs its finding: tests/test_page_my_sites.py).
         form.get_by_text(T("my_sites.outcome.compliant"), exact=True).click()
         form.get_by_label(T("my_sites.notes")).fill("browser test: outfall and meter in order")
+        _wait_for_idle(page)
         form.get_by_role("button", name=T("my_sites.save")).click()
         saved = page.get_by_text(T("my_sites.saved", id="")[:3])
-        expect(saved).to_be_visible(timeout=WAIT_MS)
+        _expect_answer(page, saved)
         saved.scroll_into_view_if_needed()
         _screenshot(page, "roles_officer_recorded_390.png")
     finally:
