@@ -60,13 +60,13 @@ def _import_numba():
 
 njit = _import_numba().njit
 
-MISSING_PENALTY = 10**12
 NEAR_REST = 64
 """Customers per rest node whose absence pulls a bed there (see ``_recreate``)."""
 PULL_SHARE = 0.5
 PULL_CAP = 1000
 """A customer left out pulls beds near it with half its penalty, at most this much (a mandatory
 node's penalty would drown every other consideration)."""
+MISSING_PENALTY = 10**12
 """Objective charge for leaving out a mandatory node: larger than any route cost, so the search
 only accepts such a state on its way to inserting the node again."""
 
@@ -176,6 +176,10 @@ class _State(NamedTuple):
     route_cost: np.ndarray  # [vehicle] arc costs plus the fixed cost when used
     vehicle_of: np.ndarray  # [node] vehicle serving it, -1 when not served
     work: np.ndarray  # [vehicle] driving and service minutes (rest excluded)
+    # [vehicle, gap] driving minutes, and travel plus service minutes (a duty's span without its
+    # waits), of the duty that an insertion before position ``gap`` falls into
+    duty_drive: np.ndarray
+    duty_busy: np.ndarray
 
     def copy(self) -> _State:
         return _State(*(a.copy() for a in self))
@@ -521,6 +525,8 @@ def _state(problem: RoutingProblem, routes: Sequence[Sequence[int]], arrays: _Ar
         route_cost=np.zeros(fleet, dtype=np.int64),
         vehicle_of=np.full(n, -1, dtype=np.int64),
         work=np.zeros(fleet, dtype=np.int64),
+        duty_drive=np.zeros((fleet, width + 1), dtype=np.int64),
+        duty_busy=np.zeros((fleet, width + 1), dtype=np.int64),
     )
     for v, route in enumerate(routes):
         for k, node in enumerate(route):
@@ -534,7 +540,7 @@ def _state(problem: RoutingProblem, routes: Sequence[Sequence[int]], arrays: _Ar
             raise ValueError(f"the routes visit several members of the group {list(choose.nodes)}")
     scratch = _scratch(arrays)
     for v in range(fleet):
-        if not _evaluate_route(arrays, state, v, scratch) or not all(arrays.allowed[c, v] for c in routes[v]):
+        if not _route_ok(arrays, state, v, scratch) or not all(arrays.allowed[c, v] for c in routes[v]):
             raise ValueError(
                 f"route {v} breaks a time window, the capacity, a duty limit or a vehicle restriction"
             )
@@ -721,10 +727,47 @@ def _route_keeps_duties(a, s, v, scratch):
 
 
 @njit(cache=True)
-def _evaluate_route(a, s, v, scratch):
-    """Recompute times, load, work and cost of route ``v``; False if it breaks a window, the
-    capacity or a duty limit."""
+def _duty_totals(a, s, v):
+    """Fill ``s.duty_drive`` and ``s.duty_busy`` of route ``v``: for each gap, the driving and
+    the travel-plus-service minutes of the duty it falls into. What an insertion adds to them
+    bounds the duty from below (waits only lengthen it), which rules out most insertions that
+    break a duty limit without scheduling the duty (:func:`_best_insertion`)."""
     k = s.lengths[v]
+    first_gap = 0
+    prev = a.start[v]
+    drive = 0
+    busy = 0
+    for i in range(k + 1):
+        c = s.routes[v, i] if i < k else a.end[v]
+        drive += a.drive[prev, c]
+        busy += a.travel[prev, c]
+        if i == k or a.rest[c]:
+            # Gaps first_gap..i (before positions first_gap..i) lie in the duty that ends at c.
+            s.duty_drive[v, first_gap : i + 1] = drive
+            s.duty_busy[v, first_gap : i + 1] = busy
+            first_gap = i + 1
+            drive = 0
+            busy = 0
+        else:
+            busy += a.service[c]
+        prev = c
+
+
+@njit(cache=True)
+def _route_ok(a, s, v, scratch):
+    """Recompute route ``v`` (:func:`_evaluate_route`); False if it breaks a window, the capacity
+    or a duty limit."""
+    return _evaluate_route(a, s, v) and (not a.limits[0] or _route_keeps_duties(a, s, v, scratch))
+
+
+@njit(cache=True)
+def _evaluate_route(a, s, v):
+    """Recompute times, load, work, cost and duty totals of route ``v``; False if it breaks a
+    window or the capacity. The duty limits, which take a pass over each duty, are left to
+    :func:`_route_ok`: a route under repair is only judged once its insertions are done."""
+    k = s.lengths[v]
+    if a.limits[0]:
+        _duty_totals(a, s, v)
     if k == 0:
         s.load[v] = 0
         s.work[v] = 0
@@ -771,8 +814,6 @@ def _evaluate_route(a, s, v, scratch):
     s.load[v] = quantity
     s.work[v] = work
     s.route_cost[v] = total + a.fixed[v] + _balance(a, work)
-    if feasible and a.limits[0] and not _route_keeps_duties(a, s, v, scratch):
-        feasible = False
     return feasible and quantity <= a.capacity[v]
 
 
@@ -863,12 +904,26 @@ def _ruin(a, s, settings, dirty, removed):
 
 
 @njit(cache=True)
+def _may_keep_duty(a, s, v, p, c, prev, nxt):
+    """Whether inserting customer ``c`` between ``prev`` and ``nxt`` at gap ``p`` of route ``v``
+    can keep its duty's limits: its driving and its travel and service (the duty without its
+    waits) grow by what the insertion adds, so over a limit they rule it out in constant time.
+    True for a rest node, which splits its duty (:func:`_insertion_keeps_duties` decides)."""
+    if a.rest[c]:
+        return True
+    if s.duty_drive[v, p] + a.drive[prev, c] + a.drive[c, nxt] - a.drive[prev, nxt] > a.limits[2]:
+        return False
+    added = a.travel[prev, c] + a.service[c] + a.travel[c, nxt] - a.travel[prev, nxt]
+    return s.duty_busy[v, p] + added <= a.limits[1]
+
+
+@njit(cache=True)
 def _best_insertion(a, s, c, blink_rate, scratch):
     """Cheapest feasible (vehicle, position, added cost) for ``c``; vehicle -1 if none.
 
-    Windows, capacity and cost are checked for every position in constant time; the duty
-    limits, which take a pass over a duty, only for the cheapest candidates, in order, until
-    one keeps them."""
+    Windows, capacity, cost and bounds of the duty limits are checked for every position in
+    constant time; the duty limits themselves, which take a pass over a duty, only for the
+    cheapest candidates, in order, until one keeps them."""
     tried_kind = -1
     served = 0 if a.rest[c] else a.service[c]
     found = 0
@@ -907,6 +962,8 @@ def _best_insertion(a, s, c, blink_rate, scratch):
             if a.rest[c]:
                 depart = max(depart, a.release[c])
             if depart + a.travel[c, nxt] > bound:
+                continue
+            if a.limits[0] and not _may_keep_duty(a, s, v, p, c, prev, nxt):
                 continue
             delta = a.cost[prev, c] + a.cost[c, nxt]
             if a.move_cost[c]:
@@ -1000,7 +1057,7 @@ def _insert(a, s, settings, dirty, order, scratch):
         s.lengths[v] += 1
         s.vehicle_of[c] = v
         dirty[v] = True
-        _evaluate_route(a, s, v, scratch)
+        _evaluate_route(a, s, v)
 
 
 @njit(cache=True)
@@ -1012,6 +1069,8 @@ def _copy_routes(source, target, dirty):
             target.routes[v, :k] = source.routes[v, :k]
             target.earliest_start[v, :k] = source.earliest_start[v, :k]
             target.latest_start[v, :k] = source.latest_start[v, :k]
+            target.duty_drive[v, : k + 1] = source.duty_drive[v, : k + 1]
+            target.duty_busy[v, : k + 1] = source.duty_busy[v, : k + 1]
             target.lengths[v] = k
             target.load[v] = source.load[v]
             target.work[v] = source.work[v]
@@ -1040,7 +1099,7 @@ def _iterate(a, current, candidate, best, totals, settings, iterations, temperat
         n_removed = _ruin(a, candidate, settings, dirty, removed)
         for v in range(fleet):
             if dirty[v]:
-                _evaluate_route(a, candidate, v, scratch)
+                _evaluate_route(a, candidate, v)
         # Customers and groups left out before get another chance: all of them while few are
         # left out, else a random share of the optional ones (each retry scans every route).
         left_out = 0
@@ -1062,7 +1121,7 @@ def _iterate(a, current, candidate, best, totals, settings, iterations, temperat
         for v in range(fleet):
             # A ruin can break a duty (a bed removed, or a short leg lost before a long one);
             # such a candidate is never accepted.
-            if dirty[v] and not _evaluate_route(a, candidate, v, scratch):
+            if dirty[v] and not _route_ok(a, candidate, v, scratch):
                 objective = np.iinfo(np.int64).max
         if objective < totals[0] - temperature * np.log(np.random.random()):
             source, target = candidate, current

@@ -263,3 +263,46 @@ def test_loading_numba_leaves_our_coverage_package_in_place() -> None:
         "assert sys.modules['coverage'] is coverage and 'H3 grid' in coverage.__doc__, coverage"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_the_duty_bounds_match_the_duties_and_never_rule_out_a_duty_the_check_keeps() -> None:
+    # A three-day week searched full, then every other site dropped (beds kept): its duties
+    # range from full to half empty, so insertions are kept and broken at every margin.
+    from patrol_fixtures import make_targets, ring_sites, scenario_dict
+
+    from planning import ruin_recreate as rr
+    from planning.patrol import week_model
+    from planning.scenario import parse_scenario
+
+    targets = make_targets(ring_sites(24, radius_deg=1.2, service_minutes=60))
+    problem = week_model(parse_scenario(scenario_dict(days=3)), targets=targets, network=None).problem
+    full, _ = improve(problem, [[] for _ in problem.vehicles], iterations=300, seed=1)
+    arrays = rr._problem_arrays(problem)
+    routes = [[c for i, c in enumerate(route) if arrays.rest[c] or i % 2] for route in full]
+    state = rr._state(problem, routes, arrays)
+    scratch = rr._scratch(arrays)
+    kept, ruled_out, tightest = 0, 0, []
+    for v, route in enumerate(routes):
+        stops = [int(arrays.start[v]), *route, int(arrays.end[v])]
+        for p in range(len(route) + 1):
+            # The duty around gap p, from the bed (or start) before it to the bed (or end) after it.
+            lo = max(i for i in range(p + 1) if i == 0 or arrays.rest[stops[i]])
+            hi = min(i for i in range(p + 1, len(stops)) if i == len(stops) - 1 or arrays.rest[stops[i]])
+            duty = stops[lo : hi + 1]
+            drive = sum(int(arrays.drive[x, y]) for x, y in itertools.pairwise(duty))
+            busy = sum(int(arrays.travel[x, y]) for x, y in itertools.pairwise(duty))
+            busy += sum(int(arrays.service[x]) for x in duty[1:-1])
+            assert (state.duty_drive[v, p], state.duty_busy[v, p]) == (drive, busy)
+            prev, nxt = stops[p], stops[p + 1]
+            for c in arrays.customers:
+                if arrays.rest[c] or c in (prev, nxt):
+                    continue
+                may = rr._may_keep_duty(arrays, state, v, p, c, prev, nxt)
+                if rr._insertion_keeps_duties(arrays, state, v, p, c, scratch):
+                    assert may, (v, p, c)
+                    kept += 1
+                    added = arrays.travel[prev, c] + arrays.travel[c, nxt] - arrays.travel[prev, nxt]
+                    tightest.append(arrays.limits[1] - busy - added - arrays.service[c])
+                ruled_out += not may
+    # Insertions are kept within minutes of the duty limit, and the bounds do rule others out.
+    assert kept > 20 and min(tightest) <= 5 and ruled_out > 20
