@@ -46,7 +46,7 @@ TASK_KINDS = ("follow_up", "complaint_check", "night_check")
 #: Search effort when the scenario gives neither ``solver.effort`` nor ``solver.seconds``: thousands
 #: of ruin-and-recreate iterations, calibrated to about a minute on 2 cores for the shipped
 #: scenarios (bench/RESULTS.md).
-DEFAULT_EFFORT = 120
+DEFAULT_EFFORT = 150
 
 
 class ScenarioError(ValueError):
