@@ -133,6 +133,22 @@ def _chips_fit(page: Page) -> None:
     assert all(inside for _, inside in tags), f"chips cut off: {tags}"
 
 
+def _uploaders_in_chinese(page: Page) -> None:
+    """Every file uploader shows Chinese over Streamlit's untranslated "Upload" and size line."""
+    shown = page.get_by_test_id("stFileUploaderDropzone").evaluate_all(
+        """zones => zones.map(zone => {
+            const label = zone.querySelector('button [data-testid="stMarkdownContainer"] p');
+            const limit = zone.querySelector('[data-testid="stFileUploaderDropzoneInstructions"] span');
+            return [getComputedStyle(label).fontSize, getComputedStyle(label, '::after').content,
+                    getComputedStyle(limit).fontSize, getComputedStyle(limit, '::before').content];
+        })"""
+    )
+    assert shown, "no file uploader on the page"
+    for size, button, limit_size, limit in shown:
+        assert (size, limit_size) == ("0px", "0px"), shown
+        assert button == '"选择文件"' and limit.startswith('"每个文件不超过'), shown
+
+
 def _assert_chinese(page: Page, name: str) -> None:
     text = _main_text(page)
     assert re.search(r"[\u4e00-\u9fff]", text), f"{name}: no Chinese text"
@@ -194,6 +210,7 @@ def test_chief_pages_show_no_english_codes_in_chinese(page: Page, log_in):
         _open(page, link, heading)
         _assert_chinese(page, name)
         _shots(page, name)
+    _uploaders_in_chinese(page)  # the Layers page's import
 
 
 def test_manager_pages_show_no_english_codes_in_chinese(page: Page, log_in):

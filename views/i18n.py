@@ -72,9 +72,23 @@ CHIP_CSS = """<style>
 </style>"""
 
 
+def uploader_css(max_upload_mb: int) -> str:
+    """Chinese text for Streamlit's file uploader, which has no translation of its own: the
+    button's "Upload" and the "200MB per file • JSON" line are drawn over through CSS (the English
+    stays in the page for screen readers; the uploader's label names the file types)."""
+    button = '[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p'
+    limit = '[data-testid="stFileUploaderDropzoneInstructions"] span'
+    return (
+        f"<style>{button},{limit}{{font-size:0}}"
+        f'{button}::after{{content:"选择文件";font-size:0.875rem}}'
+        f'{limit}::before{{content:"每个文件不超过 {max_upload_mb} MB";font-size:0.875rem}}</style>'
+    )
+
+
 def language_picker() -> None:
     """A compact language switch (put it in the sidebar); it also lets translated chips wrap
-    (:data:`CHIP_CSS`, on every page the picker is on)."""
+    (:data:`CHIP_CSS`) and, in Chinese, puts the file uploaders' text in Chinese
+    (:func:`uploader_css`), on every page the picker is on."""
     st.html(CHIP_CSS)
     st.radio(
         "语言 / Language",
@@ -83,3 +97,5 @@ def language_picker() -> None:
         horizontal=True,
         key="lang",
     )
+    if language() == "zh":
+        st.html(uploader_css(int(st.get_option("server.maxUploadSize"))))
