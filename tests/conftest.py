@@ -160,6 +160,16 @@ def app_url(app_with_accounts: tuple[str, dict[str, tuple[str, str]]]) -> str:
     return app_with_accounts[0]
 
 
+def wait_until_idle(page, timeout_ms: int = BROWSER_WAIT_MS) -> None:
+    """Wait until the app in ``page`` runs no script: an input made during a run may be redrawn
+    away, and a run's elements linger next to the previous ones until it ends. A run shows its
+    running indicator only after a moment, hence the short pause first."""
+    from playwright.sync_api import expect
+
+    page.wait_for_timeout(500)
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=timeout_ms)
+
+
 @pytest.fixture
 def log_in(app_with_accounts: tuple[str, dict[str, tuple[str, str]]]) -> Callable[..., None]:
     """``log_in(page, role, path="", lang="zh")``: open ``path`` of the app in ``page``, log in as
@@ -179,7 +189,6 @@ def log_in(app_with_accounts: tuple[str, dict[str, tuple[str, str]]]) -> Callabl
             page.get_by_test_id("stSidebar").get_by_text("English", exact=True).click()
             expect(page.get_by_role("button", name="Log out")).to_be_visible(timeout=BROWSER_WAIT_MS)
         # Let the run finish: until then the previous language's elements linger next to the new ones.
-        page.wait_for_timeout(500)
-        expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=BROWSER_WAIT_MS)
+        wait_until_idle(page)
 
     return go

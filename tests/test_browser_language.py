@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import wait_until_idle
 from playwright.sync_api import Page, expect
 
 from layers.datasets import attribution
@@ -159,17 +160,11 @@ def _assert_chinese(page: Page, name: str) -> None:
     assert not found, f"{name}: English codes in map tooltips: {sorted(found)}"
 
 
-def _settle(page: Page) -> None:
-    """Wait until the script run is over (Streamlit's running indicator is gone)."""
-    page.wait_for_timeout(500)
-    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=SOLVE_WAIT_MS)
-
-
 def _open(page: Page, link: str, heading: str) -> None:
     """Go to another page through the sidebar menu (keeps the session) and wait for it to be drawn."""
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=link).click()
     expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=WAIT_MS)
-    _settle(page)
+    wait_until_idle(page, SOLVE_WAIT_MS)
 
 
 def _solve_small_week(page: Page) -> None:
@@ -227,7 +222,7 @@ def test_manager_pages_show_no_english_codes_in_chinese(page: Page, log_in):
 def test_officer_my_sites_shows_no_english_codes_in_chinese(page: Page, log_in):
     log_in(page, "officer", "my-sites?day=2026-11-18")
     expect(page.get_by_role("heading", name="我的点位")).to_be_visible(timeout=WAIT_MS)
-    _settle(page)
+    wait_until_idle(page, SOLVE_WAIT_MS)
     # The site details (kind, category, skills) sit in a folded expander: open the first one.
     page.get_by_text("点位详情").first.click()
     expect(page.get_by_text("类型:").first).to_be_visible(timeout=WAIT_MS)

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from conftest import wait_until_idle
 from dashboard_fixtures import DEMO_NOW
 from playwright.sync_api import Browser, Page, expect
 
@@ -129,6 +130,7 @@ def test_a_double_tap_on_save_stores_one_visit(phone: Page, log_in, demo_db):
     form.get_by_text(T("my_sites.outcome.compliant"), exact=True).click()
     form.get_by_label(T("my_sites.notes")).fill(notes)
     save = form.get_by_role("button", name=T("my_sites.save"))
+    wait_until_idle(phone)
     save.dblclick()
     expect(
         phone.get_by_text(T("my_sites.saved", id="")[:3]).or_(phone.get_by_text("已经记录过"))

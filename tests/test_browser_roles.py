@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import wait_until_idle
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from records.access import NOT_AVAILABLE
@@ -36,12 +37,6 @@ def _menu(page: Page) -> set[str]:
 def _screenshot(page: Page, name: str) -> None:
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT_DIR / name)
-
-
-def _wait_for_idle(page: Page) -> None:
-    """Wait until the app runs no script: an input made during a run may be redrawn away."""
-    page.wait_for_timeout(300)  # a run shows its status only after a moment
-    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=WAIT_MS)
 
 
 def _expect_answer(page: Page, expected: Locator) -> None:
@@ -128,7 +123,7 @@ def test_officer_records_a_visit_on_a_phone(browser: Browser, app_with_accounts,
         # A compliant visit (a violation also needs its finding: tests/test_page_my_sites.py).
         form.get_by_text(T("my_sites.outcome.compliant"), exact=True).click()
         form.get_by_label(T("my_sites.notes")).fill("browser test: outfall and meter in order")
-        _wait_for_idle(page)
+        wait_until_idle(page)
         form.get_by_role("button", name=T("my_sites.save")).click()
         saved = page.get_by_text(T("my_sites.saved", id="")[:3])
         _expect_answer(page, saved)
